@@ -1,0 +1,121 @@
+import Foundation
+import Yams
+
+/// The parts of a kubeconfig file Tide reads (`clusters`, `users`, `contexts`,
+/// `current-context`). Unknown fields are ignored, as kubectl does.
+public struct KubeConfigFile: Sendable, Hashable, Decodable {
+    public var clusters: [NamedCluster]
+    public var users: [NamedUser]
+    public var contexts: [NamedContext]
+    public var currentContext: String?
+
+    public init(
+        clusters: [NamedCluster] = [], users: [NamedUser] = [], contexts: [NamedContext] = [],
+        currentContext: String? = nil
+    ) {
+        self.clusters = clusters
+        self.users = users
+        self.contexts = contexts
+        self.currentContext = currentContext
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case clusters, users, contexts
+        case currentContext = "current-context"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        clusters = try container.decodeIfPresent([NamedCluster].self, forKey: .clusters) ?? []
+        users = try container.decodeIfPresent([NamedUser].self, forKey: .users) ?? []
+        contexts = try container.decodeIfPresent([NamedContext].self, forKey: .contexts) ?? []
+        currentContext = try container.decodeIfPresent(String.self, forKey: .currentContext)
+    }
+
+    public struct NamedCluster: Sendable, Hashable, Decodable {
+        public var name: String
+        public var cluster: Cluster
+    }
+
+    public struct Cluster: Sendable, Hashable, Decodable {
+        public var server: String?
+        public var certificateAuthority: String?
+        public var certificateAuthorityData: String?
+        public var insecureSkipTLSVerify: Bool?
+        public var tlsServerName: String?
+
+        private enum CodingKeys: String, CodingKey {
+            case server
+            case certificateAuthority = "certificate-authority"
+            case certificateAuthorityData = "certificate-authority-data"
+            case insecureSkipTLSVerify = "insecure-skip-tls-verify"
+            case tlsServerName = "tls-server-name"
+        }
+    }
+
+    public struct NamedUser: Sendable, Hashable, Decodable {
+        public var name: String
+        public var user: User
+    }
+
+    public struct User: Sendable, Hashable, Decodable {
+        public var clientCertificate: String?
+        public var clientCertificateData: String?
+        public var clientKey: String?
+        public var clientKeyData: String?
+        public var token: String?
+        public var tokenFile: String?
+        public var username: String?
+        public var exec: JSONValueBox?
+        public var authProvider: JSONValueBox?
+
+        private enum CodingKeys: String, CodingKey {
+            case clientCertificate = "client-certificate"
+            case clientCertificateData = "client-certificate-data"
+            case clientKey = "client-key"
+            case clientKeyData = "client-key-data"
+            case token, tokenFile, username, exec
+            case authProvider = "auth-provider"
+        }
+    }
+
+    public struct NamedContext: Sendable, Hashable, Decodable {
+        public var name: String
+        public var context: Context
+    }
+
+    public struct Context: Sendable, Hashable, Decodable {
+        public var cluster: String
+        public var user: String?
+        public var namespace: String?
+    }
+
+    /// Marks that a section is present without modelling it.
+    public struct JSONValueBox: Sendable, Hashable, Decodable {
+        public init(from decoder: any Decoder) throws {}
+    }
+
+    /// Parses kubeconfig YAML. Relative file paths inside stay relative; see
+    /// ``KubeConfigLoader`` for how they are resolved.
+    public static func parse(_ yaml: String) throws -> KubeConfigFile {
+        let document = try YAMLDecoder().decode(KubeConfigFile.self, from: yaml)
+        return document
+    }
+
+    /// Merges `other` under `self` with kubectl's rule: the first file to define a
+    /// name (or the current context) wins.
+    public func merged(with other: KubeConfigFile) -> KubeConfigFile {
+        var result = self
+        for cluster in other.clusters where !result.clusters.contains(where: { $0.name == cluster.name }) {
+            result.clusters.append(cluster)
+        }
+        for user in other.users where !result.users.contains(where: { $0.name == user.name }) {
+            result.users.append(user)
+        }
+        for context in other.contexts where !result.contexts.contains(where: { $0.name == context.name }) {
+            result.contexts.append(context)
+        }
+        if (result.currentContext ?? "").isEmpty { result.currentContext = other.currentContext }
+        return result
+    }
+}

@@ -1,0 +1,76 @@
+import Crypto
+import Foundation
+import SwiftASN1
+import X509
+
+/// A throw-away certificate authority for LocalKube's HTTPS mode: it signs the
+/// server certificate (valid for `localhost`, `127.0.0.1` and `::1`) and client
+/// certificates for tests of mutual TLS. Keys are P-256 and live only in memory.
+public struct CertificateAuthority: Sendable {
+    /// A PEM certificate and its PEM (PKCS#8) private key.
+    public struct Identity: Sendable {
+        public var certificatePEM: String
+        public var keyPEM: String
+    }
+
+    public let certificatePEM: String
+    private let key: P256.Signing.PrivateKey
+    private let name: DistinguishedName
+
+    /// Mints a new CA named `commonName`.
+    public init(commonName: String = "Tide LocalKube CA") throws {
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName { CommonName(commonName) }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(365 * 86_400),
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.isCertificateAuthority(maxPathLength: nil))
+                Critical(KeyUsage(digitalSignature: true, keyCertSign: true, cRLSign: true))
+            },
+            issuerPrivateKey: .init(key))
+        self.key = key
+        self.name = name
+        self.certificatePEM = try certificate.serializeAsPEM().pemString
+    }
+
+    /// A server certificate for the loopback names.
+    public func issueServerCertificate() throws -> Identity {
+        try issue(
+            commonName: "localkube", usage: .serverAuth,
+            names: [
+                .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
+                .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
+            ])
+    }
+
+    /// A client certificate for user `commonName` in `organizations` (Kubernetes groups).
+    public func issueClientCertificate(commonName: String, organizations: [String] = []) throws -> Identity {
+        try issue(commonName: commonName, organizations: organizations, usage: .clientAuth, names: [])
+    }
+
+    private func issue(
+        commonName: String, organizations: [String] = [], usage: ExtendedKeyUsage.Usage, names: [GeneralName]
+    ) throws -> Identity {
+        let leafKey = P256.Signing.PrivateKey()
+        let subject = try DistinguishedName {
+            for organization in organizations { OrganizationName(organization) }
+            CommonName(commonName)
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(leafKey.publicKey),
+            notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(30 * 86_400),
+            issuer: name, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                try ExtendedKeyUsage([usage])
+                if !names.isEmpty { SubjectAlternativeNames(names) }
+            },
+            issuerPrivateKey: .init(key))
+        return Identity(certificatePEM: try certificate.serializeAsPEM().pemString, keyPEM: leafKey.pemRepresentation)
+    }
+}
