@@ -126,6 +126,7 @@ public struct LabelSelector: Sendable, Hashable, Codable {
 /// A label selector string that could not be parsed.
 public struct LabelSelectorError: Error, Sendable, Hashable, CustomStringConvertible {
     public var term: String
+    public init(term: String) { self.term = term }
     public var description: String { "unable to parse label selector term '\(term)'" }
 }
 

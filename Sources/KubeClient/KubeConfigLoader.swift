@@ -302,6 +302,8 @@ public struct KubeConfigLoader: Sendable {
         case YamlError.scanner(_, let problem, let mark, _), YamlError.parser(_, let problem, let mark, _),
             YamlError.composer(_, let problem, let mark, _):
             return "\(problem) at line \(mark.line), column \(mark.column)"
+        case DecodingError.dataCorrupted(let context) where context.underlyingError is YamlError:
+            return describe(context.underlyingError!)
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
             DecodingError.dataCorrupted(let context):
             return "unexpected value at \(path(context.codingPath))"

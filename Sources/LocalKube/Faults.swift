@@ -16,6 +16,8 @@ public final class FaultInjector: Sendable {
         case tooManyRequests(retryAfterSeconds: Int)
         /// A `5xx` with the given code.
         case serverError(code: Int)
+        /// `403 Forbidden`, as RBAC would answer.
+        case forbidden
     }
 
     /// When a fault applies.
@@ -118,6 +120,8 @@ public final class FaultInjector: Sendable {
             return APIError(
                 code: 429, reason: "TooManyRequests", message: "Too many requests, please try again later (injected)",
                 details: .init(retryAfterSeconds: seconds), retryAfter: seconds)
+        case .forbidden:
+            return APIError(code: 403, reason: "Forbidden", message: "access denied (injected)")
         case .serverError(let code):
             return APIError(code: code, reason: code == 503 ? "ServiceUnavailable" : "InternalError", message: "Internal error occurred (injected)")
         }

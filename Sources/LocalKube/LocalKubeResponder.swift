@@ -291,6 +291,9 @@ struct LocalKubeResponder: HTTPResponder {
 
     private func discovery(_ segments: [String]) throws -> JSONValue? {
         let types = store.types
+        if segments.first == "openapi", segments.count >= 2, segments[1] == "v3" {
+            return openAPI(Array(segments.dropFirst(2)), types: types)
+        }
         switch segments.count {
         case 0:
             return ["paths": ["/api", "/api/v1", "/apis", "/version", "/healthz", "/readyz", "/livez"]]
@@ -326,6 +329,36 @@ struct LocalKubeResponder: HTTPResponder {
         default:
             return nil
         }
+    }
+
+    /// A minimal OpenAPI v3 index and per-group-version documents. They declare the
+    /// `fieldValidation` parameter on every PATCH so `kubectl` validates on the server
+    /// (LocalKube checks objects itself) instead of needing full client-side schemas.
+    private func openAPI(_ rest: [String], types: [ResourceType]) -> JSONValue? {
+        let groupVersions = Set(types.map { $0.descriptor.group.isEmpty ? "api/\($0.descriptor.version)" : "apis/\($0.descriptor.group)/\($0.descriptor.version)" })
+        if rest.isEmpty {
+            var paths: [String: JSONValue] = [:]
+            for gv in groupVersions { paths[gv] = ["serverRelativeURL": .string("/openapi/v3/\(gv)?hash=\(store.resourceVersion)")] }
+            return ["paths": .object(paths)]
+        }
+        let gv = rest.joined(separator: "/")
+        guard groupVersions.contains(gv) else { return nil }
+        var paths: [String: JSONValue] = [:]
+        for type in types {
+            let d = type.descriptor
+            let key = d.group.isEmpty ? "api/\(d.version)" : "apis/\(d.group)/\(d.version)"
+            guard key == gv else { continue }
+            let gvk: JSONValue = ["group": .string(d.group), "version": .string(d.version), "kind": .string(d.kind)]
+            let objectPath = d.objectPath(namespace: d.namespaced ? "{namespace}" : nil, name: "{name}")
+            paths[objectPath] = [
+                "patch": [
+                    "x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch",
+                    "parameters": [["name": "fieldValidation", "in": "query", "schema": ["type": "string"]]],
+                    "responses": ["200": ["description": "OK"]],
+                ]
+            ]
+        }
+        return ["openapi": "3.0.0", "info": ["title": "LocalKube", "version": "v1.31.0"], "paths": .object(paths), "components": ["schemas": [:]]]
     }
 
     private static func apiGroup(_ name: String, versions: [String]) -> JSONValue {
