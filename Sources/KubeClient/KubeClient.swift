@@ -43,6 +43,9 @@ public final class KubeClient: Sendable {
         configuration.timeout = .init(
             connect: .seconds(10), read: .nanoseconds(Int64(idleReadTimeout.components.seconds) * 1_000_000_000))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        // Fail a request at once when the server is unreachable or its certificate is
+        // wrong; callers (the watcher, the controller) retry with their own backoff.
+        configuration.connectionPool.retryConnectionEstablishment = false
         if connection.server.scheme == "https" {
             configuration.tlsConfiguration = try Self.tlsConfiguration(for: connection)
         }

@@ -7,6 +7,7 @@ import KubeAPI
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 
 /// How a LocalKube server listens and whom it lets in.
 public struct LocalKubeOptions: Sendable {
@@ -48,6 +49,7 @@ public final class LocalKubeServer: Sendable {
     /// The bound port.
     public let port: Int
     private let task: Task<Void, any Error>
+    private let group: ServiceGroup
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     public var url: URL {
@@ -56,7 +58,7 @@ public final class LocalKubeServer: Sendable {
 
     private init(
         options: LocalKubeOptions, store: ObjectStore, faults: FaultInjector, requests: RequestCounter,
-        certificateAuthority: CertificateAuthority?, port: Int, task: Task<Void, any Error>
+        certificateAuthority: CertificateAuthority?, port: Int, task: Task<Void, any Error>, group: ServiceGroup
     ) {
         self.options = options
         self.store = store
@@ -65,6 +67,7 @@ public final class LocalKubeServer: Sendable {
         self.certificateAuthority = certificateAuthority
         self.port = port
         self.task = task
+        self.group = group
     }
 
     /// Starts a server and returns once it accepts connections.
@@ -102,7 +105,8 @@ public final class LocalKubeServer: Sendable {
                 portContinuation.finish()
             },
             logger: logger)
-        let task = Task { try await app.run() }
+        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
+        let task = Task { try await group.run() }
         var port = 0
         for await bound in portStream {
             port = bound
@@ -116,14 +120,21 @@ public final class LocalKubeServer: Sendable {
         }
         return LocalKubeServer(
             options: options, store: store, faults: faults, requests: requests, certificateAuthority: ca, port: port,
-            task: task)
+            task: task, group: group)
     }
 
     /// Closes every watch and stops the server.
     public func stop() async {
         store.dropAllWatches()
-        task.cancel()
+        await group.triggerGracefulShutdown()
+        let task = self.task
+        // Connections a client keeps open must not hold the shutdown for long.
+        let deadline = Task {
+            try await Task.sleep(for: .seconds(5))
+            task.cancel()
+        }
         _ = await task.result
+        deadline.cancel()
     }
 
     /// A kubeconfig (YAML) for this server, as `kubectl --kubeconfig` reads it.
