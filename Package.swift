@@ -84,6 +84,7 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -95,11 +96,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalKubeTests",
-            dependencies: [
-                "KubeAPI", "LocalKube",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
+            dependencies: ["KubeAPI", "LocalKube"],
             swiftSettings: strict
         ),
     ]

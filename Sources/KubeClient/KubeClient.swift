@@ -22,7 +22,11 @@ public final class KubeClient: Sendable {
     public let connection: ClusterConnection
     /// Upper bound on a unary request, from send to the last body byte.
     public let requestTimeout: Duration
+    /// Unary requests: idle reads are bounded by ``requestTimeout``.
     let http: HTTPClient
+    /// Watches: idle reads are bounded by the idle-read timeout, a little above the
+    /// longest `timeoutSeconds` Tide asks for, so a silent dead connection is noticed.
+    let streamingHTTP: HTTPClient
     let logger: Logger
     let baseURL: String
 
@@ -40,8 +44,7 @@ public final class KubeClient: Sendable {
 
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(
-            connect: .seconds(10), read: .nanoseconds(Int64(idleReadTimeout.components.seconds) * 1_000_000_000))
+        configuration.timeout = .init(connect: .seconds(10), read: Self.timeAmount(requestTimeout))
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
         // Fail a request at once when the server is unreachable or its certificate is
         // wrong; callers (the watcher, the controller) retry with their own backoff.
@@ -50,6 +53,13 @@ public final class KubeClient: Sendable {
             configuration.tlsConfiguration = try Self.tlsConfiguration(for: connection)
         }
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        configuration.timeout = .init(connect: .seconds(10), read: Self.timeAmount(idleReadTimeout))
+        self.streamingHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Loads configuration (see ``KubeConfigLoader``) and connects.
@@ -63,6 +73,7 @@ public final class KubeClient: Sendable {
     /// Closes every connection. Call once, when the client is no longer used.
     public func shutdown() async throws {
         try await http.shutdown()
+        try await streamingHTTP.shutdown()
     }
 
     static func tlsConfiguration(for connection: ClusterConnection) throws -> TLSConfiguration {
@@ -160,27 +171,13 @@ public final class KubeClient: Sendable {
     ) async throws -> Response {
         let started = ContinuousClock.now
         let request = try makeRequest(method, path: path, query: query, body: body, contentType: contentType)
-        let timeout = requestTimeout
         let result: Response
         do {
-            result = try await withThrowingTaskGroup(of: Response?.self) { group in
-                group.addTask {
-                    let response = try await self.http.execute(request, timeout: .seconds(timeout.components.seconds))
-                    let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
-                    return Response(code: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let response = first else {
-                    throw KubeError.transport("request timed out after \(timeout)")
-                }
-                return response
-            }
-        } catch let error as KubeError {
-            throw error
+            // The deadline bounds the wait for the response head; the unary client's idle
+            // read timeout (also `requestTimeout`) bounds a body that stalls.
+            let response = try await http.execute(request, deadline: .now() + Self.timeAmount(requestTimeout))
+            let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
+            result = Response(code: Int(response.status.code), headers: response.headers, body: Array(buffer: bytes))
         } catch {
             logger.debug("request failed", metadata: ["method": "\(method.rawValue)", "path": "\(path)"])
             throw KubeError.transport(Self.describe(transportError: error))
@@ -203,7 +200,7 @@ public final class KubeClient: Sendable {
         let request = try makeRequest(.GET, path: path, query: query, body: nil, contentType: nil)
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(request, timeout: .seconds(requestTimeout.components.seconds))
+            response = try await streamingHTTP.execute(request, deadline: .now() + Self.timeAmount(requestTimeout))
         } catch {
             throw KubeError.transport(Self.describe(transportError: error))
         }

@@ -1,0 +1,94 @@
+import Foundation
+import KubeAPI
+import LocalKube
+import Testing
+
+@Suite("LocalKube object store")
+struct ObjectStoreTests {
+    let store = ObjectStore(historyLimit: 50)
+    var accounts: ResourceType { store.type(group: "", version: "v1", plural: "serviceaccounts")! }
+    var namespaces: ResourceType { store.type(group: "", version: "v1", plural: "namespaces")! }
+
+    @Test("one global resourceVersion increases with every write")
+    func resourceVersions() throws {
+        let start = store.resourceVersion
+        let a = try store.create(accounts, namespace: "default", body: ["metadata": ["name": "a"]])
+        let b = try store.create(accounts, namespace: "default", body: ["metadata": ["name": "b"]])
+        #expect(a.value(atPath: ["metadata", "resourceVersion"]) == .string(String(start + 1)))
+        #expect(b.value(atPath: ["metadata", "resourceVersion"]) == .string(String(start + 2)))
+    }
+
+    @Test("finalizers hold a delete until they are removed")
+    func finalizers() throws {
+        _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": "held", "finalizers": ["tide.dev/cleanup"]]])
+        let marked = try store.delete(accounts, namespace: "default", name: "held")
+        #expect(marked.value(atPath: ["metadata", "deletionTimestamp"]) != nil)
+        #expect((try? store.get(accounts, namespace: "default", name: "held")) != nil)
+        _ = try store.patch(accounts, namespace: "default", name: "held", patch: ["metadata": ["finalizers": nil]], kind: .merge)
+        #expect(throws: APIError.self) { try store.get(accounts, namespace: "default", name: "held") }
+    }
+
+    @Test("deleting a namespace deletes what is in it")
+    func namespaceDeletion() throws {
+        _ = try store.create(namespaces, namespace: nil, body: ["metadata": ["name": "team"]])
+        _ = try store.create(accounts, namespace: "team", body: ["metadata": ["name": "x"]])
+        _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": "y"]])
+        _ = try store.delete(namespaces, namespace: nil, name: "team")
+        let left = try store.list(accounts, namespace: nil, selector: LabelSelector(), limit: nil, continueToken: nil).items
+        #expect(left.compactMap { $0.value(atPath: ["metadata", "name"])?.stringValue } == ["y"])
+    }
+
+    @Test("a continue token older than the history is 410 Expired")
+    func expiredContinue() throws {
+        for index in 0..<5 { _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": .string("sa-\(index)")]]) }
+        let page = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: nil)
+        #expect(page.continueToken != nil)
+        for index in 0..<60 { _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": .string("more-\(index)")]]) }
+        do {
+            _ = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: page.continueToken)
+            Issue.record("expected 410")
+        } catch let error as APIError {
+            #expect(error.code == 410)
+        }
+        #expect(throws: APIError.self) {
+            try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: "garbage")
+        }
+    }
+
+    @Test("a body that disagrees with the URL is a 400, and nothing is stored")
+    func mismatches() throws {
+        for body: JSONValue in [
+            ["kind": "Namespace", "metadata": ["name": "a"]],
+            ["apiVersion": "apps/v1", "metadata": ["name": "a"]],
+            ["metadata": ["name": "a", "namespace": "other"]],
+            ["metadata": "not an object"],
+        ] {
+            do {
+                _ = try store.create(accounts, namespace: "default", body: body)
+                Issue.record("\(body) must be rejected")
+            } catch let error as APIError {
+                #expect(error.code == 400)
+            }
+        }
+        #expect(throws: APIError.self) { try store.create(accounts, namespace: "default", body: "text") }
+        #expect(try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: nil, continueToken: nil).items.isEmpty)
+    }
+
+    @Test("manifests load from multi-document YAML")
+    func manifests() throws {
+        let objects = try ManifestLoader.objects(in: """
+            apiVersion: v1
+            kind: ServiceAccount
+            metadata: {name: one}
+            ---
+            apiVersion: v1
+            kind: List
+            items:
+            - {apiVersion: v1, kind: ServiceAccount, metadata: {name: two}}
+            """)
+        #expect(objects.count == 2)
+        for object in objects { _ = try ManifestLoader.apply(object, to: store) }
+        #expect(try store.get(accounts, namespace: "default", name: "two").value(atPath: ["metadata", "name"]) == "two")
+        #expect(throws: APIError.self) { try ManifestLoader.apply(["apiVersion": "nope/v9", "kind": "Thing", "metadata": ["name": "x"]], to: store) }
+    }
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Builds the benchmarks in release mode and prints their tables.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product kube-bench
+.build/release/kube-bench "$@"
