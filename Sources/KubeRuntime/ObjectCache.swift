@@ -1,0 +1,99 @@
+import KubeAPI
+import Synchronization
+
+/// A change the cache applied, for whoever needs to react (a controller's queue).
+public enum CacheChange<K: KubernetesObject>: Sendable {
+    case applied(K)
+    case deleted(K)
+}
+
+/// A local copy of one resource, fed by a ``Watcher``.
+///
+/// Objects are values: what ``get(_:)`` and ``list(matching:)`` return is a copy,
+/// never shared mutable state. A re-list replaces the whole content at once at
+/// `initDone`; until the first `initDone`, ``hasSynced`` is false.
+public final class ObjectCache<K: KubernetesObject>: Sendable {
+    private struct State {
+        var objects: [ObjectKey: K] = [:]
+        /// Objects of a re-list in progress; swapped in at `initDone`.
+        var pending: [ObjectKey: K]?
+        var synced = false
+        var syncWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Whether the first complete list has been applied.
+    public var hasSynced: Bool { state.withLock { $0.synced } }
+
+    /// Returns once the cache has synced.
+    public func waitUntilSynced() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.synced { return true }
+                state.syncWaiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    public func get(_ key: ObjectKey) -> K? { state.withLock { $0.objects[key] } }
+
+    public var count: Int { state.withLock { $0.objects.count } }
+
+    public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
+
+    /// Every object whose labels match `selector` (and namespace, if given).
+    public func list(matching selector: LabelSelector = LabelSelector(), namespace: String? = nil) -> [K] {
+        state.withLock { state in
+            state.objects.values.filter { object in
+                (namespace == nil || object.metadata.namespace == namespace)
+                    && selector.matches(object.metadata.labels ?? [:])
+            }
+        }
+    }
+
+    /// Applies one watcher event and returns the changes it made.
+    @discardableResult
+    public func apply(_ event: WatcherEvent<K>) -> [CacheChange<K>] {
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        let changes = state.withLock { state -> [CacheChange<K>] in
+            switch event {
+            case .initStart:
+                state.pending = [:]
+                return []
+            case .initObject(let object):
+                state.pending?[ObjectKey(object)] = object
+                return []
+            case .initDone:
+                let fresh = state.pending ?? [:]
+                state.pending = nil
+                var changes: [CacheChange<K>] = []
+                for (key, object) in state.objects where fresh[key] == nil { changes.append(.deleted(object)) }
+                for (key, object) in fresh where state.objects[key]?.metadata.resourceVersion != object.metadata.resourceVersion {
+                    changes.append(.applied(object))
+                }
+                state.objects = fresh
+                if !state.synced {
+                    state.synced = true
+                    waiters = state.syncWaiters
+                    state.syncWaiters.removeAll()
+                }
+                return changes
+            case .apply(let object):
+                state.objects[ObjectKey(object)] = object
+                return [.applied(object)]
+            case .delete(let object):
+                state.objects[ObjectKey(object)] = nil
+                return [.deleted(object)]
+            case .error:
+                return []
+            }
+        }
+        for waiter in waiters { waiter.resume() }
+        return changes
+    }
+}

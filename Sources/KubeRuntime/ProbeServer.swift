@@ -1,0 +1,55 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// Serves `/healthz` (the process is alive), `/readyz` (200 only when `isReady` says
+/// so, e.g. after caches synced) and `/metrics` (Prometheus text format from
+/// `registry`) on one address, as a service.
+public struct ProbeServer: ServiceLifecycle.Service {
+    public let host: String
+    public let port: Int
+    let registry: PrometheusCollectorRegistry
+    let isReady: @Sendable () -> Bool
+    let onBound: @Sendable (Int) -> Void
+    let logger: Logger
+
+    public init(
+        host: String = "0.0.0.0", port: Int, registry: PrometheusCollectorRegistry, isReady: @escaping @Sendable () -> Bool,
+        onBound: @escaping @Sendable (Int) -> Void = { _ in }, logger: Logger = Logger(label: "tide.probes")
+    ) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+        self.isReady = isReady
+        self.onBound = onBound
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let router = Router()
+        let isReady = self.isReady
+        let registry = self.registry
+        router.get("healthz") { _, _ in "ok" }
+        router.get("readyz") { _, _ -> Response in
+            let ready = isReady()
+            return Response(
+                status: ready ? .ok : .serviceUnavailable,
+                body: ResponseBody(byteBuffer: ByteBuffer(string: ready ? "ok" : "not ready: caches not synced or not leading")))
+        }
+        router.get("metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            buffer.reserveCapacity(16 * 1024)
+            registry.emit(into: &buffer)
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        let onBound = self.onBound
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "tide-probes"),
+            onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
+        try await app.runService()
+    }
+}
