@@ -20,6 +20,8 @@ public struct ClusterConnection: Sendable, CustomStringConvertible {
     public var namespace: String
     /// Which source this connection came from, e.g. `kubeconfig /home/me/.kube/config (context kind)`.
     public var source: String
+    /// The `User-Agent` sent with every request, e.g. `tide-operator/0.1`.
+    public var userAgent: String = "tide/0.1"
 
     public init(
         server: URL, certificateAuthorityPEM: [UInt8]? = nil, insecureSkipTLSVerify: Bool = false,

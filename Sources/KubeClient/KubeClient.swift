@@ -222,7 +222,7 @@ public final class KubeClient: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = method
         request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: "tide/0.1")
+        request.headers.add(name: "User-Agent", value: connection.userAgent)
         switch connection.credential {
         case .none: break
         case .token(let secret): request.headers.add(name: "Authorization", value: "Bearer \(secret.value)")

@@ -31,9 +31,15 @@ public final class FaultInjector: Sendable {
         public var probability: Double
         /// How many more times it may fire; `nil` for no limit.
         public var remaining: Int?
+        /// Only requests whose `User-Agent` is exactly this; `nil` for all clients.
+        public var userAgent: String?
 
-        public init(fault: Fault, verbs: Set<Verb>? = nil, resource: String? = nil, probability: Double = 1, count: Int? = nil) {
+        public init(
+            fault: Fault, verbs: Set<Verb>? = nil, resource: String? = nil, probability: Double = 1, count: Int? = nil,
+            userAgent: String? = nil
+        ) {
             self.fault = fault
+            self.userAgent = userAgent
             self.verbs = verbs
             self.resource = resource
             self.probability = probability
@@ -94,12 +100,13 @@ public final class FaultInjector: Sendable {
     public var injectedCount: Int { state.withLock { $0.injected } }
 
     /// The fault for this request, if a rule fires.
-    func fault(verb: Verb, resource: String) -> Fault? {
+    func fault(verb: Verb, resource: String, userAgent: String?) -> Fault? {
         state.withLock { state in
             for index in state.rules.indices {
                 let rule = state.rules[index]
                 if let verbs = rule.verbs, !verbs.contains(verb) { continue }
                 if let only = rule.resource, only != resource { continue }
+                if let agent = rule.userAgent, agent != userAgent { continue }
                 if let remaining = rule.remaining, remaining <= 0 { continue }
                 if rule.probability < 1, Double.random(in: 0..<1) >= rule.probability { continue }
                 if let remaining = rule.remaining { state.rules[index].remaining = remaining - 1 }

@@ -56,7 +56,7 @@ struct LocalKubeResponder: HTTPResponder {
         }
         let verb = try Self.verb(request.method, target: target, watch: query["watch"] == "true" || query["watch"] == "1")
         requests.record(verb, target.resourceName)
-        if let fault = faults.fault(verb: verb, resource: target.resourceName) {
+        if let fault = faults.fault(verb: verb, resource: target.resourceName, userAgent: request.headers[.userAgent]) {
             if verb == .watch, fault == .gone {
                 return watchGone()
             }

@@ -55,7 +55,18 @@ public final class ObjectStore: Sendable {
         var nextWatcherID = 1
         /// Last applied configuration per object uid and field manager.
         var applied: [String: [String: JSONValue]] = [:]
+        /// Consistent snapshots of paged lists, so every page reflects the first page's
+        /// resourceVersion (as etcd serves them). Oldest dropped first.
+        var snapshots: [Int: ListSnapshot] = [:]
+        var nextSnapshotID = 1
     }
+
+    struct ListSnapshot: Sendable {
+        var resourceVersion: Int64
+        var items: [(key: String, object: JSONValue)]
+    }
+
+    static let snapshotLimit = 32
 
     let state = Mutex(State())
     /// How many changes watches can resume from; older resourceVersions get 410 Gone.
@@ -125,36 +136,53 @@ public final class ObjectStore: Sendable {
         continueToken: String?
     ) throws -> (items: [JSONValue], resourceVersion: Int64, continueToken: String?, remaining: Int?) {
         try state.withLock { state in
+            let items: [(key: String, object: JSONValue)]
+            let listRV: Int64
+            var snapshotID: Int
             var startAfter: String?
-            var listRV = state.resourceVersion
             if let token = continueToken, !token.isEmpty {
                 guard let data = Data(base64Encoded: token), let text = String(data: data, encoding: .utf8),
-                    let separator = text.firstIndex(of: "|"), let rv = Int64(text[..<separator])
+                    let separator = text.firstIndex(of: "|"), let id = Int(text[..<separator])
                 else {
                     throw APIError.badRequest("continue key is not valid")
                 }
-                if let oldest = state.history.first?.resourceVersion, rv < oldest - 1 {
+                guard let snapshot = state.snapshots[id] else {
                     throw APIError.gone("The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.")
                 }
-                listRV = rv
+                snapshotID = id
+                listRV = snapshot.resourceVersion
                 startAfter = String(text[text.index(after: separator)...])
+                items = snapshot.items.filter { $0.key > startAfter! }
+            } else {
+                let prefix = namespace.map { "\($0)/" }
+                items = (state.objects[type.storageKey] ?? [:])
+                    .filter { key, object in
+                        (prefix == nil || key.hasPrefix(prefix!)) && Self.matches(object, selector: selector, fieldName: fieldName)
+                    }
+                    .sorted { $0.key < $1.key }
+                    .map { (key: $0.key, object: $0.value) }
+                listRV = state.resourceVersion
+                snapshotID = 0
             }
-            let prefix = namespace.map { "\($0)/" }
-            let matching = (state.objects[type.storageKey] ?? [:])
-                .filter { key, object in
-                    (prefix == nil || key.hasPrefix(prefix!)) && (startAfter == nil || key > startAfter!)
-                        && Self.matches(object, selector: selector, fieldName: fieldName)
-                }
-                .sorted { $0.key < $1.key }
-            var page = matching
+            var page = items
             var token: String?
             var remaining: Int?
-            if let limit, limit > 0, matching.count > limit {
-                page = Array(matching.prefix(limit))
-                token = Data("\(listRV)|\(page.last!.key)".utf8).base64EncodedString()
-                remaining = matching.count - limit
+            if let limit, limit > 0, items.count > limit {
+                page = Array(items.prefix(limit))
+                if snapshotID == 0 {
+                    snapshotID = state.nextSnapshotID
+                    state.nextSnapshotID += 1
+                    state.snapshots[snapshotID] = ListSnapshot(resourceVersion: listRV, items: items)
+                    if state.snapshots.count > Self.snapshotLimit, let oldest = state.snapshots.keys.min() {
+                        state.snapshots[oldest] = nil
+                    }
+                }
+                token = Data("\(snapshotID)|\(page.last!.key)".utf8).base64EncodedString()
+                remaining = items.count - limit
+            } else if snapshotID != 0 {
+                state.snapshots[snapshotID] = nil
             }
-            return (page.map { Self.present($0.value, as: type) }, listRV, token, remaining)
+            return (page.map { Self.present($0.object, as: type) }, listRV, token, remaining)
         }
     }
 

@@ -38,14 +38,23 @@ struct ObjectStoreTests {
         #expect(left.compactMap { $0.value(atPath: ["metadata", "name"])?.stringValue } == ["y"])
     }
 
-    @Test("a continue token older than the history is 410 Expired")
-    func expiredContinue() throws {
+    @Test("later pages show the list as of the first page; an evicted snapshot is 410 Expired")
+    func consistentPages() throws {
         for index in 0..<5 { _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": .string("sa-\(index)")]]) }
         let page = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: nil)
         #expect(page.continueToken != nil)
-        for index in 0..<60 { _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": .string("more-\(index)")]]) }
+        _ = try store.patch(accounts, namespace: "default", name: "sa-4", patch: ["metadata": ["labels": ["changed": "yes"]]], kind: .merge)
+        _ = try store.create(accounts, namespace: "default", body: ["metadata": ["name": "sa-5"]])
+        let rest = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 10, continueToken: page.continueToken)
+        #expect(rest.resourceVersion == page.resourceVersion)
+        #expect(rest.items.count == 3, "sa-5 came after the first page")
+        #expect(rest.items.last?.value(atPath: ["metadata", "labels"]) == nil, "sa-4 as it was")
+        var tokens: [String] = []
+        for _ in 0..<40 {
+            tokens.append(try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 1, continueToken: nil).continueToken!)
+        }
         do {
-            _ = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: page.continueToken)
+            _ = try store.list(accounts, namespace: "default", selector: LabelSelector(), limit: 2, continueToken: tokens[0])
             Issue.record("expected 410")
         } catch let error as APIError {
             #expect(error.code == 410)
