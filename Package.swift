@@ -116,6 +116,7 @@ let package = Package(
             dependencies: [
                 "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
