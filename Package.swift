@@ -97,7 +97,8 @@ let package = Package(
         .executableTarget(
             name: "kube-bench",
             dependencies: [
-                "KubeAPI", "KubeClient", "LocalKube",
+                "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -24,6 +24,12 @@ struct KubeBench: AsyncParsableCommand {
     @Option(help: "Concurrent requests in the parallel create and get runs.")
     var concurrency: Int = 8
 
+    @Option(help: "Objects held in the cache for the memory measurement.")
+    var cacheObjects: Int = 10_000
+
+    @Option(help: "No-op reconciles for the controller throughput measurement.")
+    var reconciles: Int = 20_000
+
     mutating func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -136,12 +142,19 @@ struct KubeBench: AsyncParsableCommand {
         try await client.shutdown()
         await server.stop()
 
+        let runtimeRows = try await RuntimeBench.run(count: count, cacheObjects: cacheObjects, reconciles: reconciles)
+        printTable("KubeClient against LocalKube (loopback HTTP, debug=\(isDebug))", rows)
+        print()
+        printTable("KubeRuntime (watcher, cache, work queue, controller)", runtimeRows)
+    }
+}
+
+func printTable(_ title: String, _ rows: [(String, String, String)]) {
         let width = rows.map(\.0.count).max() ?? 0
-        print("KubeClient against LocalKube (loopback HTTP, debug=\(isDebug))")
+        print(title)
         print(pad("measure", width) + " | " + pad("value", 10) + " | note")
         print(String(repeating: "-", count: width) + "-|-" + String(repeating: "-", count: 10) + "-|-----")
         for row in rows { print(pad(row.0, width) + " | " + pad(row.1, 10) + " | " + row.2) }
-    }
 }
 
 var isDebug: Bool {
