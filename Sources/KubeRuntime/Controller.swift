@@ -104,26 +104,32 @@ public final class Controller: ServiceLifecycle.Service, Sendable {
         ready.withLock { $0 = true }
         logger.info("caches synced; starting workers", metadata: ["controller": "\(configuration.name)", "workers": "\(configuration.workers)"])
         let queue = self.queue
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<max(1, configuration.workers) {
-                    group.addTask { await self.work() }
+        var resync: Task<Void, Never>?
+        if let period = configuration.resyncPeriod, let keys = primaryKeys.withLock({ $0 }) {
+            let clock = self.clock
+            resync = Task {
+                while !Task.isCancelled {
+                    do { try await clock.sleep(for: period) } catch { return }
+                    for key in keys() { await queue.add(key) }
                 }
-                if let period = configuration.resyncPeriod, let keys = primaryKeys.withLock({ $0 }) {
-                    group.addTask {
-                        while !Task.isCancelled {
-                            do { try await self.clock.sleep(for: period) } catch { return }
-                            for key in keys() { await queue.add(key) }
-                            if await queue.isShuttingDown { return }
-                        }
-                    }
-                }
-                await group.next()
-                group.cancelAll()
             }
-        } onGracefulShutdown: {
+        }
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                // Workers end when the queue shuts down, each after finishing its key.
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<max(1, configuration.workers) {
+                        group.addTask { await self.work() }
+                    }
+                    await group.waitForAll()
+                }
+            } onGracefulShutdown: {
+                Task { await queue.shutDown() }
+            }
+        } onCancel: {
             Task { await queue.shutDown() }
         }
+        resync?.cancel()
         await queue.shutDown()
         ready.withLock { $0 = false }
         logger.info("controller stopped", metadata: ["controller": "\(configuration.name)"])

@@ -29,8 +29,9 @@ public enum LeaderElectionError: Error, Sendable, CustomStringConvertible {
 /// - The leader renews every `retryPeriod`; if no renewal succeeds for
 ///   `renewDeadline`, it stops its work at once and ``run(_:)`` throws
 ///   ``LeaderElectionError/leadershipLost(identity:lease:)``.
-/// - On graceful shutdown the leader stops its work, then releases the Lease so a
-///   successor takes over without waiting for expiry.
+/// - On graceful shutdown the leader lets its work drain (the work sees the same
+///   graceful shutdown), then releases the Lease so a successor takes over without
+///   waiting for expiry.
 public final class LeaderElector: Sendable {
     public struct Configuration: Sendable {
         public var leaseName: String
@@ -88,7 +89,14 @@ public final class LeaderElector: Sendable {
                 (try? await cancelWhenGracefulShutdown { try await self.renewLoop() }) ?? .shutdown
             }
             let first = await group.next() ?? .shutdown
-            group.cancelAll()
+            switch first {
+            case .lost, .workEnded:
+                // Lost: stop the work at once. Work ended: stop renewing.
+                group.cancelAll()
+            case .shutdown:
+                // The work observes the graceful shutdown itself and drains.
+                break
+            }
             await group.waitForAll()
             return first == .workEnded && Task.isShuttingDownGracefully ? .shutdown : first
         }

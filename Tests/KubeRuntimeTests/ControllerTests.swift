@@ -176,7 +176,7 @@ struct ElectedWork: ServiceLifecycle.Service {
             let count = working.withLock { $0.insert(index); return $0.count }
             maxConcurrent.withLock { $0 = max($0, count) }
             defer { working.withLock { _ = $0.remove(index) } }
-            while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully { try? await Task.sleep(for: .milliseconds(20)) }
         }
     }
 }
