@@ -15,13 +15,7 @@ public struct Time: Sendable, Hashable, Comparable, Codable, CustomStringConvert
     public static var now: Time { Time(Date()) }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
-        }
-        self.init(date)
+        self.init(try RFC3339.decode(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -48,13 +42,7 @@ public struct MicroTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public static var now: MicroTime { MicroTime(Date()) }
 
     public init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        let text = try container.decode(String.self)
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
-        }
-        self.init(date)
+        self.init(try RFC3339.decode(from: decoder))
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -97,6 +85,16 @@ public enum RFC3339 {
             text += "." + pad(min(max(fraction, 0), scale - 1), digits)
         }
         return text + "Z"
+    }
+
+    /// Decodes a time string, with a decoding error naming the bad value.
+    static func decode(from decoder: any Decoder) throws -> Date {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        guard let date = parse(text) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not an RFC 3339 time")
+        }
+        return date
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; returns `nil` for anything else.

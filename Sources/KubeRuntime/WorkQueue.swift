@@ -73,14 +73,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         if dirty.contains(key) { return }
         dirty.insert(key)
         if processing.contains(key) { return }
-        enqueuedAt[key] = clock.now
-        if let waiter = waiters.first {
-            waiters.removeFirst()
-            hand(key, to: waiter)
-        } else {
-            queue.append(key)
-            observer?.depthChanged(queue.count)
-        }
+        enqueue(key)
     }
 
     /// Adds a key after `delay`. An earlier pending delay for the same key wins.
@@ -131,8 +124,16 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         }
     }
 
-    private func hand(_ key: Key, to waiter: CheckedContinuation<Key?, Never>) {
-        waiter.resume(returning: take(key))
+    /// Gives a key to a waiting worker, or queues it.
+    private func enqueue(_ key: Key) {
+        enqueuedAt[key] = clock.now
+        if let waiter = waiters.first {
+            waiters.removeFirst()
+            waiter.resume(returning: take(key))
+        } else {
+            queue.append(key)
+            observer?.depthChanged(queue.count)
+        }
     }
 
     private func take(_ key: Key) -> Key {
@@ -146,14 +147,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     public func done(_ key: Key) {
         processing.remove(key)
         guard dirty.contains(key), !shuttingDown else { return }
-        enqueuedAt[key] = clock.now
-        if let waiter = waiters.first {
-            waiters.removeFirst()
-            hand(key, to: waiter)
-        } else {
-            queue.append(key)
-            observer?.depthChanged(queue.count)
-        }
+        enqueue(key)
     }
 
     /// Stops handing out keys: waiting workers get `nil`, delayed adds are dropped.
