@@ -13,6 +13,9 @@ let package = Package(
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "LocalKube", targets: ["LocalKube"]),
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
+        .library(name: "TideAPI", targets: ["TideAPI"]),
+        .library(name: "TideOperator", targets: ["TideOperator"]),
+        .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
         .executable(name: "kube-bench", targets: ["kube-bench"]),
     ],
@@ -62,6 +65,27 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "TideAPI", dependencies: ["KubeAPI"], swiftSettings: strict),
+        .target(
+            name: "TideOperator",
+            dependencies: [
+                "KubeAPI", "KubeClient", "KubeRuntime", "TideAPI",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tide-operator",
+            dependencies: [
+                "KubeClient", "KubeRuntime", "TideOperator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,0 +1,194 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import Logging
+import TideAPI
+
+/// Reconciles one Application: validates it, applies the children it should have
+/// (only where the live object differs), removes children it no longer needs, and
+/// reports status and events.
+///
+/// Rules it keeps (DESIGN §6): level-triggered, reading from caches; writes only when
+/// desired ⊄ live, so a steady-state resync makes zero writes; server-side apply with
+/// its field manager; never touches an object it does not control.
+public final class ApplicationReconciler: Reconciler {
+    public struct Caches: Sendable {
+        public var applications: ObjectCache<Application>
+        public var deployments: ObjectCache<Deployment>
+        public var services: ObjectCache<Service>
+        public var serviceAccounts: ObjectCache<ServiceAccount>
+        public var roleBindings: ObjectCache<RoleBinding>
+        public var cronJobs: ObjectCache<CronJob>
+    }
+
+    let client: KubeClient
+    let caches: Caches
+    let settings: OperatorSettings
+    let serviceMonitors: ServiceMonitorDetector
+    let events: EventRecorder
+    let logger: Logger
+    /// Re-check period for Applications blocked by a foreign object.
+    public let conflictRecheck: Duration = .seconds(60)
+
+    public init(
+        client: KubeClient, caches: Caches, settings: OperatorSettings, serviceMonitors: ServiceMonitorDetector,
+        events: EventRecorder, logger: Logger = Logger(label: "tide.reconciler")
+    ) {
+        self.client = client
+        self.caches = caches
+        self.settings = settings
+        self.serviceMonitors = serviceMonitors
+        self.events = events
+        self.logger = logger
+    }
+
+    public func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
+        guard let application = caches.applications.get(key) else {
+            // Deleted: owner references let the garbage collector remove the children.
+            return .done
+        }
+        if application.metadata.deletionTimestamp != nil { return .done }
+        var defaulted = application
+        defaulted.spec = application.spec.withDefaults
+        var observation = Observation()
+        observation.invalid = defaulted.spec.validate()
+        if !observation.invalid.isEmpty {
+            let message = observation.invalid.map(\.description).joined(separator: "; ")
+            logger.info("invalid spec", metadata: ["application": "\(key)", "problems": "\(message)"])
+            await events.record(application, type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
+            return try await writeStatus(application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
+        }
+
+        observation.serviceMonitorsAvailable = await serviceMonitors.isAvailable()
+        if !observation.serviceMonitorsAvailable {
+            await events.record(
+                application, type: "Warning", reason: "ServiceMonitorCRDMissing", action: "Reconcile",
+                note: "monitoring.coreos.com/v1 ServiceMonitor is not installed; deployed everything else")
+        }
+        let desired = try Children.desired(for: defaulted, settings: settings, serviceMonitors: observation.serviceMonitorsAvailable)
+        let namespace = key.namespace ?? "default"
+        let uid = application.metadata.uid ?? ""
+
+        for child in desired {
+            do {
+                let state = try await liveState(of: child, namespace: namespace, ownerUID: uid)
+                switch state {
+                case .foreign:
+                    observation.conflicts.append(child.description)
+                    await events.record(
+                        application, type: "Warning", reason: "ResourceConflict", action: "Reconcile",
+                        note: "\(child.description) exists and is not controlled by this Application; it was left alone")
+                case .upToDate:
+                    continue
+                case .missing, .differs:
+                    let existed = state == .differs
+                    try await apply(child, namespace: namespace)
+                    await events.record(
+                        application, type: "Normal", reason: existed ? "Updated" : "Created", action: "Apply",
+                        note: "\(existed ? "updated" : "created") \(child.description)")
+                }
+            } catch let error as KubeError where !error.isRetryable {
+                observation.failures.append("\(child.description): \(error)")
+            }
+        }
+        try await removeStale(of: application, keeping: desired, namespace: namespace)
+
+        observation.deployment = caches.deployments.get(ObjectKey(namespace: namespace, name: application.name))
+        guard try await writeStatus(application, observation: observation) else { return .requeue(after: Self.staleRetry) }
+        if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
+        if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
+        return .done
+    }
+
+    /// Child apply failures that are not retryable at the transport level (e.g. a
+    /// rejected object); retried with backoff so a fixed spec or webhook recovers.
+    struct ReconcileFailure: Error, CustomStringConvertible {
+        var messages: [String]
+        var description: String { messages.joined(separator: "; ") }
+    }
+
+    enum LiveState: Equatable { case missing, upToDate, differs, foreign }
+
+    /// Compares a desired child with what is live, reading from the caches and
+    /// falling back to a GET only when the cache has nothing (the object may exist
+    /// without Tide's labels).
+    func liveState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
+        let key = ObjectKey(namespace: namespace, name: child.name)
+        var live: (meta: ObjectMeta, json: JSONValue)?
+        switch child.resource {
+        case Deployment.resource: live = try caches.deployments.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
+        case Service.resource: live = try caches.services.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
+        case ServiceAccount.resource: live = try caches.serviceAccounts.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
+        case RoleBinding.resource: live = try caches.roleBindings.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
+        case CronJob.resource: live = try caches.cronJobs.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
+        default: live = nil
+        }
+        if live == nil {
+            let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
+            if let object = try await handle.getIfPresent(child.name) {
+                live = (object.metadata, try JSONValue(encoding: object))
+            }
+        }
+        guard let live else { return .missing }
+        guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
+        return child.body.isSubset(of: live.json) ? .upToDate : .differs
+    }
+
+    func apply(_ child: DesiredChild, namespace: String) async throws {
+        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
+        let object = try child.body.decode(as: DynamicObject.self)
+        _ = try await handle.apply(object, fieldManager: settings.fieldManager, force: true)
+    }
+
+    /// Deletes children this Application controls that are no longer desired (e.g. the
+    /// CronJob after switching to Continuous mode, the scaler after removing scaling).
+    func removeStale(of application: Application, keeping desired: [DesiredChild], namespace: String) async throws {
+        let uid = application.metadata.uid ?? ""
+        let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
+        let selector = LabelSelector(matchLabels: ["app.kubernetes.io/instance": application.name, "app.kubernetes.io/managed-by": "tide"])
+        var stale: [(ResourceDescriptor, String)] = []
+        func collect<K: KubernetesObject>(_ cache: ObjectCache<K>) {
+            for object in cache.list(matching: selector, namespace: namespace)
+            where object.metadata.controllerReference?.uid == uid && !wanted.contains("\(K.resource.plural)/\(object.name)") {
+                stale.append((K.resource, object.name))
+            }
+        }
+        collect(caches.deployments)
+        collect(caches.services)
+        collect(caches.serviceAccounts)
+        collect(caches.roleBindings)
+        collect(caches.cronJobs)
+        for (resource, name) in stale {
+            do {
+                try await client.resource(DynamicObject.self, at: resource, namespace: namespace).delete(name, preconditionUID: nil)
+                await events.record(application, type: "Normal", reason: "Deleted", action: "Delete", note: "deleted \(resource.kind) \(name), no longer needed")
+            } catch KubeError.notFound {
+                continue
+            }
+        }
+    }
+
+    /// How soon to retry after the cached Application turned out to be stale.
+    static let staleRetry: Duration = .milliseconds(200)
+
+    /// Writes status only when it changed, with the Application's resourceVersion as
+    /// precondition so a concurrent scaler write is never overwritten.
+    ///
+    /// - Returns: `false` when the cached Application was stale (409); the newer
+    ///   version is on its way through the watch and the reconcile runs again.
+    func writeStatus(_ application: Application, observation: Observation) async throws -> Bool {
+        let next = StatusBuilder.status(for: application, observation: observation)
+        guard next != application.status else { return true }
+        var patch: JSONValue = ["status": try JSONValue(encoding: next)]
+        if let rv = application.metadata.resourceVersion { patch["metadata"] = ["resourceVersion": .string(rv)] }
+        let applications = client.namespaced(Application.self, in: application.namespace ?? "default")
+        do {
+            _ = try await applications.patchStatus(application.name, patch: patch)
+            return true
+        } catch KubeError.conflict {
+            logger.debug("status write raced a newer version; retrying", metadata: ["application": "\(application.namespace ?? "")/\(application.name)"])
+            return false
+        }
+    }
+}

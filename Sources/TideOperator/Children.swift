@@ -1,0 +1,192 @@
+import KubeAPI
+import TideAPI
+
+/// Settings of the operator that shape children: the scaler image and how the
+/// scaler's pods run.
+public struct OperatorSettings: Sendable, Hashable {
+    /// Image with the `tide-scaler` binary.
+    public var scalerImage: String
+    /// Name of the shipped ClusterRole the scaler's RoleBinding refers to.
+    public var scalerClusterRole: String = "tide-scaler"
+    public var fieldManager: String = "tide-operator"
+
+    public init(scalerImage: String = "ghcr.io/tide-dev/tide:0.1.0") {
+        self.scalerImage = scalerImage
+    }
+}
+
+/// One child object Tide wants to exist, in the form it server-side applies.
+public struct DesiredChild: Sendable, Hashable {
+    public var resource: ResourceDescriptor
+    public var name: String
+    /// The apply body: exactly the fields Tide owns.
+    public var body: JSONValue
+
+    public init(_ object: some KubernetesObject) throws {
+        resource = type(of: object).resource
+        name = object.name
+        var typed = object
+        typed.setTypeMeta()
+        body = try JSONValue(encoding: typed)
+    }
+
+    /// `Deployment hello`, for messages.
+    public var description: String { "\(resource.kind) \(name)" }
+}
+
+/// Pure builders: Application → the children it should have (DESIGN §3).
+public enum Children {
+    /// Labels on every child and on the pods.
+    public static func labels(for application: Application) -> [String: String] {
+        [
+            "app.kubernetes.io/name": application.name,
+            "app.kubernetes.io/instance": application.name,
+            "app.kubernetes.io/managed-by": "tide",
+        ]
+    }
+
+    /// The pod selector of the Deployment and Service.
+    public static func selector(for application: Application) -> [String: String] {
+        ["app.kubernetes.io/name": application.name, "app.kubernetes.io/instance": application.name]
+    }
+
+    /// The selector in query form, as `status.selector` reports it.
+    public static func selectorString(for application: Application) -> String {
+        LabelSelector(matchLabels: selector(for: application)).queryString
+    }
+
+    public static func ownerReference(for application: Application) -> OwnerReference {
+        OwnerReference(
+            apiVersion: Application.resource.apiVersion, kind: Application.resource.kind, name: application.name,
+            uid: application.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)
+    }
+
+    static func metadata(_ name: String, for application: Application, component: String? = nil) -> ObjectMeta {
+        var labels = labels(for: application)
+        if let component { labels["app.kubernetes.io/component"] = component }
+        return ObjectMeta(name: name, namespace: application.namespace, labels: labels, ownerReferences: [ownerReference(for: application)])
+    }
+
+    /// The restricted Pod Security Standard, at container level.
+    static let restrictedContainer = SecurityContext(
+        runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+        capabilities: .init(drop: ["ALL"]), seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+
+    /// The restricted Pod Security Standard, at pod level.
+    static let restrictedPod = PodSecurityContext(runAsNonRoot: true, seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+
+    /// Every child, given a defaulted, valid spec. The ServiceMonitor is included only
+    /// when `serviceMonitors` is true (its CRD is installed).
+    public static func desired(for application: Application, settings: OperatorSettings, serviceMonitors: Bool) throws -> [DesiredChild] {
+        var children = [try DesiredChild(deployment(for: application)), try DesiredChild(service(for: application))]
+        if serviceMonitors { children.append(try DesiredChild(serviceMonitor(for: application))) }
+        if let scaling = application.spec.scaling {
+            children.append(try DesiredChild(scalerServiceAccount(for: application)))
+            children.append(try DesiredChild(scalerRoleBinding(for: application, settings: settings)))
+            switch scaling.mode ?? .cronJob {
+            case .cronJob: children.append(try DesiredChild(scalerCronJob(for: application, settings: settings)))
+            case .continuous: children.append(try DesiredChild(scalerDeployment(for: application, settings: settings)))
+            }
+        }
+        return children
+    }
+
+    public static func deployment(for application: Application) -> Deployment {
+        let spec = application.spec
+        let port = spec.port ?? Defaults.port
+        let metrics = spec.metrics ?? MetricsEndpoint()
+        let probe = Probe(httpGet: .init(path: "/healthz", port: .string("http")), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3)
+        let container = Container(
+            name: "app", image: spec.image, ports: [ContainerPort(name: "http", containerPort: port, protocol: "TCP")],
+            env: spec.env?.isEmpty == false ? spec.env : nil, resources: spec.resources, livenessProbe: probe,
+            readinessProbe: Probe(httpGet: .init(path: "/healthz", port: .string("http")), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3),
+            securityContext: restrictedContainer)
+        var podMetadata = ObjectMeta(labels: labels(for: application))
+        podMetadata.annotations = [
+            "prometheus.io/scrape": "true", "prometheus.io/port": String(port),
+            "prometheus.io/path": metrics.path ?? Defaults.metricsPath,
+        ]
+        var podSpec = PodSpec(containers: [container], securityContext: restrictedPod)
+        podSpec.automountServiceAccountToken = false
+        return Deployment(
+            metadata: metadata(application.name, for: application, component: "server"),
+            spec: .init(
+                replicas: spec.effectiveReplicas, selector: LabelSelector(matchLabels: selector(for: application)),
+                template: PodTemplateSpec(metadata: podMetadata, spec: podSpec)))
+    }
+
+    public static func service(for application: Application) -> Service {
+        Service(
+            metadata: metadata(application.name, for: application, component: "server"),
+            spec: .init(
+                type: "ClusterIP", selector: selector(for: application),
+                ports: [ServicePort(name: "http", port: application.spec.port ?? Defaults.port, targetPort: .string("http"), protocol: "TCP")]))
+    }
+
+    public static func serviceMonitor(for application: Application) -> ServiceMonitor {
+        let metrics = application.spec.metrics ?? MetricsEndpoint()
+        return ServiceMonitor(
+            metadata: metadata(application.name, for: application, component: "server"),
+            spec: .init(
+                selector: LabelSelector(matchLabels: selector(for: application)),
+                endpoints: [.init(port: "http", path: metrics.path ?? Defaults.metricsPath, interval: metrics.interval ?? Defaults.metricsInterval)]))
+    }
+
+    public static func scalerName(for application: Application) -> String { "\(application.name)-scaler" }
+
+    public static func scalerServiceAccount(for application: Application) -> ServiceAccount {
+        ServiceAccount(metadata: metadata(scalerName(for: application), for: application, component: "scaler"))
+    }
+
+    public static func scalerRoleBinding(for application: Application, settings: OperatorSettings) -> RoleBinding {
+        RoleBinding(
+            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+            roleRef: .init(kind: "ClusterRole", name: settings.scalerClusterRole),
+            subjects: [.init(kind: "ServiceAccount", name: scalerName(for: application), namespace: application.namespace)])
+    }
+
+    /// The scaler's arguments: which Application to scale.
+    public static func scalerArguments(for application: Application) -> [String] {
+        ["--namespace", application.namespace ?? "default", "--application", application.name]
+    }
+
+    static func scalerPod(for application: Application, settings: OperatorSettings, arguments: [String], restartPolicy: String) -> PodTemplateSpec {
+        var labels = labels(for: application)
+        labels["app.kubernetes.io/name"] = scalerName(for: application)
+        labels["app.kubernetes.io/component"] = "scaler"
+        let container = Container(
+            name: "scaler", image: settings.scalerImage, command: ["tide-scaler"], args: arguments,
+            resources: ResourceRequirements(limits: ["memory": "64Mi"], requests: ["cpu": "10m", "memory": "32Mi"]),
+            securityContext: restrictedContainer)
+        var spec = PodSpec(
+            containers: [container], serviceAccountName: scalerName(for: application), restartPolicy: restartPolicy,
+            securityContext: restrictedPod)
+        spec.automountServiceAccountToken = true
+        return PodTemplateSpec(metadata: ObjectMeta(labels: labels), spec: spec)
+    }
+
+    public static func scalerCronJob(for application: Application, settings: OperatorSettings) -> CronJob {
+        let scaling = application.spec.scaling
+        return CronJob(
+            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+            spec: .init(
+                schedule: scaling?.schedule ?? Defaults.schedule, concurrencyPolicy: "Forbid", suspend: false,
+                startingDeadlineSeconds: 60, successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 1,
+                jobTemplate: .init(spec: .init(
+                    backoffLimit: 1, activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 600,
+                    template: scalerPod(for: application, settings: settings, arguments: scalerArguments(for: application), restartPolicy: "Never")))))
+    }
+
+    /// `mode: Continuous`: one scaler pod that loops every `interval`.
+    public static func scalerDeployment(for application: Application, settings: OperatorSettings) -> Deployment {
+        let interval = application.spec.scaling?.interval ?? Defaults.continuousInterval
+        let template = scalerPod(
+            for: application, settings: settings, arguments: scalerArguments(for: application) + ["--interval", interval],
+            restartPolicy: "Always")
+        var selector = selector(for: application)
+        selector["app.kubernetes.io/name"] = scalerName(for: application)
+        return Deployment(
+            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+            spec: .init(replicas: 1, selector: LabelSelector(matchLabels: selector), template: template))
+    }
+}

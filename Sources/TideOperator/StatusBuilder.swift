@@ -1,0 +1,90 @@
+import KubeAPI
+import TideAPI
+
+/// What the reconcile found, from which status is computed.
+public struct Observation: Sendable, Hashable {
+    /// Validation problems; non-empty means nothing was applied.
+    public var invalid: [ValidationIssue] = []
+    /// Children that exist but are not controlled by this Application.
+    public var conflicts: [String] = []
+    /// Children that could not be applied, with the reason.
+    public var failures: [String] = []
+    /// Whether the ServiceMonitor CRD is installed.
+    public var serviceMonitorsAvailable = true
+    /// The live Deployment's status, if it exists.
+    public var deployment: Deployment?
+
+    public init() {}
+}
+
+/// Pure: the status an Application should have after a reconcile.
+public enum StatusBuilder {
+    /// Computes the next status, keeping the scaler's part (`scaling`, `ScalingActive`,
+    /// `ScalingLimited`) and every condition's `lastTransitionTime` unless its status
+    /// changes.
+    public static func status(for application: Application, observation: Observation, now: Time = .now) -> ApplicationStatus {
+        var status = application.status ?? ApplicationStatus()
+        let generation = application.metadata.generation
+        status.observedGeneration = generation
+        status.selector = Children.selectorString(for: application)
+        let deploymentStatus = observation.deployment?.status
+        status.replicas = deploymentStatus?.replicas ?? 0
+        status.readyReplicas = deploymentStatus?.readyReplicas ?? 0
+        var conditions = status.conditions ?? []
+        func set(_ type: String, _ value: Bool, _ reason: String, _ message: String) {
+            conditions.set(Condition(
+                type: type, status: value ? "True" : "False", observedGeneration: generation, lastTransitionTime: now,
+                reason: reason, message: message))
+        }
+
+        if !observation.invalid.isEmpty {
+            let message = observation.invalid.map(\.description).joined(separator: "; ")
+            set("Ready", false, "InvalidSpec", message)
+            set("Progressing", false, "InvalidSpec", "fix the spec; nothing is applied until it is valid")
+            set("Degraded", true, "InvalidSpec", message)
+            status.conditions = conditions
+            return status
+        }
+
+        let desired = application.spec.effectiveReplicas
+        let deployment = observation.deployment
+        let rolledOut: Bool = {
+            guard let deployment, let live = deployment.status else { return false }
+            let observed = (live.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0)
+            let updated = (live.updatedReplicas ?? 0) >= desired
+            let available = (live.availableReplicas ?? 0) >= desired
+            let noExtra = (live.replicas ?? 0) <= desired
+            return observed && updated && available && noExtra
+        }()
+
+        if !observation.conflicts.isEmpty {
+            set("Ready", false, "ResourceConflict", "not controlled by this Application, left alone: " + observation.conflicts.joined(separator: ", "))
+        } else if !observation.failures.isEmpty {
+            set("Ready", false, "ApplyFailed", observation.failures.joined(separator: "; "))
+        } else if rolledOut {
+            set("Ready", true, "Available", "all children applied; \(desired) of \(desired) replicas available")
+        } else {
+            let available = deploymentStatus?.availableReplicas ?? 0
+            set("Ready", false, "RollingOut", "waiting for the Deployment: \(available) of \(desired) replicas available")
+        }
+
+        if rolledOut || deployment == nil {
+            set("Progressing", false, rolledOut ? "RolloutComplete" : "NotStarted", rolledOut ? "the Deployment is up to date" : "the Deployment does not exist yet")
+        } else {
+            let updated = deploymentStatus?.updatedReplicas ?? 0
+            set("Progressing", true, "RollingOut", "\(updated) of \(desired) replicas updated")
+        }
+
+        if !observation.conflicts.isEmpty {
+            set("Degraded", true, "ResourceConflict", "objects with Tide's names exist and are not controlled by this Application: " + observation.conflicts.joined(separator: ", "))
+        } else if !observation.serviceMonitorsAvailable {
+            set("Degraded", true, "ServiceMonitorCRDMissing", "the monitoring.coreos.com/v1 ServiceMonitor resource is not installed; everything else is deployed and Prometheus must be configured to scrape the Service")
+        } else if !observation.failures.isEmpty {
+            set("Degraded", true, "ApplyFailed", observation.failures.joined(separator: "; "))
+        } else {
+            set("Degraded", false, "AsExpected", "every child is as desired")
+        }
+        status.conditions = conditions
+        return status
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import TideAPI
+
+/// How an operator instance runs.
+public struct OperatorOptions: Sendable {
+    /// Watch one namespace; `nil` watches all.
+    public var namespace: String?
+    public var workers = 2
+    public var settings = OperatorSettings()
+    /// Leader election; `nil` runs without it (one replica only).
+    public var leaderElection: LeaderElector.Configuration?
+    /// `host:port` for `/healthz` and `/readyz`; `nil` disables.
+    public var healthProbeAddress: (host: String, port: Int)? = ("0.0.0.0", 8081)
+    /// `host:port` for `/metrics`; `nil` disables.
+    public var metricsAddress: (host: String, port: Int)? = ("0.0.0.0", 8080)
+    public var resyncPeriod: Duration = .seconds(300)
+    public var serviceMonitorRecheck: Duration = .seconds(30)
+    public var shutdownTimeout: Duration = .seconds(30)
+    /// Identity for events and leader election (the pod name in a cluster).
+    public var identity: String = ProcessInfo.processInfo.environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName
+
+    public init() {}
+}
+
+/// The Tide operator: informers for Applications and their children, the
+/// Application controller, optional leader election, probes and metrics, assembled
+/// into one ``Manager``.
+public final class TideOperator: Sendable {
+    public let client: KubeClient
+    public let options: OperatorOptions
+    public let controller: Controller
+    public let reconciler: ApplicationReconciler
+    public let registry: PrometheusCollectorRegistry
+    public let serviceMonitors: ServiceMonitorDetector
+    public let applications: Informer<Application>
+    public let manager: Manager
+    let boundPorts = LockedPorts()
+
+    public init(client: KubeClient, options: OperatorOptions, logger: Logger = Logger(label: "tide.operator")) {
+        self.client = client
+        self.options = options
+        let registry = PrometheusCollectorRegistry()
+        self.registry = registry
+        let childSelector = "app.kubernetes.io/managed-by=tide"
+        func informer<K: NamespacedObject>(_ type: K.Type, selector: String?) -> Informer<K> {
+            var configuration = Watcher<K>.Configuration(labelSelector: selector)
+            configuration.timeoutSeconds = 290
+            let watcher: Watcher<K>
+            if let namespace = options.namespace {
+                watcher = Watcher(ListWatch(client.namespaced(type, in: namespace)), configuration: configuration, logger: logger)
+            } else {
+                watcher = Watcher(ListWatch(client.allNamespaces(type)), configuration: configuration, logger: logger)
+            }
+            return Informer(watcher)
+        }
+        let applications = informer(Application.self, selector: nil)
+        let deployments = informer(Deployment.self, selector: childSelector)
+        let services = informer(Service.self, selector: childSelector)
+        let serviceAccounts = informer(ServiceAccount.self, selector: childSelector)
+        let roleBindings = informer(RoleBinding.self, selector: childSelector)
+        let cronJobs = informer(CronJob.self, selector: childSelector)
+        self.applications = applications
+
+        let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
+        self.serviceMonitors = serviceMonitors
+        let events = EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger)
+        let reconciler = ApplicationReconciler(
+            client: client,
+            caches: .init(
+                applications: applications.cache, deployments: deployments.cache, services: services.cache,
+                serviceAccounts: serviceAccounts.cache, roleBindings: roleBindings.cache, cronJobs: cronJobs.cache),
+            settings: options.settings, serviceMonitors: serviceMonitors, events: events, logger: logger)
+        self.reconciler = reconciler
+        var configuration = Controller.Configuration(name: "application")
+        configuration.workers = options.workers
+        configuration.resyncPeriod = options.resyncPeriod
+        let controller = Controller(
+            configuration: configuration, reconciler: reconciler,
+            metrics: ControllerMetrics(controller: "application", factory: PrometheusMetricsFactory(registry: registry)), logger: logger)
+        controller.watches(applications)
+        let owner = (Application.resource.apiVersion, Application.resource.kind)
+        controller.owns(deployments, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        controller.owns(services, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        controller.owns(serviceAccounts, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        controller.owns(roleBindings, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        controller.owns(cronJobs, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        self.controller = controller
+
+        let elector = options.leaderElection.map { LeaderElector(client: client, configuration: $0, logger: logger) }
+        let ready: @Sendable () -> Bool = { [weak controller, elector] in
+            guard let controller else { return false }
+            return controller.isReady || (elector != nil && !(elector!.isLeader) && applications.cache.hasSynced)
+        }
+        var background: [any ServiceLifecycle.Service] = [applications, deployments, services, serviceAccounts, roleBindings, cronJobs]
+        background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
+        let ports = boundPorts
+        var probeServer: ProbeServer?
+        if let address = options.healthProbeAddress {
+            probeServer = ProbeServer(host: address.host, port: address.port, registry: registry, isReady: ready, onBound: { ports.set(health: $0) }, logger: logger)
+        }
+        if let address = options.metricsAddress {
+            background.insert(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: ready, onBound: { ports.set(metrics: $0) }, logger: logger), at: 0)
+        }
+        self.manager = Manager(
+            controller: controller, informers: background, leaderElector: elector, probeServer: probeServer,
+            shutdownTimeout: options.shutdownTimeout, logger: logger)
+    }
+
+    /// The ports the probe and metrics servers bound (useful with port 0).
+    public var healthPort: Int? { boundPorts.health }
+    public var metricsPort: Int? { boundPorts.metrics }
+
+    /// Runs until SIGTERM/SIGINT (or lost leadership, which throws).
+    public func run() async throws { try await manager.run() }
+}
+
+/// Re-checks discovery for the ServiceMonitor resource and requeues every
+/// Application when it appears or disappears.
+struct DiscoveryService: ServiceLifecycle.Service {
+    let detector: ServiceMonitorDetector
+    let applications: ObjectCache<Application>
+    let queue: WorkQueue<ObjectKey>
+
+    func run() async throws {
+        _ = await detector.refresh()
+        try await cancelWhenGracefulShutdown {
+            await detector.watch {
+                for key in applications.keys { await queue.add(key) }
+            }
+        }
+    }
+}
+
+final class LockedPorts: Sendable {
+    private let ports = Mutex<(health: Int?, metrics: Int?)>((nil, nil))
+    func set(health: Int) { ports.withLock { $0.health = health } }
+    func set(metrics: Int) { ports.withLock { $0.metrics = metrics } }
+    var health: Int? { ports.withLock { $0.health } }
+    var metrics: Int? { ports.withLock { $0.metrics } }
+}
+
+import Synchronization

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import KubeClient
+import KubeRuntime
+import Logging
+import TideOperator
+
+/// `tide-operator`: reconciles Applications into Deployments, Services,
+/// ServiceMonitors and scaler CronJobs.
+@main
+struct TideOperatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tide-operator", abstract: "The Tide operator: deploys and scales Applications.")
+
+    @Option(help: "Path to a kubeconfig. Default: KUBECONFIG, in-cluster, then ~/.kube/config.")
+    var kubeconfig: String?
+
+    @Option(help: "Kubeconfig context to use.")
+    var context: String?
+
+    @Option(help: "Watch only this namespace (default: all namespaces).")
+    var namespace: String?
+
+    @Flag(help: "Run leader election so only one replica reconciles.")
+    var leaderElect = false
+
+    @Option(help: "Namespace of the leader-election Lease (default: the operator's own namespace).")
+    var leaderElectionNamespace: String?
+
+    @Option(help: "Name of the leader-election Lease.")
+    var leaderElectionId = "tide-operator"
+
+    @Option(help: "Address of /metrics, host:port or :port; 0 disables.")
+    var metricsBindAddress = ":8080"
+
+    @Option(help: "Address of /healthz and /readyz, host:port or :port; 0 disables.")
+    var healthProbeBindAddress = ":8081"
+
+    @Option(help: "Concurrent reconciles.")
+    var workers = 2
+
+    @Option(help: "Image the scaler CronJobs run.")
+    var scalerImage = OperatorSettings().scalerImage
+
+    @Option(help: "json or text.")
+    var logFormat = "json"
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be json or text, not '\(logFormat)'") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        _ = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
+        _ = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
+    }
+
+    /// Parses `host:port`, `:port` or `0` (disabled).
+    static func address(_ text: String, flag: String) throws -> (host: String, port: Int)? {
+        if text == "0" { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            throw ValidationError("\(flag) must be host:port, :port or 0, not '\(text)'")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    func run() async throws {
+        LogFormat(rawValue: logFormat)!.bootstrap(level: Logger.Level(rawValue: logLevel)!)
+        let logger = Logger(label: "tide.operator")
+        let connection: ClusterConnection
+        do {
+            connection = try KubeConfigLoader(kubeconfigPath: kubeconfig, context: context).load()
+        } catch {
+            logger.critical("cannot load Kubernetes configuration", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        var withAgent = connection
+        withAgent.userAgent = "tide-operator/0.1"
+        let client = try KubeClient(connection: withAgent, logger: logger)
+        var options = OperatorOptions()
+        options.namespace = namespace
+        options.workers = workers
+        options.settings.scalerImage = scalerImage
+        options.metricsAddress = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
+        options.healthProbeAddress = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
+        if leaderElect {
+            let leaseNamespace = leaderElectionNamespace ?? connection.namespace
+            options.leaderElection = .init(leaseName: leaderElectionId, namespace: leaseNamespace, identity: options.identity)
+        }
+        logger.info(
+            "starting",
+            metadata: [
+                "cluster": "\(connection)", "namespace": "\(namespace ?? "all")", "workers": "\(workers)",
+                "leaderElection": "\(leaderElect)", "scalerImage": "\(scalerImage)",
+            ])
+        let tide = TideOperator(client: client, options: options, logger: logger)
+        do {
+            try await tide.run()
+        } catch {
+            logger.error("stopped", metadata: ["error": "\(error)"])
+            try? await client.shutdown()
+            throw ExitCode(1)
+        }
+        try await client.shutdown()
+        logger.info("stopped")
+    }
+}
