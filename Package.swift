@@ -148,6 +148,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .testTarget(name: "TideAPITests", dependencies: ["TideAPI", "KubeAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "TideOperatorTests",
+            dependencies: [
+                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "LocalKubeTests",
             dependencies: ["KubeAPI", "LocalKube"],

@@ -20,7 +20,8 @@ public enum ManifestLoader {
     }
 
     /// Applies the manifests in a file, or in every `.yaml`/`.yml`/`.json` file of a
-    /// directory (sorted by name), with field manager `local-kube`.
+    /// directory (sorted by name, `kustomization.yaml` skipped), with field manager
+    /// `local-kube`.
     ///
     /// - Returns: the stored objects.
     @discardableResult
@@ -33,6 +34,8 @@ public enum ManifestLoader {
         if isDirectory.boolValue {
             files = try FileManager.default.contentsOfDirectory(atPath: path)
                 .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") || $0.hasSuffix(".json") }
+                // Kustomize's own file describes how to build manifests; it is not one.
+                .filter { $0 != "kustomization.yaml" && $0 != "kustomization.yml" }
                 .sorted().map { (path as NSString).appendingPathComponent($0) }
         }
         var stored: [JSONValue] = []

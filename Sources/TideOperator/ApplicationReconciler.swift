@@ -56,12 +56,14 @@ public final class ApplicationReconciler: Reconciler {
         if !observation.invalid.isEmpty {
             let message = observation.invalid.map(\.description).joined(separator: "; ")
             logger.info("invalid spec", metadata: ["application": "\(key)", "problems": "\(message)"])
-            await events.record(application, type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
+            if !Self.reports(application, "Ready", reason: "InvalidSpec", message: message) {
+                await events.record(application, type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
+            }
             return try await writeStatus(application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
         }
 
         observation.serviceMonitorsAvailable = await serviceMonitors.isAvailable()
-        if !observation.serviceMonitorsAvailable {
+        if !observation.serviceMonitorsAvailable, !Self.reports(application, "Degraded", reason: "ServiceMonitorCRDMissing") {
             await events.record(
                 application, type: "Warning", reason: "ServiceMonitorCRDMissing", action: "Reconcile",
                 note: "monitoring.coreos.com/v1 ServiceMonitor is not installed; deployed everything else")
@@ -76,9 +78,11 @@ public final class ApplicationReconciler: Reconciler {
                 switch state {
                 case .foreign:
                     observation.conflicts.append(child.description)
-                    await events.record(
+                    if !Self.reports(application, "Degraded", reason: "ResourceConflict", containing: child.description) {
+                        await events.record(
                         application, type: "Warning", reason: "ResourceConflict", action: "Reconcile",
-                        note: "\(child.description) exists and is not controlled by this Application; it was left alone")
+                            note: "\(child.description) exists and is not controlled by this Application; it was left alone")
+                    }
                 case .upToDate:
                     continue
                 case .missing, .differs:
@@ -99,6 +103,20 @@ public final class ApplicationReconciler: Reconciler {
         if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
         if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
         return .done
+    }
+
+    /// Whether the Application's status already reports this condition, so the
+    /// matching Warning event was recorded when it first appeared and a resync
+    /// records (writes) nothing new.
+    static func reports(
+        _ application: Application, _ type: String, reason: String, message: String? = nil, containing fragment: String? = nil
+    ) -> Bool {
+        guard let condition = application.status?.conditions?[type: type], condition.reason == reason,
+            condition.observedGeneration == application.metadata.generation
+        else { return false }
+        if let message, condition.message != message { return false }
+        if let fragment, !condition.message.contains(fragment) { return false }
+        return true
     }
 
     /// Child apply failures that are not retryable at the transport level (e.g. a

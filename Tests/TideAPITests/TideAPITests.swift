@@ -1,0 +1,101 @@
+import Foundation
+import KubeAPI
+import TideAPI
+import Testing
+
+func scalingSpec(query: String = "sum(rate(x[1m]))", address: String = "http://prometheus:9090", min: Int32? = nil, max: Int32 = 5) -> Scaling {
+    Scaling(minReplicas: min, maxReplicas: max, prometheus: PrometheusSource(address: address, query: query), target: MetricTarget(type: .perReplica, value: "5"))
+}
+
+@Suite("Application defaults and validation")
+struct ApplicationSpecTests {
+    @Test("defaults fill every optional field, HPA behavior included")
+    func defaults() {
+        let spec = ApplicationSpec(image: "hello:1", scaling: scalingSpec()).withDefaults
+        #expect(spec.port == 8080)
+        #expect(spec.metrics == MetricsEndpoint(path: "/metrics", interval: "15s"))
+        let scaling = spec.scaling!
+        #expect(scaling.minReplicas == 1)
+        #expect(scaling.schedule == "* * * * *")
+        #expect(scaling.mode == .cronJob)
+        #expect(scaling.tolerance == 0.1)
+        #expect(scaling.onMetricUnavailable == .hold)
+        #expect(scaling.prometheus.timeout == "5s")
+        #expect(scaling.behavior?.scaleUp == Defaults.scaleUp)
+        #expect(scaling.behavior?.scaleDown?.stabilizationWindowSeconds == 300)
+        #expect(spec.effectiveReplicas == 1, "with scaling and no replicas, minReplicas")
+        #expect(ApplicationSpec(image: "x", replicas: 3).withDefaults.effectiveReplicas == 3)
+        #expect(ApplicationSpec(image: "x").withDefaults.effectiveReplicas == 1)
+        // A partial behavior keeps what the user set.
+        var custom = scalingSpec()
+        custom.behavior = ScalingBehavior(scaleDown: ScalingRules(stabilizationWindowSeconds: 30))
+        let merged = ApplicationSpec(image: "x", scaling: custom).withDefaults.scaling!.behavior!.scaleDown!
+        #expect(merged.stabilizationWindowSeconds == 30)
+        #expect(merged.policies == Defaults.scaleDown.policies)
+    }
+
+    @Test(
+        "each problem the schema cannot catch has a clear message on its field",
+        arguments: [
+            (ApplicationSpec(image: "   "), "spec.image", "must name a container image"),
+            (ApplicationSpec(image: "a b"), "spec.image", "whitespace"),
+            (ApplicationSpec(image: "x", metrics: MetricsEndpoint(path: "metrics")), "spec.metrics.path", "must start with /"),
+            (ApplicationSpec(image: "x", metrics: MetricsEndpoint(interval: "soon")), "spec.metrics.interval", "is not a duration"),
+            (ApplicationSpec(image: "x", env: [EnvVar(name: "A", value: "1"), EnvVar(name: "A", value: "2")]), "spec.env[1].name", "more than once"),
+            (ApplicationSpec(image: "x", env: [EnvVar(name: "1BAD")]), "spec.env[0].name", "not a valid environment variable name"),
+            (ApplicationSpec(image: "x", scaling: scalingSpec(query: "  \n ")), "spec.scaling.prometheus.query", "empty"),
+            (ApplicationSpec(image: "x", scaling: scalingSpec(address: "prometheus:9090")), "spec.scaling.prometheus.address", "not an http(s) URL"),
+            (ApplicationSpec(image: "x", scaling: scalingSpec(min: 4, max: 2)), "spec.scaling.maxReplicas", "at least minReplicas (4)"),
+        ])
+    func invalid(spec: ApplicationSpec, field: String, message: String) {
+        let issues = spec.withDefaults.validate()
+        #expect(issues.contains { $0.field == field && $0.message.contains(message) }, "\(issues)")
+    }
+
+    @Test("scaling details: durations, schedule, target, tolerance, fallback")
+    func scalingDetails() {
+        var scaling = scalingSpec()
+        scaling.interval = "every now and then"
+        scaling.schedule = "each minute"
+        scaling.prometheus.timeout = "2m"
+        scaling.target.value = "-1"
+        scaling.tolerance = 1.5
+        scaling.onMetricUnavailable = .fallback
+        let fields = Set(ApplicationSpec(image: "x", scaling: scaling).withDefaults.validate().map(\.field))
+        #expect(fields == [
+            "spec.scaling.interval", "spec.scaling.schedule", "spec.scaling.prometheus.timeout", "spec.scaling.target.value",
+            "spec.scaling.tolerance", "spec.scaling.fallback",
+        ])
+        var fallback = scalingSpec(max: 5)
+        fallback.fallback = Fallback(failureThreshold: 0, replicas: 9)
+        let fallbackFields = Set(ApplicationSpec(image: "x", scaling: fallback).withDefaults.validate().map(\.field))
+        #expect(fallbackFields == ["spec.scaling.fallback.failureThreshold", "spec.scaling.fallback.replicas"])
+        #expect(ApplicationSpec(image: "x", scaling: scalingSpec()).withDefaults.validate().isEmpty)
+    }
+
+    @Test("durations and quantities parse as Prometheus and Kubernetes write them")
+    func parsing() {
+        #expect(DurationText.parse("15s") == .seconds(15))
+        #expect(DurationText.parse("1m30s") == .seconds(90))
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("2h") == .seconds(7_200))
+        for bad in ["", "15", "s", "1x", "-5s", "0s", "1m 30s"] { #expect(DurationText.parse(bad) == nil, "\(bad)") }
+        #expect(Quantity.parse("5") == 5)
+        #expect(Quantity.parse("500m") == 0.5)
+        #expect(Quantity.parse("2k") == 2_000)
+        #expect(Quantity.parse("0.25") == 0.25)
+        #expect(Quantity.parse("five") == nil)
+    }
+
+    @Test("the Application decodes what kubectl would send and encodes without nulls")
+    func codable() throws {
+        let json = #"{"apiVersion":"tide.dev/v1alpha1","kind":"Application","metadata":{"name":"a"},"spec":{"image":"x","scaling":{"maxReplicas":3,"prometheus":{"address":"http://p:9090","query":"up"},"target":{"type":"Total","value":"10"}}}}"#
+        let application = try KubeJSON.decoder.decode(Application.self, from: Data(json.utf8))
+        #expect(application.spec.scaling?.target.type == .total)
+        let encoded = String(decoding: try KubeJSON.encoder.encode(application), as: UTF8.self)
+        #expect(!encoded.contains("null"))
+        #expect(throws: DecodingError.self) {
+            try KubeJSON.decoder.decode(Application.self, from: Data(#"{"metadata":{},"spec":{"image":"x","scaling":{"maxReplicas":3,"prometheus":{"address":"a","query":"q"},"target":{"type":"Sideways","value":"1"}}}}"#.utf8))
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import KubeAPI
+import TideAPI
+import TideOperator
+import Testing
+
+func application(_ name: String = "hello", namespace: String = "demo", spec: ApplicationSpec) -> Application {
+    var metadata = ObjectMeta(name: name, namespace: namespace)
+    metadata.uid = "uid-\(name)"
+    metadata.generation = 1
+    var application = Application(metadata: metadata, spec: spec)
+    application.spec = application.spec.withDefaults
+    return application
+}
+
+func scaled(_ mode: ScalingMode = .cronJob) -> ApplicationSpec {
+    var scaling = Scaling(
+        maxReplicas: 10, mode: mode,
+        prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(hello_requests_total[1m]))"),
+        target: MetricTarget(type: .perReplica, value: "5"))
+    scaling.schedule = "*/2 * * * *"
+    return ApplicationSpec(image: "hello:1", scaling: scaling)
+}
+
+@Suite("Desired children")
+struct ChildrenTests {
+    let settings = OperatorSettings(scalerImage: "tide:test")
+
+    @Test("a fixed Application gets a Deployment and a Service; with the CRD, a ServiceMonitor")
+    func fixedChildren() throws {
+        let app = application(spec: ApplicationSpec(image: "hello:1", replicas: 3))
+        let without = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        #expect(without.map(\.description) == ["Deployment hello", "Service hello"])
+        let with = try Children.desired(for: app, settings: settings, serviceMonitors: true)
+        #expect(with.map(\.description) == ["Deployment hello", "Service hello", "ServiceMonitor hello"])
+        for child in with {
+            #expect(child.body.value(atPath: ["metadata", "namespace"]) == "demo")
+            let owner = child.body.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.first
+            #expect(owner?["kind"] == "Application")
+            #expect(owner?["uid"] == "uid-hello")
+            #expect(owner?["controller"] == true)
+            #expect(child.body.value(atPath: ["metadata", "labels", "app.kubernetes.io/managed-by"]) == "tide")
+            #expect(child.body.value(atPath: ["metadata", "labels", "app.kubernetes.io/instance"]) == "hello")
+            #expect(child.body.value(atPath: ["metadata", "labels", "app.kubernetes.io/name"]) == "hello")
+        }
+    }
+
+    @Test("the Deployment: replicas, port, probes on /healthz, env and resources passed through, restricted security")
+    func deployment() {
+        var spec = ApplicationSpec(image: "hello:2", replicas: 4, port: 9000, env: [EnvVar(name: "GREETING", value: "Hi")])
+        spec.resources = ResourceRequirements(limits: ["memory": "64Mi"], requests: ["cpu": "10m"])
+        let deployment = Children.deployment(for: application(spec: spec))
+        #expect(deployment.spec?.replicas == 4)
+        #expect(deployment.spec?.selector.matchLabels == ["app.kubernetes.io/name": "hello", "app.kubernetes.io/instance": "hello"])
+        let pod = deployment.spec!.template
+        #expect(pod.metadata?.labels?["app.kubernetes.io/name"] == "hello")
+        #expect(pod.metadata?.annotations?["prometheus.io/port"] == "9000")
+        let container = pod.spec!.containers[0]
+        #expect(container.image == "hello:2")
+        #expect(container.ports == [ContainerPort(name: "http", containerPort: 9000, protocol: "TCP")])
+        #expect(container.env == [EnvVar(name: "GREETING", value: "Hi")])
+        #expect(container.resources == spec.resources)
+        #expect(container.readinessProbe?.httpGet == .init(path: "/healthz", port: .string("http")))
+        #expect(container.livenessProbe?.httpGet?.path == "/healthz")
+        // Restricted Pod Security Standard.
+        #expect(container.securityContext?.runAsNonRoot == true)
+        #expect(container.securityContext?.allowPrivilegeEscalation == false)
+        #expect(container.securityContext?.capabilities?.drop == ["ALL"])
+        #expect(container.securityContext?.seccompProfile?.type == "RuntimeDefault")
+        #expect(pod.spec?.securityContext?.runAsNonRoot == true)
+        #expect(pod.spec?.securityContext?.seccompProfile?.type == "RuntimeDefault")
+    }
+
+    @Test("the Service and ServiceMonitor expose the named port http and the metrics path")
+    func serviceAndMonitor() {
+        let app = application(spec: ApplicationSpec(image: "x", port: 9000, metrics: MetricsEndpoint(path: "/q/metrics", interval: "30s")))
+        let service = Children.service(for: app)
+        #expect(service.spec?.type == "ClusterIP")
+        #expect(service.spec?.ports == [ServicePort(name: "http", port: 9000, targetPort: .string("http"), protocol: "TCP")])
+        #expect(service.spec?.selector == Children.selector(for: app))
+        let monitor = Children.serviceMonitor(for: app)
+        #expect(monitor.spec.endpoints == [.init(port: "http", path: "/q/metrics", interval: "30s")])
+        #expect(monitor.spec.selector.matchLabels == Children.selector(for: app))
+    }
+
+    @Test("scaling adds the scaler's ServiceAccount, RoleBinding and CronJob with its arguments")
+    func scalerCronJob() throws {
+        let app = application(spec: scaled())
+        let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        #expect(children.map(\.description) == [
+            "Deployment hello", "Service hello", "ServiceAccount hello-scaler", "RoleBinding hello-scaler", "CronJob hello-scaler",
+        ])
+        let binding = Children.scalerRoleBinding(for: app, settings: settings)
+        #expect(binding.roleRef == .init(kind: "ClusterRole", name: "tide-scaler"))
+        #expect(binding.subjects == [.init(kind: "ServiceAccount", name: "hello-scaler", namespace: "demo")])
+        let cronJob = Children.scalerCronJob(for: app, settings: settings)
+        #expect(cronJob.spec?.schedule == "*/2 * * * *")
+        #expect(cronJob.spec?.concurrencyPolicy == "Forbid")
+        #expect(cronJob.spec?.successfulJobsHistoryLimit == 1)
+        #expect(cronJob.spec?.jobTemplate.spec.backoffLimit == 1)
+        let pod = cronJob.spec!.jobTemplate.spec.template
+        #expect(pod.spec?.serviceAccountName == "hello-scaler")
+        #expect(pod.spec?.restartPolicy == "Never")
+        #expect(pod.spec?.containers[0].image == "tide:test")
+        #expect(pod.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello"])
+        #expect(pod.spec?.containers[0].securityContext?.capabilities?.drop == ["ALL"])
+        #expect(Children.deployment(for: app).spec?.replicas == 1, "minReplicas until the scaler sets replicas")
+    }
+
+    @Test("Continuous mode runs the scaler as a one-replica Deployment that loops")
+    func continuous() throws {
+        let app = application(spec: scaled(.continuous))
+        let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        #expect(children.last?.description == "Deployment hello-scaler")
+        let scaler = Children.scalerDeployment(for: app, settings: settings)
+        #expect(scaler.spec?.replicas == 1)
+        #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--interval", "10s"])
+        #expect(scaler.spec?.selector.matchLabels != Children.deployment(for: app).spec?.selector.matchLabels, "scaler pods are not the app's pods")
+    }
+}
+
+@Suite("Status")
+struct StatusTests {
+    func available(_ replicas: Int32) -> Deployment {
+        var deployment = Children.deployment(for: application(spec: ApplicationSpec(image: "x", replicas: replicas)))
+        deployment.metadata.generation = 1
+        deployment.status = .init(observedGeneration: 1, replicas: replicas, updatedReplicas: replicas, readyReplicas: replicas, availableReplicas: replicas)
+        return deployment
+    }
+
+    @Test("Ready when the Deployment is available; Progressing while it rolls out; transition times only move on change")
+    func readiness() {
+        var app = application(spec: ApplicationSpec(image: "x", replicas: 2))
+        var observation = Observation()
+        observation.deployment = available(2)
+        observation.deployment?.status?.availableReplicas = 1
+        let t0 = Time(Date(timeIntervalSince1970: 1_000))
+        let rolling = StatusBuilder.status(for: app, observation: observation, now: t0)
+        #expect(rolling.conditions?[type: "Ready"]?.status == "False")
+        #expect(rolling.conditions?[type: "Progressing"]?.status == "True")
+        #expect(rolling.conditions?[type: "Degraded"]?.status == "False")
+        #expect(rolling.selector == "app.kubernetes.io/instance=x,app.kubernetes.io/name=x".replacingOccurrences(of: "=x", with: "=hello"))
+        app.status = rolling
+        let t1 = Time(Date(timeIntervalSince1970: 2_000))
+        observation.deployment = available(2)
+        let ready = StatusBuilder.status(for: app, observation: observation, now: t1)
+        #expect(ready.conditions?[type: "Ready"]?.status == "True")
+        #expect(ready.conditions?[type: "Ready"]?.lastTransitionTime == t1)
+        #expect(ready.conditions?[type: "Degraded"]?.lastTransitionTime == t0, "unchanged status keeps its time")
+        #expect(ready.readyReplicas == 2)
+        app.status = ready
+        #expect(StatusBuilder.status(for: app, observation: observation, now: Time(Date(timeIntervalSince1970: 3_000))) == ready, "steady state: same status")
+    }
+
+    @Test("conflicts, missing ServiceMonitor CRD and invalid specs have their reasons; the scaler's conditions stay")
+    func reasons() {
+        var app = application(spec: ApplicationSpec(image: "x", replicas: 1))
+        var status = ApplicationStatus()
+        status.conditions = [Condition(type: "ScalingActive", status: "True", reason: "ValidMetricFound", message: "m")]
+        status.scaling = ScalingStatus()
+        status.scaling?.desiredReplicas = 3
+        app.status = status
+        var observation = Observation()
+        observation.conflicts = ["Service hello"]
+        var next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.conditions?[type: "Ready"]?.reason == "ResourceConflict")
+        #expect(next.conditions?[type: "Degraded"]?.reason == "ResourceConflict")
+        #expect(next.conditions?[type: "ScalingActive"]?.reason == "ValidMetricFound")
+        #expect(next.scaling?.desiredReplicas == 3)
+        observation = Observation()
+        observation.serviceMonitorsAvailable = false
+        next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.conditions?[type: "Degraded"]?.reason == "ServiceMonitorCRDMissing")
+        observation = Observation()
+        observation.invalid = [ValidationIssue(field: "spec.image", message: "must name a container image")]
+        next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.conditions?[type: "Ready"]?.reason == "InvalidSpec")
+        #expect(next.conditions?[type: "Ready"]?.message == "spec.image: must name a container image")
+    }
+}

@@ -1,0 +1,200 @@
+import AsyncHTTPClient
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import LocalKube
+import TideAPI
+import TideOperator
+import Testing
+
+@Suite("Operator end to end against LocalKube", .serialized)
+struct OperatorEndToEndTests {
+    @Test("create: every child with owner references and labels, then Ready once the Deployment is available")
+    func create() async throws {
+        let harness = try await OperatorHarness.start()
+        var spec = helloSpec()
+        spec.scaling = Scaling(
+            maxReplicas: 5, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(hello_requests_total[1m]))"),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        spec.replicas = nil
+        let created = try await harness.applications.create(newApplication("hello", spec))
+        #expect(created.spec.port == 8080, "CRD schema defaults are applied by the API server")
+        #expect(await eventually { try await harness.deployments.getIfPresent("hello") != nil })
+        #expect(await eventually { try await harness.client.namespaced(CronJob.self, in: "demo").getIfPresent("hello-scaler") != nil })
+        let deployment = try await harness.deployments.get("hello")
+        #expect(deployment.metadata.controllerReference?.uid == created.metadata.uid)
+        #expect(deployment.metadata.labels?["app.kubernetes.io/managed-by"] == "tide")
+        #expect(deployment.spec?.replicas == 1)
+        let service = try await harness.services.get("hello")
+        #expect(service.metadata.controllerReference?.name == "hello")
+        #expect(try await harness.client.namespaced(ServiceAccount.self, in: "demo").get("hello-scaler").metadata.controllerReference != nil)
+        #expect(try await harness.client.namespaced(RoleBinding.self, in: "demo").get("hello-scaler").roleRef.name == "tide-scaler")
+        #expect(await eventually { try await harness.condition("Ready", of: "hello")?.reason == "RollingOut" })
+        try await harness.markAvailable("hello")
+        #expect(await eventually { try await harness.condition("Ready", of: "hello")?.status == "True" })
+        let status = try await harness.applications.get("hello").status
+        #expect(status?.observedGeneration == 1)
+        #expect(status?.readyReplicas == 1)
+        #expect(status?.selector == "app.kubernetes.io/instance=hello,app.kubernetes.io/name=hello")
+        #expect(try await harness.condition("Degraded", of: "hello")?.reason == "ServiceMonitorCRDMissing")
+        await harness.stop()
+    }
+
+    @Test("update image, port and env: children follow; /scale writes reach the Deployment; delete removes children")
+    func updateScaleDelete() async throws {
+        let harness = try await OperatorHarness.start()
+        _ = try await harness.applications.create(newApplication("web", helloSpec()))
+        #expect(await eventually { try await harness.deployments.getIfPresent("web") != nil })
+        _ = try await harness.applications.mergePatch("web", patch: ["spec": ["image": "hello:2", "port": 9090, "env": [["name": "GREETING", "value": "Hi"]]]])
+        #expect(await eventually {
+            let container = try await harness.deployments.get("web").spec?.template.spec?.containers.first
+            return container?.image == "hello:2" && container?.ports?.first?.containerPort == 9090 && container?.env?.first?.value == "Hi"
+        })
+        #expect(await eventually { try await harness.services.get("web").spec?.ports?.first?.port == 9090 })
+
+        let scale = try await harness.applications.scale("web", replicas: 4)
+        #expect(scale.spec.replicas == 4)
+        #expect(await eventually { try await harness.deployments.get("web").spec?.replicas == 4 })
+        #expect(await eventually { try await harness.applications.getScale("web").status?.selector == "app.kubernetes.io/instance=web,app.kubernetes.io/name=web" })
+
+        try await harness.applications.delete("web")
+        #expect(await eventually { try await harness.deployments.getIfPresent("web") == nil })
+        #expect(try await harness.services.getIfPresent("web") == nil)
+        await harness.stop()
+    }
+
+    @Test("drift is repaired: an edited Deployment is put back, a deleted Service is recreated")
+    func drift() async throws {
+        let harness = try await OperatorHarness.start()
+        _ = try await harness.applications.create(newApplication("drift", helloSpec()))
+        #expect(await eventually { try await harness.services.getIfPresent("drift") != nil })
+        _ = try await harness.deployments.mergePatch("drift", patch: ["metadata": ["labels": ["app.kubernetes.io/name": "other"]]])
+        var deployment = try await harness.deployments.get("drift")
+        deployment.spec?.template.spec?.containers[0].image = "evil:1"
+        _ = try await harness.deployments.update(deployment)
+        #expect(await eventually {
+            let live = try await harness.deployments.get("drift")
+            return live.spec?.template.spec?.containers.first?.image == "hello:1" && live.metadata.labels?["app.kubernetes.io/name"] == "drift"
+        })
+        try await harness.services.delete("drift")
+        #expect(await eventually { try await harness.services.getIfPresent("drift") != nil })
+        await harness.stop()
+    }
+
+    @Test("an object Tide does not control is left alone: Ready=False ResourceConflict and a Warning event")
+    func foreignObject() async throws {
+        let harness = try await OperatorHarness.start()
+        let foreign = KubeAPI.Service(metadata: ObjectMeta(name: "taken", labels: ["owner": "someone"]), spec: .init(selector: ["x": "y"], ports: [ServicePort(name: "web", port: 1234)]))
+        _ = try await harness.services.create(foreign)
+        _ = try await harness.applications.create(newApplication("taken", helloSpec()))
+        #expect(await eventually { try await harness.condition("Ready", of: "taken")?.reason == "ResourceConflict" })
+        let service = try await harness.services.get("taken")
+        #expect(service.spec?.ports?.first?.port == 1234, "not overwritten")
+        #expect(service.metadata.ownerReferences == nil, "not adopted")
+        #expect(try await harness.deployments.getIfPresent("taken") != nil, "the rest is deployed")
+        let events = try await harness.client.namespaced(Event.self, in: "demo").list().items
+        #expect(events.contains { $0.reason == "ResourceConflict" && $0.type == "Warning" && $0.note?.contains("Service taken") == true })
+        await harness.stop()
+    }
+
+    @Test("without the ServiceMonitor CRD: Degraded and the rest deployed; once it appears the ServiceMonitor is created")
+    func serviceMonitorAppears() async throws {
+        let harness = try await OperatorHarness.start()
+        _ = try await harness.applications.create(newApplication("mon", helloSpec()))
+        #expect(await eventually { try await harness.condition("Degraded", of: "mon")?.reason == "ServiceMonitorCRDMissing" })
+        #expect(try await harness.deployments.getIfPresent("mon") != nil)
+        let crd = CustomResourceDefinition(
+            metadata: ObjectMeta(name: "servicemonitors.monitoring.coreos.com"),
+            spec: .init(
+                group: "monitoring.coreos.com", names: .init(plural: "servicemonitors", kind: "ServiceMonitor"), scope: "Namespaced",
+                versions: [.init(name: "v1", schema: .init(openAPIV3Schema: ["type": "object", "x-kubernetes-preserve-unknown-fields": true]))]))
+        _ = try await harness.client.clusterScoped(CustomResourceDefinition.self).create(crd)
+        let monitors = harness.client.namespaced(ServiceMonitor.self, in: "demo")
+        #expect(await eventually(timeout: .seconds(10)) { try await monitors.getIfPresent("mon") != nil })
+        #expect(try await monitors.get("mon").spec.endpoints.first?.port == "http")
+        #expect(await eventually { try await harness.condition("Degraded", of: "mon")?.status == "False" })
+        await harness.stop()
+    }
+
+    @Test("an invalid spec: Ready=False InvalidSpec with the message, nothing applied, the operator stays healthy")
+    func invalidSpec() async throws {
+        let harness = try await OperatorHarness.start()
+        var spec = helloSpec()
+        spec.scaling = Scaling(maxReplicas: 3, prometheus: PrometheusSource(address: "http://p:9090", query: "   "), target: MetricTarget(type: .total, value: "ten"))
+        _ = try await harness.applications.create(newApplication("broken", spec))
+        _ = try await harness.applications.create(newApplication("fine", helloSpec()))
+        #expect(await eventually { try await harness.condition("Ready", of: "broken")?.reason == "InvalidSpec" })
+        let message = try await harness.condition("Ready", of: "broken")?.message ?? ""
+        #expect(message.contains("spec.scaling.prometheus.query: must be a PromQL query; it is empty"))
+        #expect(message.contains("spec.scaling.target.value: \"ten\" is not a number"))
+        #expect(try await harness.deployments.getIfPresent("broken") == nil)
+        #expect(await eventually { try await harness.deployments.getIfPresent("fine") != nil }, "other Applications are unaffected")
+        // The schema rejects what it can, with the server's causes.
+        do {
+            _ = try await harness.applications.create(newApplication("worse", ApplicationSpec(image: "x", port: 70_000)))
+            Issue.record("port 70000 must be rejected by the CRD schema")
+        } catch let error as KubeError {
+            #expect(error.causes.contains { $0.field == "spec.port" })
+        }
+        let port = harness.tide.healthPort ?? 0
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz"), timeout: .seconds(5))
+        #expect(response.status.code == 200)
+        let ready = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/readyz"), timeout: .seconds(5))
+        #expect(ready.status.code == 200)
+        await harness.stop()
+    }
+
+    @Test("steady state: a full resync makes zero write requests")
+    func steadyStateResync() async throws {
+        let harness = try await OperatorHarness.start()
+        for name in ["a", "b", "c"] { _ = try await harness.applications.create(newApplication(name, helloSpec())) }
+        for name in ["a", "b", "c"] {
+            #expect(await eventually { try await harness.deployments.getIfPresent(name) != nil })
+            try await harness.markAvailable(name)
+        }
+        for name in ["a", "b", "c"] {
+            #expect(await eventually { try await harness.condition("Ready", of: name)?.status == "True" })
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        harness.server.requests.reset()
+        for name in ["a", "b", "c"] { await harness.tide.controller.queue.add(ObjectKey(namespace: "demo", name: name)) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await harness.tide.controller.queue.depth == 0)
+        #expect(harness.server.requests.writes == 0, "\(harness.server.requests.snapshot)")
+        await harness.stop()
+    }
+
+    @Test("two operator instances with leader election: exactly one reconciles")
+    func leaderElection() async throws {
+        let first = try await OperatorHarness.start { options in
+            options.leaderElection = .init(leaseName: "tide-operator", namespace: "default", identity: "first")
+            options.leaderElection?.retryPeriod = .milliseconds(100)
+        }
+        let second = try await OperatorHarness.start(server: first.server) { options in
+            options.leaderElection = .init(leaseName: "tide-operator", namespace: "default", identity: "second")
+            options.leaderElection?.retryPeriod = .milliseconds(100)
+        }
+        _ = try await first.applications.create(newApplication("elected", helloSpec()))
+        #expect(await eventually { try await first.deployments.getIfPresent("elected") != nil })
+        let lease = try await first.client.namespaced(Lease.self, in: "default").get("tide-operator")
+        let leaders = [first, second].filter { $0.tide.controller.isReady }
+        #expect(leaders.count == 1)
+        #expect(lease.spec?.holderIdentity == (first.tide.controller.isReady ? "first" : "second"))
+        await second.stop(keepServer: true)
+        await first.stop()
+    }
+
+    @Test("the shipped kustomize output and samples are accepted by the API server")
+    func manifestsLoad() async throws {
+        let server = try await LocalKubeServer.start(options: { var o = LocalKubeOptions(); o.autoCreateNamespaces = true; return o }())
+        try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("crds").path, to: server.store)
+        let samples = try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("samples").path, to: server.store)
+        #expect(samples.count == 3)
+        for path in ["config/default/namespace.yaml", "config/rbac", "config/manager"] {
+            let objects = try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent(path).path, to: server.store)
+            #expect(!objects.isEmpty, "\(path)")
+        }
+        await server.stop()
+    }
+}
