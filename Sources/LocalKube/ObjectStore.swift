@@ -238,6 +238,9 @@ public final class ObjectStore: Sendable {
             }
             let stored = commit(type, key: key, namespace: namespace, object: object, eventType: "ADDED", previous: nil, in: &state)
             if type.storageKey == "apiextensions.k8s.io/customresourcedefinitions" { Self.registerCRD(stored, in: &state) }
+            // An object created with owners that are already gone is collected, as the
+            // real garbage collector does shortly after.
+            if stored.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.isEmpty == false { collectGarbage(in: &state) }
             return Self.present(stored, as: type)
         }
     }
