@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TideAPI", targets: ["TideAPI"]),
         .library(name: "TideOperator", targets: ["TideOperator"]),
         .executable(name: "tide-operator", targets: ["tide-operator"]),
+        .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
         .executable(name: "kube-bench", targets: ["kube-bench"]),
     ],
@@ -126,6 +127,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "operator-bench",
+            dependencies: [
+                "KubeAPI", "KubeClient", "TideAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,3 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product kube-bench
 .build/release/kube-bench "$@"
+swift build -c release --product local-kube
+swift build -c release --product tide-operator
+swift build -c release --product operator-bench
+.build/release/operator-bench

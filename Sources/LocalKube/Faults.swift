@@ -150,12 +150,22 @@ public final class RequestCounter: Sendable {
     }
 
     let counts = Mutex<[Key: Int]>([:])
+    let agents = Mutex<[String: (total: Int, writes: Int)]>([:])
 
     public init() {}
 
-    func record(_ verb: Verb, _ resource: String) {
+    func record(_ verb: Verb, _ resource: String, userAgent: String? = nil) {
         counts.withLock { $0[Key(verb: verb, resource: resource), default: 0] += 1 }
+        agents.withLock { agents in
+            var entry = agents[userAgent ?? "", default: (0, 0)]
+            entry.total += 1
+            if verb.isWrite { entry.writes += 1 }
+            agents[userAgent ?? ""] = entry
+        }
     }
+
+    /// Requests and writes per `User-Agent`, to tell clients apart.
+    public var byUserAgent: [String: (total: Int, writes: Int)] { agents.withLock { $0 } }
 
     /// Every count so far.
     public var snapshot: [Key: Int] { counts.withLock { $0 } }
@@ -172,5 +182,8 @@ public final class RequestCounter: Sendable {
     public var total: Int { snapshot.values.reduce(0, +) }
 
     /// Sets every count to zero.
-    public func reset() { counts.withLock { $0.removeAll() } }
+    public func reset() {
+        counts.withLock { $0.removeAll() }
+        agents.withLock { $0.removeAll() }
+    }
 }

@@ -51,11 +51,14 @@ struct LocalKubeResponder: HTTPResponder {
         if request.method == .get, let discovery = try discovery(segments) {
             return Self.json(discovery)
         }
+        if segments.first == "localkube" {
+            return try localKubeEndpoint(segments, method: request.method)
+        }
         guard let target = try resolve(segments) else {
             throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
         }
         let verb = try Self.verb(request.method, target: target, watch: query["watch"] == "true" || query["watch"] == "1")
-        requests.record(verb, target.resourceName)
+        requests.record(verb, target.resourceName, userAgent: request.headers[.userAgent])
         if let fault = faults.fault(verb: verb, resource: target.resourceName, userAgent: request.headers[.userAgent]) {
             if verb == .watch, fault == .gone {
                 return watchGone()
@@ -134,6 +137,31 @@ struct LocalKubeResponder: HTTPResponder {
                 type, namespace: namespace, name: target.name!, preconditionUID: uid, preconditionResourceVersion: rv,
                 propagation: propagation)
             return Self.json(deleted)
+        }
+    }
+
+    /// LocalKube's own endpoints (not Kubernetes API): `GET /localkube/requests`
+    /// (request counts per verb, resource and User-Agent) and
+    /// `POST /localkube/requests/reset`. Benchmarks running LocalKube as a separate
+    /// process read them.
+    private func localKubeEndpoint(_ segments: [String], method: HTTPRequest.Method) throws -> Response {
+        switch (method, Array(segments.dropFirst())) {
+        case (.get, ["requests"]):
+            var byVerb: [String: JSONValue] = [:]
+            for (key, count) in requests.snapshot { byVerb[key.description] = .int(Int64(count)) }
+            var byAgent: [String: JSONValue] = [:]
+            for (agent, counts) in requests.byUserAgent {
+                byAgent[agent] = ["total": .int(Int64(counts.total)), "writes": .int(Int64(counts.writes))]
+            }
+            return Self.json([
+                "total": .int(Int64(requests.total)), "writes": .int(Int64(requests.writes)), "byVerb": .object(byVerb),
+                "byUserAgent": .object(byAgent), "objects": .int(Int64(store.objectCount)),
+            ])
+        case (.post, ["requests", "reset"]):
+            requests.reset()
+            return Self.json(["reset": true])
+        default:
+            throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
         }
     }
 

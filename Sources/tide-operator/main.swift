@@ -39,6 +39,9 @@ struct TideOperatorCommand: AsyncParsableCommand {
     @Option(help: "Concurrent reconciles.")
     var workers = 2
 
+    @Option(help: "Seconds between full resyncs of every Application.")
+    var resyncPeriod = 300
+
     @Option(help: "Image the scaler CronJobs run.")
     var scalerImage = OperatorSettings().scalerImage
 
@@ -83,6 +86,7 @@ struct TideOperatorCommand: AsyncParsableCommand {
         var options = OperatorOptions()
         options.namespace = namespace
         options.workers = workers
+        options.resyncPeriod = .seconds(max(1, resyncPeriod))
         options.settings.scalerImage = scalerImage
         options.metricsAddress = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
         options.healthProbeAddress = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
