@@ -59,6 +59,13 @@ public final class ObjectStore: Sendable {
         /// resourceVersion (as etcd serves them). Oldest dropped first.
         var snapshots: [Int: ListSnapshot] = [:]
         var nextSnapshotID = 1
+        /// Owner uid → the objects that name it in their owner references.
+        var dependents: [String: Set<ObjectReference>] = [:]
+    }
+
+    struct ObjectReference: Sendable, Hashable {
+        var storageKey: String
+        var key: String
     }
 
     struct ListSnapshot: Sendable {
@@ -240,7 +247,11 @@ public final class ObjectStore: Sendable {
             if type.storageKey == "apiextensions.k8s.io/customresourcedefinitions" { Self.registerCRD(stored, in: &state) }
             // An object created with owners that are already gone is collected, as the
             // real garbage collector does shortly after.
-            if stored.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.isEmpty == false { collectGarbage(in: &state) }
+            if let owners = stored.value(atPath: ["metadata", "ownerReferences"])?.arrayValue, !owners.isEmpty,
+                !owners.contains(where: { $0["uid"]?.stringValue.map { state.uids[$0] != nil } ?? false })
+            {
+                _ = remove(type, key: key, namespace: namespace, object: stored, in: &state)
+            }
             return Self.present(stored, as: type)
         }
     }
@@ -432,41 +443,38 @@ public final class ObjectStore: Sendable {
         if type.storageKey == "/namespaces", let name = object.value(atPath: ["metadata", "name"])?.stringValue {
             removeNamespaceContents(name, in: &state)
         }
-        collectGarbage(in: &state)
+        collectGarbage(removedUID: uid, in: &state)
         return removed
     }
 
-    /// Deletes every object all of whose owners are gone, repeatedly (cascading).
-    private func collectGarbage(in state: inout State) {
-        var changed = true
-        while changed {
-            changed = false
-            for (storageKey, objects) in state.objects {
-                for (key, object) in objects {
-                    guard let owners = object.value(atPath: ["metadata", "ownerReferences"])?.arrayValue, !owners.isEmpty
-                    else { continue }
-                    let alive = owners.contains { owner in
-                        owner["uid"]?.stringValue.map { state.uids[$0] != nil } ?? false
+    /// Deletes the dependents of a removed owner whose owners are now all gone, and
+    /// so on down (cascading). Dependents are found through an index by owner uid, so
+    /// the cost follows the number of dependents, not the number of objects.
+    private func collectGarbage(removedUID: String?, in state: inout State) {
+        var pending = removedUID.map { [$0] } ?? []
+        while let uid = pending.popLast() {
+            for reference in state.dependents.removeValue(forKey: uid) ?? [] {
+                guard let object = state.objects[reference.storageKey]?[reference.key],
+                    let owners = object.value(atPath: ["metadata", "ownerReferences"])?.arrayValue, !owners.isEmpty,
+                    !owners.contains(where: { $0["uid"]?.stringValue.map { state.uids[$0] != nil } ?? false }),
+                    let type = state.types.values.first(where: { $0.storageKey == reference.storageKey })
+                else { continue }
+                let namespace = object.value(atPath: ["metadata", "namespace"])?.stringValue
+                if !(object.value(atPath: ["metadata", "finalizers"])?.arrayValue ?? []).isEmpty {
+                    if object.value(atPath: ["metadata", "deletionTimestamp"]) == nil {
+                        var marked = object
+                        marked.setValue(.string(Time.now.description), atPath: ["metadata", "deletionTimestamp"])
+                        commit(type, key: reference.key, namespace: namespace, object: marked, eventType: "MODIFIED", previous: object, in: &state)
                     }
-                    guard !alive, let type = state.types.values.first(where: { $0.storageKey == storageKey }) else { continue }
-                    let namespace = object.value(atPath: ["metadata", "namespace"])?.stringValue
-                    if !(object.value(atPath: ["metadata", "finalizers"])?.arrayValue ?? []).isEmpty {
-                        if object.value(atPath: ["metadata", "deletionTimestamp"]) == nil {
-                            var marked = object
-                            marked.setValue(.string(Time.now.description), atPath: ["metadata", "deletionTimestamp"])
-                            commit(type, key: key, namespace: namespace, object: marked, eventType: "MODIFIED", previous: object, in: &state)
-                            changed = true
-                        }
-                        continue
-                    }
-                    state.objects[storageKey]?[key] = nil
-                    if let uid = object.value(atPath: ["metadata", "uid"])?.stringValue {
-                        state.uids[uid] = nil
-                        state.applied[uid] = nil
-                    }
-                    commitDeletion(type, namespace: namespace, object: object, in: &state)
-                    changed = true
+                    continue
                 }
+                state.objects[reference.storageKey]?[reference.key] = nil
+                if let dependentUID = object.value(atPath: ["metadata", "uid"])?.stringValue {
+                    state.uids[dependentUID] = nil
+                    state.applied[dependentUID] = nil
+                    pending.append(dependentUID)
+                }
+                commitDeletion(type, namespace: namespace, object: object, in: &state)
             }
         }
     }
@@ -570,6 +578,11 @@ public final class ObjectStore: Sendable {
         stored["kind"] = .string(type.descriptor.kind)
         state.objects[type.storageKey, default: [:]][key] = stored
         if let uid = stored.value(atPath: ["metadata", "uid"])?.stringValue { state.uids[uid] = (type.storageKey, key) }
+        for owner in stored.value(atPath: ["metadata", "ownerReferences"])?.arrayValue ?? [] {
+            if let ownerUID = owner["uid"]?.stringValue {
+                state.dependents[ownerUID, default: []].insert(ObjectReference(storageKey: type.storageKey, key: key))
+            }
+        }
         record(HistoryRecord(
             resourceVersion: state.resourceVersion, storageKey: type.storageKey, namespace: namespace, type: eventType,
             object: stored, previous: previous), in: &state)

@@ -139,7 +139,7 @@ struct OperatorBench: AsyncParsableCommand {
             let list = try await applications.listAll(pageSize: 2_000)
             let done = list.items.filter { $0.status?.observedGeneration == $0.metadata.generation && $0.status?.conditions?.isEmpty == false }.count
             if done >= expected { return }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(500))
         }
     }
 }
