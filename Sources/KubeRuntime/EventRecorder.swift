@@ -53,9 +53,12 @@ public final class EventRecorder: Sendable {
         let key = [regarding.uid ?? regarding.name ?? "", type, reason, action, note].joined(separator: "\u{1}")
         let now = clock.now
         let events = client.namespaced(Event.self, in: namespace)
+        let window = seriesWindow
         let existing = recent.withLock { entries -> Entry? in
-            entries = entries.filter { now - $0.value.lastSeen < seriesWindow }
-            return entries[key]
+            // Sweep old entries now and then, not on every call.
+            if entries.count > 4_096 { entries = entries.filter { now - $0.value.lastSeen < window } }
+            guard let entry = entries[key], now - entry.lastSeen < window else { return nil }
+            return entry
         }
         do {
             if let existing {

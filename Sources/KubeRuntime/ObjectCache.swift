@@ -15,6 +15,8 @@ public enum CacheChange<K: KubernetesObject>: Sendable {
 public final class ObjectCache<K: KubernetesObject>: Sendable {
     private struct State {
         var objects: [ObjectKey: K] = [:]
+        /// Controller owner uid → keys of the objects it controls.
+        var owned: [String: Set<ObjectKey>] = [:]
         /// Objects of a re-list in progress; swapped in at `initDone`.
         var pending: [ObjectKey: K]?
         var synced = false
@@ -45,6 +47,12 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
     public var count: Int { state.withLock { $0.objects.count } }
 
     public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
+
+    /// The objects whose controller owner reference has this uid (an index lookup,
+    /// not a scan).
+    public func list(controlledBy ownerUID: String) -> [K] {
+        state.withLock { state in (state.owned[ownerUID] ?? []).compactMap { state.objects[$0] } }
+    }
 
     /// Every object whose labels match `selector` (and namespace, if given).
     public func list(matching selector: LabelSelector = LabelSelector(), namespace: String? = nil) -> [K] {
@@ -77,6 +85,8 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                     changes.append(.applied(object))
                 }
                 state.objects = fresh
+                state.owned = [:]
+                for (key, object) in fresh { Self.index(object, key, into: &state.owned) }
                 if !state.synced {
                     state.synced = true
                     waiters = state.syncWaiters
@@ -84,10 +94,14 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                 }
                 return changes
             case .apply(let object):
-                state.objects[ObjectKey(object)] = object
+                let key = ObjectKey(object)
+                if let previous = state.objects[key] { Self.unindex(previous, key, from: &state.owned) }
+                state.objects[key] = object
+                Self.index(object, key, into: &state.owned)
                 return [.applied(object)]
             case .delete(let object):
-                state.objects[ObjectKey(object)] = nil
+                let key = ObjectKey(object)
+                if let previous = state.objects.removeValue(forKey: key) { Self.unindex(previous, key, from: &state.owned) }
                 return [.deleted(object)]
             case .error:
                 return []
@@ -95,5 +109,16 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
         }
         for waiter in waiters { waiter.resume() }
         return changes
+    }
+
+    private static func index(_ object: K, _ key: ObjectKey, into owned: inout [String: Set<ObjectKey>]) {
+        guard let uid = object.metadata.controllerReference?.uid else { return }
+        owned[uid, default: []].insert(key)
+    }
+
+    private static func unindex(_ object: K, _ key: ObjectKey, from owned: inout [String: Set<ObjectKey>]) {
+        guard let uid = object.metadata.controllerReference?.uid else { return }
+        owned[uid]?.remove(key)
+        if owned[uid]?.isEmpty == true { owned[uid] = nil }
     }
 }

@@ -164,11 +164,9 @@ public final class ApplicationReconciler: Reconciler {
     func removeStale(of application: Application, keeping desired: [DesiredChild], namespace: String) async throws {
         let uid = application.metadata.uid ?? ""
         let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
-        let selector = LabelSelector(matchLabels: ["app.kubernetes.io/instance": application.name, "app.kubernetes.io/managed-by": "tide"])
         var stale: [(ResourceDescriptor, String)] = []
         func collect<K: KubernetesObject>(_ cache: ObjectCache<K>) {
-            for object in cache.list(matching: selector, namespace: namespace)
-            where object.metadata.controllerReference?.uid == uid && !wanted.contains("\(K.resource.plural)/\(object.name)") {
+            for object in cache.list(controlledBy: uid) where !wanted.contains("\(K.resource.plural)/\(object.name)") {
                 stale.append((K.resource, object.name))
             }
         }
