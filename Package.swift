@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
         .library(name: "TideAPI", targets: ["TideAPI"]),
         .library(name: "TideOperator", targets: ["TideOperator"]),
+        .library(name: "TideScaler", targets: ["TideScaler"]),
         .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
@@ -78,6 +79,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TideScaler",
+            dependencies: [
+                "KubeAPI", "KubeClient", "KubeRuntime", "TideAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -159,6 +171,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TideAPITests", dependencies: ["TideAPI", "KubeAPI"], swiftSettings: strict),
+        .testTarget(
+            name: "TideScalerTests",
+            dependencies: [
+                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TideOperatorTests",
             dependencies: [

@@ -43,6 +43,12 @@ public struct ScalingDecision: Sendable, Hashable {
         public var status: Bool
         public var reason: String
         public var message: String
+
+        public init(status: Bool, reason: String, message: String) {
+            self.status = status
+            self.reason = reason
+            self.message = message
+        }
     }
 
     /// Whether `/scale` must be written.
