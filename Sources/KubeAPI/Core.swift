@@ -335,3 +335,30 @@ public struct ObjectReference: Sendable, Hashable, Codable {
             resourceVersion: object.metadata.resourceVersion)
     }
 }
+
+/// `core/v1` Secret. `data` values are base64 as on the wire; use ``value(forKey:)``.
+/// Its description never shows the values.
+public struct Secret: NamespacedObject, Hashable, CustomStringConvertible {
+    public static let resource = ResourceDescriptor(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true)
+    public var apiVersion: String? = "v1"
+    public var kind: String? = "Secret"
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
+    public var type: String?
+
+    public init(metadata: ObjectMeta, data: [String: String]? = nil, type: String? = nil) {
+        self.metadata = metadata
+        self.data = data
+        self.type = type
+    }
+
+    /// The decoded value of `key`, or `nil` if absent or not valid base64.
+    public func value(forKey key: String) -> [UInt8]? {
+        guard let encoded = data?[key], let decoded = Data(base64Encoded: encoded) else { return nil }
+        return Array(decoded)
+    }
+
+    public var description: String { "Secret \(metadata.namespace ?? "")/\(name) (keys: \((data ?? [:]).keys.sorted().joined(separator: ", ")))" }
+}
+
+import Foundation

@@ -64,14 +64,14 @@ public struct ClusterConnection: Sendable, CustomStringConvertible {
 public enum Credential: Sendable {
     case none
     /// A fixed token (kubeconfig `token`).
-    case token(Secret)
+    case token(RedactedString)
     /// A token read from a file and re-read periodically (kubeconfig `tokenFile`, the
     /// in-cluster service-account token, which the kubelet rotates).
     case tokenFile(TokenFile)
 }
 
-/// A secret string that never prints its value.
-public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+/// A string that never prints its value (tokens).
+public struct RedactedString: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     public let value: String
     public init(_ value: String) { self.value = value }
     public var description: String { "<redacted>" }
@@ -83,7 +83,7 @@ public struct Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugSt
 public final class TokenFile: Sendable {
     public let path: String
     public let refreshInterval: Duration
-    private let cached: Mutex<(token: Secret, readAt: ContinuousClock.Instant)?>
+    private let cached: Mutex<(token: RedactedString, readAt: ContinuousClock.Instant)?>
 
     public init(path: String, refreshInterval: Duration = .seconds(60)) {
         self.path = path
@@ -95,7 +95,7 @@ public final class TokenFile: Sendable {
     ///
     /// - Throws: ``KubeConfigError`` if the file cannot be read or is empty. A read
     ///   failure after an earlier success keeps the last good token.
-    public func token() throws -> Secret {
+    public func token() throws -> RedactedString {
         let now = ContinuousClock.now
         if let cached = cached.withLock({ $0 }), now - cached.readAt < refreshInterval {
             return cached.token
@@ -106,7 +106,7 @@ public final class TokenFile: Sendable {
             guard !text.isEmpty else {
                 throw KubeConfigError.invalid(source: "token file \(path)", reason: "the file is empty")
             }
-            let token = Secret(text)
+            let token = RedactedString(text)
             cached.withLock { $0 = (token, now) }
             return token
         } catch {

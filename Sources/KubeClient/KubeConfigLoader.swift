@@ -221,7 +221,7 @@ public struct KubeConfigLoader: Sendable {
                     source: source, reason: "\(what) sets a client certificate or a client key but not both")
             }
             if let token = user.token, !token.isEmpty {
-                credential = .token(Secret(token))
+                credential = .token(RedactedString(token))
             } else if let tokenFile = user.tokenFile, !tokenFile.isEmpty {
                 let path = Self.absolute(tokenFile, relativeTo: userDir)
                 let file = TokenFile(path: path)

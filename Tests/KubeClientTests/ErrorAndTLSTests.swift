@@ -124,12 +124,12 @@ struct ErrorAndTLSTests {
         try await withLocalKube(options: options, connection: { server in
             ClusterConnection(
                 server: server.url, certificateAuthorityPEM: Array(server.certificateAuthority!.certificatePEM.utf8),
-                credential: .token(Secret("correct-horse")))
+                credential: .token(RedactedString("correct-horse")))
         }) { server, client in
             #expect(try await client.namespaced(ServiceAccount.self, in: "default").list().items.isEmpty)
             let wrong = try KubeClient(connection: ClusterConnection(
                 server: server.url, certificateAuthorityPEM: Array(server.certificateAuthority!.certificatePEM.utf8),
-                credential: .token(Secret("battery-staple"))))
+                credential: .token(RedactedString("battery-staple"))))
             do {
                 _ = try await wrong.namespaced(ServiceAccount.self, in: "default").list()
                 Issue.record("a wrong token must be refused")

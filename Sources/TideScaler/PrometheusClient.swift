@@ -1,0 +1,134 @@
+import AsyncHTTPClient
+import Foundation
+import KubeAPI
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// How the scaler authenticates to Prometheus. Values never appear in logs or errors.
+public enum PrometheusCredentials: Sendable {
+    case none
+    case bearer(String)
+    /// A token file, re-read on every query (projected tokens rotate).
+    case bearerFile(String)
+    case basic(username: String, password: String)
+}
+
+/// An instant-query client for the Prometheus HTTP API (`GET /api/v1/query`).
+///
+/// Every reply that cannot be used — transport failure, timeout, HTTP error,
+/// `status: error`, bad JSON, an empty vector, several series, a matrix or string, NaN
+/// or ±Inf — becomes a ``MetricUnavailable`` with a message a user can act on. TLS is
+/// verified against the system roots or the given CA.
+public final class PrometheusClient: Sendable {
+    public let address: URL
+    public let timeout: Duration
+    let credentials: PrometheusCredentials
+    let http: HTTPClient
+
+    public init(address: URL, timeout: Duration = .seconds(5), credentials: PrometheusCredentials = .none, caPEM: [UInt8]? = nil) throws {
+        self.address = address
+        self.timeout = timeout
+        self.credentials = credentials
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(max(1, timeout.components.seconds)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let caPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(caPEM))
+        }
+        configuration.tlsConfiguration = tls
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    public func shutdown() async throws { try await http.shutdown() }
+
+    /// Runs `query` and returns its single sample, or why there is none.
+    public func query(_ query: String) async -> MetricReading {
+        var base = address.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let encoded = query.addingPercentEncoding(withAllowedCharacters: allowed) ?? query
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        var request = HTTPClientRequest(url: "\(base)/api/v1/query?query=\(encoded)&timeout=\(String(format: "%.3f", seconds))s")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tide-scaler/0.1")
+        switch credentials {
+        case .none: break
+        case .bearer(let token): request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        case .bearerFile(let path):
+            guard let token = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
+                return .unavailable(.unreachable("the bearer token file \(path) cannot be read"))
+            }
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        case .basic(let username, let password):
+            request.headers.add(name: "Authorization", value: "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
+        }
+        let code: Int
+        let body: [UInt8]
+        do {
+            let response = try await http.execute(request, deadline: .now() + .nanoseconds(Int64(seconds * 1e9)))
+            code = Int(response.status.code)
+            body = Array(buffer: try await response.body.collect(upTo: 16 * 1024 * 1024))
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            return .unavailable(.timeout(timeout))
+        } catch {
+            return .unavailable(.unreachable(Self.describe(error)))
+        }
+        return Self.parse(code: code, body: body)
+    }
+
+    /// Interprets a reply of `/api/v1/query`. Pure, so every shape is table-tested.
+    public static func parse(code: Int, body: [UInt8]) -> MetricReading {
+        let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body))
+        if let document, document["status"]?.stringValue == "error" {
+            return .unavailable(.queryError(
+                errorType: document["errorType"]?.stringValue ?? "unknown", error: document["error"]?.stringValue ?? "no message"))
+        }
+        guard code == 200 else {
+            let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return .unavailable(.httpStatus(code, text))
+        }
+        guard let document, case .object = document else { return .unavailable(.malformedResponse("the body is not JSON")) }
+        guard document["status"]?.stringValue == "success", let data = document["data"],
+            let resultType = data["resultType"]?.stringValue, let result = data["result"]
+        else {
+            return .unavailable(.malformedResponse("missing status, data.resultType or data.result"))
+        }
+        let sample: JSONValue
+        switch resultType {
+        case "vector":
+            guard let series = result.arrayValue else { return .unavailable(.malformedResponse("data.result is not a list")) }
+            if series.isEmpty { return .unavailable(.emptyResult) }
+            if series.count > 1 { return .unavailable(.multipleSeries(series.count)) }
+            guard let value = series[0]["value"] else { return .unavailable(.malformedResponse("the series has no value")) }
+            sample = value
+        case "scalar":
+            sample = result
+        default:
+            return .unavailable(.unsupportedResultType(resultType))
+        }
+        guard let pair = sample.arrayValue, pair.count == 2, let text = pair[1].stringValue else {
+            return .unavailable(.malformedResponse("a sample is not [time, \"value\"]"))
+        }
+        switch text {
+        case "NaN": return .unavailable(.notFinite("NaN"))
+        case "+Inf", "Inf": return .unavailable(.notFinite("+Inf"))
+        case "-Inf": return .unavailable(.notFinite("-Inf"))
+        default:
+            guard let value = Double(text) else { return .unavailable(.malformedResponse("the sample value '\(text)' is not a number")) }
+            guard value.isFinite else { return .unavailable(.notFinite(text)) }
+            return .value(value)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOSSLError { return "TLS: \(error)" }
+        if let error = error as? BoringSSLError { return "TLS: \(error)" }
+        let text = "\(error)"
+        if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
+        return text
+    }
+}
