@@ -18,6 +18,9 @@ let package = Package(
         .library(name: "TideScaler", targets: ["TideScaler"]),
         .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "operator-bench", targets: ["operator-bench"]),
+        .executable(name: "tide-scaler", targets: ["tide-scaler"]),
+        .executable(name: "hello-service", targets: ["hello-service"]),
+        .library(name: "HelloService", targets: ["HelloService"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
         .executable(name: "kube-bench", targets: ["kube-bench"]),
     ],
@@ -91,6 +94,36 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "HelloService",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "hello-service",
+            dependencies: [
+                "HelloService", "KubeRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tide-scaler",
+            dependencies: [
+                "KubeClient", "KubeRuntime", "TideAPI", "TideScaler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -174,8 +207,9 @@ let package = Package(
         .testTarget(
             name: "TideScalerTests",
             dependencies: [
-                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler",
+                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "HelloService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,0 +1,224 @@
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import Logging
+import TideAPI
+
+/// The result of one scaler run, with the exit code `tide-scaler` returns.
+public struct ScalerOutcome: Sendable {
+    public enum Kind: Sendable, Equatable {
+        /// A decision was made (scaled or not): exit 0.
+        case decided
+        /// The metric was unavailable; recorded in status and an event: exit 2.
+        case metricUnavailable
+        /// The Application is missing or invalid: exit 3.
+        case invalidApplication
+        /// Anything else (API errors, ...): exit 1.
+        case failed
+    }
+
+    public var kind: Kind
+    /// One line for stderr.
+    public var line: String
+    public var decision: ScalingDecision?
+
+    public var exitCode: Int32 {
+        switch kind {
+        case .decided: return 0
+        case .metricUnavailable: return 2
+        case .invalidApplication: return 3
+        case .failed: return 1
+        }
+    }
+}
+
+/// One scaler: reads an Application, queries Prometheus, decides, writes `/scale`
+/// (only when the count changes), `status.scaling` and the `ScalingActive` /
+/// `ScalingLimited` conditions, and records an Event.
+public final class Scaler: Sendable {
+    public let namespace: String
+    public let name: String
+    public let dryRun: Bool
+    let client: KubeClient
+    let events: EventRecorder
+    let logger: Logger
+    let now: @Sendable () -> Date
+    /// Builds the Prometheus client for a spec; replaceable in tests.
+    let makePrometheus: @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient
+
+    public init(
+        client: KubeClient, namespace: String, name: String, dryRun: Bool = false, logger: Logger = Logger(label: "tide.scaler"),
+        now: @escaping @Sendable () -> Date = { Date() },
+        makePrometheus: @escaping @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient = Scaler.defaultPrometheus
+    ) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.dryRun = dryRun
+        self.logger = logger
+        self.now = now
+        self.makePrometheus = makePrometheus
+        self.events = EventRecorder(
+            client: client, controller: "tide.dev/scaler", instance: ProcessInfo.processInfo.environment["POD_NAME"] ?? "tide-scaler",
+            logger: logger)
+    }
+
+    public static let defaultPrometheus: @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient = { source, credentials, ca in
+        guard let url = URL(string: source.address) else { throw ScalerError.invalid("spec.scaling.prometheus.address is not a URL") }
+        let timeout = DurationText.parse(source.timeout ?? Defaults.queryTimeout) ?? .seconds(5)
+        return try PrometheusClient(address: url, timeout: timeout, credentials: credentials, caPEM: ca)
+    }
+
+    enum ScalerError: Error, CustomStringConvertible {
+        case invalid(String)
+        var description: String {
+            switch self { case .invalid(let message): return message }
+        }
+    }
+
+    var applications: ResourceClient<Application, SingleScope> { client.namespaced(Application.self, in: namespace) }
+
+    /// One decision. Never throws: every failure is an outcome with its exit code.
+    public func runOnce() async -> ScalerOutcome {
+        let subject = "Application \(namespace)/\(name)"
+        do {
+            for attempt in 1...5 {
+                guard let application = try await applications.getIfPresent(name) else {
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) not found")
+                }
+                let spec = application.spec.withDefaults
+                guard let scaling = spec.scaling else {
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) has no spec.scaling; nothing to do")
+                }
+                let issues = spec.validate()
+                if !issues.isEmpty {
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: " + issues.map(\.description).joined(separator: "; "))
+                }
+                let reading = await read(scaling, application: application)
+                let current = application.spec.replicas ?? spec.effectiveReplicas
+                let decision = ScalingAlgorithm.decide(ScalingInput(
+                    currentReplicas: current, scaling: scaling, reading: reading, history: application.status?.scaling ?? ScalingStatus(),
+                    now: now()))
+                logger.info("decision", metadata: [
+                    "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
+                    "reason": "\(decision.message)", "dryRun": "\(dryRun)",
+                ])
+                if dryRun {
+                    return outcome(for: decision, current: current, reading: reading, subject: subject)
+                }
+                var resourceVersion = application.metadata.resourceVersion
+                if decision.desiredReplicas != current {
+                    do {
+                        var scale = Scale(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(replicas: decision.desiredReplicas))
+                        scale.metadata.resourceVersion = resourceVersion
+                        let written = try await applications.updateScale(name, scale: scale)
+                        resourceVersion = written.metadata.resourceVersion
+                    } catch KubeError.conflict {
+                        logger.info("the Application changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
+                        continue
+                    }
+                }
+                try await writeStatus(decision, resourceVersion: resourceVersion)
+                await recordEvent(decision, application: application, current: current, scaling: scaling)
+                return outcome(for: decision, current: current, reading: reading, subject: subject)
+            }
+            return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
+        } catch {
+            return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
+        }
+    }
+
+    func outcome(for decision: ScalingDecision, current: Int32, reading: MetricReading, subject: String) -> ScalerOutcome {
+        if case .unavailable = reading {
+            return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
+        }
+        let change = decision.desiredReplicas == current ? "kept \(current) replicas" : "scaled \(current) → \(decision.desiredReplicas)"
+        return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
+    }
+
+    /// Queries Prometheus with the credentials named in the spec.
+    func read(_ scaling: Scaling, application: Application) async -> MetricReading {
+        var credentials = PrometheusCredentials.none
+        var ca: [UInt8]?
+        do {
+            let secrets = client.namespaced(Secret.self, in: namespace)
+            func value(_ secret: String, _ key: String) async throws -> String {
+                guard let bytes = try await secrets.get(secret).value(forKey: key) else {
+                    throw ScalerError.invalid("Secret \(secret) has no key \(key)")
+                }
+                return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            if let auth = scaling.prometheus.auth {
+                if let reference = auth.bearerTokenSecretRef {
+                    credentials = .bearer(try await value(reference.name, reference.key))
+                } else if let reference = auth.basicAuthSecretRef {
+                    credentials = .basic(
+                        username: try await value(reference.name, reference.usernameKey ?? "username"),
+                        password: try await value(reference.name, reference.passwordKey ?? "password"))
+                }
+                if let reference = auth.caSecretRef { ca = Array(try await value(reference.name, reference.key).utf8) }
+            }
+        } catch {
+            return .unavailable(.unreachable("credentials could not be read: \(error)"))
+        }
+        do {
+            let prometheus = try makePrometheus(scaling.prometheus, credentials, ca)
+            let reading = await prometheus.query(scaling.prometheus.query)
+            try? await prometheus.shutdown()
+            return reading
+        } catch {
+            return .unavailable(.unreachable("\(error)"))
+        }
+    }
+
+    /// Writes `status.scaling` and the two scaling conditions onto the freshest
+    /// status, retrying on conflict: only the scaler writes these fields, so merging
+    /// them into a newer status is safe.
+    func writeStatus(_ decision: ScalingDecision, resourceVersion: String?) async throws {
+        var expected = resourceVersion
+        for _ in 0..<5 {
+            let current = try await applications.get(name)
+            if expected != nil, current.metadata.resourceVersion != expected { expected = current.metadata.resourceVersion }
+            var conditions = current.status?.conditions ?? []
+            let generation = current.metadata.generation
+            conditions.set(Condition(
+                type: "ScalingActive", status: decision.active.status ? "True" : "False", observedGeneration: generation,
+                reason: decision.active.reason, message: decision.active.message))
+            conditions.set(Condition(
+                type: "ScalingLimited", status: decision.limited.status ? "True" : "False", observedGeneration: generation,
+                reason: decision.limited.reason, message: decision.limited.message))
+            var scaling = try JSONValue(encoding: decision.history)
+            // Fields the new history no longer has must be removed, not kept.
+            for key in ["recommendations", "scaleEvents", "lastScaleTime", "lastMetricValue"] where scaling[key] == nil {
+                scaling[key] = .null
+            }
+            let patch: JSONValue = [
+                "metadata": ["resourceVersion": .string(current.metadata.resourceVersion ?? "")],
+                "status": ["scaling": scaling, "conditions": try JSONValue(encoding: conditions)],
+            ]
+            do {
+                _ = try await applications.patchStatus(name, patch: patch)
+                return
+            } catch KubeError.conflict {
+                continue
+            }
+        }
+        throw KubeError.conflict(Status(message: "status of \(namespace)/\(name) kept changing", reason: "Conflict", code: 409))
+    }
+
+    func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32, scaling: Scaling) async {
+        guard let kind = decision.event else { return }
+        let target = "target \(scaling.target.value) \(scaling.target.type == .perReplica ? "per replica" : "total")"
+        let value = decision.history.lastMetricValue.map { "metric \($0)" } ?? "no metric"
+        let note: String
+        switch kind {
+        case .scaledUp, .scaledDown:
+            note = "\(current) → \(decision.desiredReplicas) replicas; \(value), \(target); \(decision.message)"
+        case .metricUnavailable:
+            note = "\(decision.message); \(target)"
+        }
+        await events.record(
+            application, type: kind == .metricUnavailable ? "Warning" : "Normal", reason: kind.rawValue, action: "Scale", note: note)
+    }
+}
