@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v swift >/dev/null || { echo "error: the Swift 6 toolchain (swift) is not on PATH" >&2; exit 1; }
+# The scaler's integration test runs a real Prometheus (Debian's package).
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
 # kubectl is optional: the kubectl compatibility test runs only when it is installed.
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -16,6 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+export TIDE_REQUIRE_PROMETHEUS=1
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

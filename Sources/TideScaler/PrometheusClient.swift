@@ -52,7 +52,9 @@ public final class PrometheusClient: Sendable {
         allowed.insert(charactersIn: "-._~")
         let encoded = query.addingPercentEncoding(withAllowedCharacters: allowed) ?? query
         let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        var request = HTTPClientRequest(url: "\(base)/api/v1/query?query=\(encoded)&timeout=\(String(format: "%.3f", seconds))s")
+        // Prometheus durations take integer units: milliseconds keep the precision.
+        let milliseconds = max(1, Int((seconds * 1_000).rounded()))
+        var request = HTTPClientRequest(url: "\(base)/api/v1/query?query=\(encoded)&timeout=\(milliseconds)ms")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "tide-scaler/0.1")
         switch credentials {
