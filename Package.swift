@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "tide-scaler", targets: ["tide-scaler"]),
+        .executable(name: "scaler-bench", targets: ["scaler-bench"]),
         .executable(name: "hello-service", targets: ["hello-service"]),
         .library(name: "HelloService", targets: ["HelloService"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
@@ -181,6 +182,16 @@ let package = Package(
             name: "operator-bench",
             dependencies: [
                 "KubeAPI", "KubeClient", "TideAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "scaler-bench",
+            dependencies: [
+                "KubeAPI", "KubeClient", "TideAPI", "TideScaler",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

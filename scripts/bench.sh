@@ -8,3 +8,7 @@ swift build -c release --product local-kube
 swift build -c release --product tide-operator
 swift build -c release --product operator-bench
 .build/release/operator-bench
+swift build -c release --product hello-service
+swift build -c release --product tide-scaler
+swift build -c release --product scaler-bench
+.build/release/scaler-bench

@@ -1,0 +1,119 @@
+import Foundation
+import KubeAPI
+import TideAPI
+
+/// Replays a load trace through a scaling policy in simulated time and scores the
+/// result against an oracle of `ceil(load / target)` replicas. Pure and
+/// deterministic, so policies can be compared fairly.
+public enum ScalingSimulation {
+    /// A load trace: requests per second at each simulated second; `nil` marks a
+    /// second in which the metric is unavailable (a Prometheus outage).
+    public struct Trace: Sendable {
+        public var name: String
+        public var load: [Double?]
+
+        public init(name: String, load: [Double?]) {
+            self.name = name
+            self.load = load
+        }
+    }
+
+    /// A policy: decides the replica count from the metric, every `interval` seconds.
+    public struct Policy: Sendable {
+        public var name: String
+        public var interval: Int
+        public var decide: @Sendable (_ current: Int32, _ metric: Double?, _ second: Int, _ state: inout ScalingStatus) -> Int32
+
+        public init(name: String, interval: Int, decide: @escaping @Sendable (Int32, Double?, Int, inout ScalingStatus) -> Int32) {
+            self.name = name
+            self.interval = interval
+            self.decide = decide
+        }
+
+        /// Tide's algorithm with a scaling spec, evaluated every `interval` seconds.
+        public static func tide(_ name: String, scaling: Scaling, interval: Int) -> Policy {
+            Policy(name: name, interval: interval) { current, metric, second, state in
+                let reading: MetricReading = metric.map { .value($0) } ?? .unavailable(.unreachable("outage"))
+                let decision = ScalingAlgorithm.decide(ScalingInput(
+                    currentReplicas: current, scaling: scaling, reading: reading, history: state,
+                    now: Date(timeIntervalSince1970: 1_800_000_000 + Double(second))))
+                state = decision.history
+                return decision.desiredReplicas
+            }
+        }
+    }
+
+    /// How well a policy followed the oracle.
+    public struct Score: Sendable, Hashable {
+        /// Σ over seconds of replicas missing below the oracle.
+        public var underProvisioned: Int
+        /// Σ over seconds of replicas above the oracle.
+        public var overProvisioned: Int
+        /// How many times the desired count changed.
+        public var scaleChanges: Int
+    }
+
+    /// Simulates `trace` under `policy`.
+    ///
+    /// - Parameters:
+    ///   - target: requests per second one replica should serve.
+    ///   - metricWindow: the metric is the mean load over this many seconds (like
+    ///     `rate(...[1m])` with a scrape delay).
+    ///   - startup: seconds a new replica takes to become ready; removals are immediate.
+    public static func run(
+        _ trace: Trace, policy: Policy, target: Double, initial: Int32 = 1, metricWindow: Int = 30, startup: Int = 10,
+        minReplicas: Int32 = 1, maxReplicas: Int32 = 20
+    ) -> Score {
+        var desired = initial
+        var ready = initial
+        var pendingReady: [(at: Int, replicas: Int32)] = []
+        var state = ScalingStatus()
+        var score = Score(underProvisioned: 0, overProvisioned: 0, scaleChanges: 0)
+        var lastKnown: Double = 0
+        for second in 0..<trace.load.count {
+            let load = trace.load[second] ?? lastKnown
+            if let known = trace.load[second] { lastKnown = known }
+            if second % policy.interval == 0 {
+                var metric: Double?
+                if trace.load[second] != nil {
+                    let window = trace.load[max(0, second - metricWindow + 1)...second].map { $0 ?? lastKnown }
+                    metric = window.reduce(0, +) / Double(window.count)
+                }
+                let next = min(max(policy.decide(desired, metric, second, &state), minReplicas), maxReplicas)
+                if next != desired {
+                    score.scaleChanges += 1
+                    if next > desired {
+                        pendingReady.append((second + startup, next))
+                    } else {
+                        pendingReady.removeAll()
+                        ready = min(ready, next)
+                    }
+                    desired = next
+                }
+            }
+            while let first = pendingReady.first, first.at <= second {
+                ready = max(ready, min(first.replicas, desired))
+                pendingReady.removeFirst()
+            }
+            let oracle = Int32((load / target).rounded(.up))
+            score.underProvisioned += Int(max(0, oracle - ready))
+            score.overProvisioned += Int(max(0, ready - oracle))
+        }
+        return score
+    }
+
+    /// The standard traces: step, ramp, spike, sawtooth and an outage during load.
+    public static func standardTraces(duration: Int = 1_800) -> [Trace] {
+        func make(_ name: String, _ f: (Int) -> Double?) -> Trace { Trace(name: name, load: (0..<duration).map(f)) }
+        return [
+            make("step") { $0 < 300 ? 5 : ($0 < 1_200 ? 60 : 5) },
+            make("ramp") { second in second < 900 ? 5 + Double(second) / 900 * 75 : 80 - Double(second - 900) / 900 * 75 },
+            make("spike") { second in (600..<660).contains(second) ? 90 : 10 },
+            make("sawtooth") { second in 5 + Double(second % 300) / 300 * 55 },
+            make("outage") { second in
+                if (700..<1_000).contains(second) { return nil }
+                return second < 300 ? 10 : 50
+            },
+        ]
+    }
+}

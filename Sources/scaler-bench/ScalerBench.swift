@@ -1,0 +1,210 @@
+import AsyncHTTPClient
+import ArgumentParser
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+import TideAPI
+import TideScaler
+
+/// Measures `tide-scaler` end to end (process start to exit, against LocalKube and a
+/// real Prometheus) and compares scaling policies on synthetic load traces.
+@main
+struct ScalerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scaler-bench", abstract: "tide-scaler wall time and memory, and scaling quality against an oracle.")
+
+    @Option(help: "tide-scaler runs for the median.")
+    var runs = 7
+
+    @Option(help: "Directory with the local-kube, hello-service and tide-scaler binaries (default: next to this one).")
+    var binaries: String?
+
+    @Flag(help: "Only the scaling-quality table (no processes, no Prometheus).")
+    var qualityOnly = false
+
+    mutating func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        if !qualityOnly { try await processTable() }
+        qualityTable()
+    }
+
+    // MARK: Scaler process
+
+    func processTable() async throws {
+        let directory = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        guard let prometheusBinary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].first(where: FileManager.default.isExecutableFile) else {
+            throw ValidationError("Prometheus is not installed: apt-get install -y --no-install-recommends prometheus")
+        }
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-scaler-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let kubeconfig = work.appendingPathComponent("kubeconfig").path
+
+        var processes: [Process] = []
+        defer { for process in processes where process.isRunning { process.terminate(); process.waitUntilExit() } }
+        func start(_ path: String, _ arguments: [String]) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            processes.append(process)
+            return process
+        }
+        _ = try start("\(directory)/local-kube", ["--kubeconfig", kubeconfig, "--apply", root.appendingPathComponent("crds").path])
+        let helloPort = 18_000 + Int(getpid() % 1_000)
+        _ = try start("\(directory)/hello-service", ["--host", "127.0.0.1", "--port", String(helloPort)])
+        let prometheusPort = helloPort + 1_000
+        let config = work.appendingPathComponent("prometheus.yml")
+        try """
+            global: {scrape_interval: 1s}
+            scrape_configs:
+            - job_name: hello
+              static_configs: [{targets: ['127.0.0.1:\(helloPort)'], labels: {namespace: default, service: bench}}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        _ = try start(prometheusBinary, [
+            "--config.file=\(config.path)", "--storage.tsdb.path=\(work.appendingPathComponent("data").path)",
+            "--web.listen-address=127.0.0.1:\(prometheusPort)", "--log.level=error",
+        ])
+        let prometheusURL = URL(string: "http://127.0.0.1:\(prometheusPort)")!
+        // Wait for LocalKube (its kubeconfig) and for Prometheus to have samples.
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: kubeconfig) { try await Task.sleep(for: .milliseconds(50)) }
+        let query = #"sum(rate(hello_requests_total{service="bench"}[10s]))"#
+        let probe = try PrometheusClient(address: prometheusURL)
+        for _ in 0..<100 {
+            _ = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(helloPort)/hello"), timeout: .seconds(1))
+            if case .value = await probe.query(query) { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await probe.shutdown()
+
+        let client = try KubeClient(connection: try KubeConfigLoader(kubeconfigPath: kubeconfig, environment: [:]).load())
+        let applications = client.namespaced(Application.self, in: "default")
+        let scaling = Scaling(
+            maxReplicas: 10, prometheus: PrometheusSource(address: prometheusURL.absoluteString, query: query),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        _ = try await applications.create(Application(metadata: ObjectMeta(name: "bench"), spec: ApplicationSpec(image: "hello:1", replicas: 1, scaling: scaling)))
+
+        var wall: [Double] = []
+        var peak: [Int] = []
+        var codes: Set<Int32> = []
+        for _ in 0..<runs {
+            let result = try Spawn.run("\(directory)/tide-scaler", [
+                "--kubeconfig", kubeconfig, "--namespace", "default", "--application", "bench", "--log-level", "error",
+            ])
+            wall.append(result.wall)
+            peak.append(result.maxRSSKiB)
+            codes.insert(result.exitCode)
+        }
+        var inProcess: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            _ = await Scaler(client: client, namespace: "default", name: "bench").runOnce()
+            let elapsed = ContinuousClock.now - start
+            inProcess.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        }
+        var floor: [Double] = []
+        for _ in 0..<runs { floor.append(try Spawn.run("/bin/true", []).wall) }
+        try await client.shutdown()
+
+        let rows = [
+            ("tide-scaler, start to exit (median ms)", String(format: "%.1f", median(wall) * 1_000), "exit codes \(codes.sorted()); \(runs) runs"),
+            ("tide-scaler, peak resident memory (median MiB)", String(format: "%.1f", Double(peak.sorted()[peak.count / 2]) / 1_024), "max RSS from wait4"),
+            ("same decision in-process (median ms)", String(format: "%.1f", median(inProcess) * 1_000), "no process start, warm connections"),
+            ("/bin/true, start to exit (median ms)", String(format: "%.1f", median(floor) * 1_000), "floor: process creation"),
+        ]
+        printTable("One scaling decision against LocalKube and a real Prometheus", rows, headers: ["measure", "value", "note"])
+        print()
+    }
+
+    // MARK: Scaling quality
+
+    func qualityTable() {
+        let base = Scaling(
+            maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "q"),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        let hpa = ApplicationSpec(image: "x", scaling: base).withDefaults.scaling!
+        var tideSpec = base
+        tideSpec.behavior = ScalingBehavior(scaleDown: ScalingRules(
+            stabilizationWindowSeconds: 120, policies: [ScalingPolicy(type: .percent, value: 50, periodSeconds: 60)]))
+        let tide = ApplicationSpec(image: "x", scaling: tideSpec).withDefaults.scaling!
+        let policies: [ScalingSimulation.Policy] = [
+            .tide("Tide, Continuous 10 s", scaling: tide, interval: 10),
+            .tide("Tide, CronJob 60 s", scaling: tide, interval: 60),
+            .tide("HPA default, 15 s", scaling: hpa, interval: 15),
+            ScalingSimulation.Policy(name: "±1 per tick, floor 3, 60 s", interval: 60) { current, metric, _, _ in
+                guard let metric else { return current }
+                if metric > 5 * Double(current) { return current + 1 }
+                if metric < 5 * Double(current) { return max(3, current - 1) }
+                return current
+            },
+            ScalingSimulation.Policy(name: "value > 5 → 3 replicas, 60 s", interval: 60) { current, metric, _, _ in
+                guard let metric else { return current }
+                return metric > 5 ? 3 : current
+            },
+        ]
+        var rows: [[String]] = []
+        for trace in ScalingSimulation.standardTraces() {
+            for policy in policies {
+                let initial: Int32 = policy.name.hasPrefix("±1") ? 3 : 1
+                let score = ScalingSimulation.run(trace, policy: policy, target: 5, initial: initial)
+                rows.append([trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges)])
+            }
+        }
+        print("Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 10 s after a scale-up, metric = 30 s mean)")
+        printRows(rows, headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes"])
+        print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
+    }
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+
+func printTable(_ title: String, _ rows: [(String, String, String)], headers: [String]) {
+    print(title)
+    printRows(rows.map { [$0.0, $0.1, $0.2] }, headers: headers)
+}
+
+func printRows(_ rows: [[String]], headers: [String]) {
+    var widths = headers.map(\.count)
+    for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ")
+    }
+    print(line(headers))
+    print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-|-"))
+    for row in rows { print(line(row)) }
+}
+
+/// posix_spawn + wait4, for a child's wall time and peak memory.
+enum Spawn {
+    struct Result { var wall: Double; var maxRSSKiB: Int; var exitCode: Int32 }
+
+    static func run(_ path: String, _ arguments: [String]) throws -> Result {
+        var pid: pid_t = 0
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let start = ContinuousClock.now
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .ENOENT) }
+        var status: Int32 = 0
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        let elapsed = ContinuousClock.now - start
+        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Result(
+            wall: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            maxRSSKiB: Int(usage.ru_maxrss), exitCode: exitCode)
+    }
+}
