@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "tide-scaler", targets: ["tide-scaler"]),
         .executable(name: "scaler-bench", targets: ["scaler-bench"]),
+        .executable(name: "tide-local", targets: ["tide-local"]),
         .executable(name: "hello-service", targets: ["hello-service"]),
         .library(name: "HelloService", targets: ["HelloService"]),
         .executable(name: "local-kube", targets: ["local-kube"]),
@@ -105,6 +106,25 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LocalMode",
+            dependencies: [
+                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "tide-local",
+            dependencies: [
+                "LocalMode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -1,0 +1,121 @@
+import AsyncHTTPClient
+import Foundation
+import KubeAPI
+import KubeClient
+import Logging
+
+/// A tiny kubelet: for each Deployment Tide created for an Application, runs as many
+/// real `hello-service` processes as its replicas on free loopback ports, follows
+/// replica changes (graceful stops, newest first), and reports the Deployment's status
+/// the way the Deployment controller would. Keeps Prometheus's file-based service
+/// discovery in step with the processes.
+actor Kubelet {
+    struct Instance {
+        var process: ChildProcess
+        var port: Int
+        var ready = false
+    }
+
+    let client: KubeClient
+    let namespace: String
+    let helloBinary: String
+    let targetsFile: URL
+    let logger: Logger
+    private var instances: [String: [Instance]] = [:]
+    private var lastStatus: [String: JSONValue] = [:]
+    private(set) var started = 0
+    private(set) var everStarted: [Int32] = []
+
+    init(client: KubeClient, namespace: String, helloBinary: String, targetsFile: URL, logger: Logger) {
+        self.client = client
+        self.namespace = namespace
+        self.helloBinary = helloBinary
+        self.targetsFile = targetsFile
+        self.logger = logger
+    }
+
+    /// Ready processes of one Deployment.
+    func readyCount(_ name: String) -> Int { instances[name]?.filter(\.ready).count ?? 0 }
+
+    /// Ports of ready processes, for the load generator.
+    func readyPorts() -> [Int] { instances.values.flatMap { $0.filter(\.ready).map(\.port) } }
+
+    /// One pass: start or stop processes, probe readiness, write status and targets.
+    func sync() async throws {
+        let deployments = try await client.namespaced(Deployment.self, in: namespace)
+            .list(labelSelector: "app.kubernetes.io/managed-by=tide,app.kubernetes.io/component=server").items
+        let names = Set(deployments.map(\.name))
+        for name in instances.keys where !names.contains(name) {
+            for instance in instances[name] ?? [] { await instance.process.stop() }
+            instances[name] = nil
+        }
+        for deployment in deployments {
+            let name = deployment.name
+            let desired = Int(deployment.spec?.replicas ?? 1)
+            var running = instances[name] ?? []
+            while running.count < desired {
+                let port = try freeLoopbackPort()
+                var environment: [String: String] = [:]
+                for variable in deployment.spec?.template.spec?.containers.first?.env ?? [] {
+                    if let value = variable.value { environment[variable.name] = value }
+                }
+                let process = try ChildProcess(
+                    name: "hello-service \(name)", executable: helloBinary, arguments: ["--host", "127.0.0.1", "--port", String(port)],
+                    environment: environment)
+                everStarted.append(process.pid)
+                started += 1
+                running.append(Instance(process: process, port: port))
+            }
+            while running.count > desired {
+                let instance = running.removeLast()
+                await instance.process.stop()
+            }
+            for index in running.indices where !running[index].ready {
+                running[index].ready = await Self.healthy(port: running[index].port)
+            }
+            instances[name] = running.filter { $0.process.isRunning }
+            try await writeStatus(deployment, running: running.count, ready: running.filter(\.ready).count)
+        }
+        try writeTargets(deployments)
+    }
+
+    static func healthy(port: Int) async -> Bool {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/healthz")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .milliseconds(500)) else { return false }
+        return response.status.code == 200
+    }
+
+    private func writeStatus(_ deployment: Deployment, running: Int, ready: Int) async throws {
+        let status: JSONValue = [
+            "observedGeneration": .int(deployment.metadata.generation ?? 1), "replicas": .int(Int64(running)),
+            "updatedReplicas": .int(Int64(running)), "readyReplicas": .int(Int64(ready)), "availableReplicas": .int(Int64(ready)),
+        ]
+        guard lastStatus[deployment.name] != status else { return }
+        _ = try await client.namespaced(Deployment.self, in: namespace).patchStatus(deployment.name, patch: ["status": status])
+        lastStatus[deployment.name] = status
+    }
+
+    /// Prometheus file-SD: one group per Deployment, labelled like the Prometheus
+    /// Operator labels ServiceMonitor targets (namespace, service).
+    private func writeTargets(_ deployments: [Deployment]) throws {
+        var groups: [JSONValue] = []
+        for deployment in deployments {
+            let ports = (instances[deployment.name] ?? []).filter(\.ready).map(\.port)
+            guard !ports.isEmpty else { continue }
+            groups.append([
+                "targets": .array(ports.map { .string("127.0.0.1:\($0)") }),
+                "labels": ["namespace": .string(namespace), "service": .string(deployment.name)],
+            ])
+        }
+        let data = try KubeJSON.encoder.encode(JSONValue.array(groups))
+        let temporary = targetsFile.appendingPathExtension("tmp")
+        try data.write(to: temporary)
+        _ = try FileManager.default.replaceItemAt(targetsFile, withItemAt: temporary)
+    }
+
+    /// Stops every process (gracefully).
+    func stopAll() async {
+        for instance in instances.values.flatMap({ $0 }) { await instance.process.stop() }
+        instances.removeAll()
+    }
+}

@@ -1,0 +1,262 @@
+import AsyncHTTPClient
+import Foundation
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import LocalKube
+import Logging
+import ServiceLifecycle
+import TideAPI
+import TideOperator
+import TideScaler
+
+/// The whole Tide loop on one machine: LocalKube, the operator, a tiny kubelet running
+/// real `hello-service` processes, a real Prometheus, a load generator and
+/// `tide-scaler` run the way the CronJob would, on an accelerated schedule.
+public struct LocalRun: Sendable {
+    public struct Configuration: Sendable {
+        public var profile = LoadProfile.standard
+        /// How often the scaler runs (the CronJob's schedule, accelerated).
+        public var scalerEvery: Duration = .seconds(5)
+        /// The scale-down stabilization window of the sample (shortened from 300 s).
+        public var scaleDownWindow = 30
+        /// Requests per second one replica should serve.
+        public var target = "5"
+        public var maxReplicas: Int32 = 8
+        /// Where binaries are (hello-service, tide-scaler).
+        public var binaries: String
+        public var prometheus = "/usr/bin/prometheus"
+        /// Where the plot, summary and logs go.
+        public var output: URL
+        public var port = 0
+        /// Print the live timeline.
+        public var verbose = true
+        public var repositoryRoot: URL
+
+        public init(binaries: String, output: URL, repositoryRoot: URL) {
+            self.binaries = binaries
+            self.output = output
+            self.repositoryRoot = repositoryRoot
+        }
+    }
+
+    public let configuration: Configuration
+
+    public init(configuration: Configuration) { self.configuration = configuration }
+
+    /// Everything a run leaves behind.
+    public struct Report: Sendable {
+        public var timeline: Timeline
+        public var plot: URL
+        public var summaryFile: URL
+        /// Every process the run started, all stopped.
+        public var processIDs: [Int32]
+    }
+
+    /// Checks that every piece is present before anything starts.
+    public func preflight() throws {
+        let hello = "\(configuration.binaries)/hello-service"
+        let scaler = "\(configuration.binaries)/tide-scaler"
+        for (name, path) in [("hello-service", hello), ("tide-scaler", scaler)] where !FileManager.default.isExecutableFile(atPath: path) {
+            throw LocalRunError.missingBinary(name: name, path: path, hint: "build it with swift build -c release")
+        }
+        if !FileManager.default.isExecutableFile(atPath: configuration.prometheus) {
+            throw LocalRunError.missingBinary(
+                name: "prometheus", path: configuration.prometheus,
+                hint: "install it with apt-get install -y --no-install-recommends prometheus (scripts/local.sh does)")
+        }
+        for file in ["crds/application.yaml", "samples/hello-autoscaled.yaml"]
+        where !FileManager.default.fileExists(atPath: configuration.repositoryRoot.appendingPathComponent(file).path) {
+            throw LocalRunError.failed("\(file) is missing; run from a checkout of Tide")
+        }
+    }
+
+    public func run(print emit: @escaping @Sendable (String) -> Void = { print($0) }) async throws -> Report {
+        try preflight()
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: configuration.output, withIntermediateDirectories: true)
+        let work = fileManager.temporaryDirectory.appendingPathComponent("tide-local-\(getpid())-\(UUID().uuidString.prefix(6))")
+        try fileManager.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? fileManager.removeItem(at: work) }
+        var logger = Logger(label: "tide.local")
+        logger.logLevel = .warning
+
+        // 1. LocalKube with the CRD and the sample.
+        var options = LocalKubeOptions()
+        options.port = configuration.port
+        options.autoCreateNamespaces = true
+        options.bookmarkInterval = .seconds(2)
+        let server = try await LocalKubeServer.start(options: options, logger: logger)
+        var processIDs: [Int32] = []
+        var prometheus: PrometheusRunner?
+        var kubelet: Kubelet?
+        var operatorGroup: ServiceGroup?
+        var operatorTask: Task<Void, any Error>?
+        var operatorClient: KubeClient?
+        let kubeconfig = configuration.output.appendingPathComponent("kubeconfig")
+        let client = try KubeClient(connection: ClusterConnection(server: server.url), logger: logger)
+        func teardown() async {
+            await kubelet?.stopAll()
+            if let prometheus { await prometheus.process.stop() }
+            if let operatorGroup { await operatorGroup.triggerGracefulShutdown() }
+            _ = await operatorTask?.result
+            try? await operatorClient?.shutdown()
+            try? await client.shutdown()
+            await server.stop()
+            try? fileManager.removeItem(at: kubeconfig)
+        }
+        do {
+            try server.kubeconfig().write(to: kubeconfig, atomically: true, encoding: .utf8)
+            emit("LocalKube is serving at \(server.url.absoluteString) — try: kubectl --server \(server.url.absoluteString) get applications")
+            try ManifestLoader.apply(path: configuration.repositoryRoot.appendingPathComponent("crds").path, to: server.store)
+
+            // 2. Prometheus, scraping the kubelet's processes through file SD.
+            let runner = try PrometheusRunner(binary: configuration.prometheus, directory: work)
+            prometheus = runner
+            processIDs.append(runner.process.pid)
+            try await runner.waitUntilReady()
+            emit("Prometheus is serving at \(runner.url.absoluteString)")
+
+            // 3. The operator.
+            var operatorConnection = ClusterConnection(server: server.url)
+            operatorConnection.userAgent = "tide-operator/0.1"
+            let operatorKube = try KubeClient(connection: operatorConnection, logger: logger)
+            operatorClient = operatorKube
+            var operatorOptions = OperatorOptions()
+            operatorOptions.healthProbeAddress = nil
+            operatorOptions.metricsAddress = nil
+            operatorOptions.identity = "tide-local"
+            operatorOptions.settings.scalerImage = "tide-scaler (local process)"
+            let tide = TideOperator(client: operatorKube, options: operatorOptions, logger: logger)
+            let group = tide.manager.serviceGroup(signals: [])
+            operatorGroup = group
+            operatorTask = Task { try await group.run() }
+
+            // 4. The sample Application, pointed at the local Prometheus with a shortened window.
+            let sample = try ManifestLoader.objects(in: String(
+                contentsOf: configuration.repositoryRoot.appendingPathComponent("samples/hello-autoscaled.yaml"), encoding: .utf8))[0]
+            var application = try sample.decode(as: Application.self)
+            let name = application.name
+            let namespace = application.namespace ?? "default"
+            application.metadata = ObjectMeta(name: name, namespace: namespace)
+            application.spec.scaling?.prometheus.address = runner.url.absoluteString
+            application.spec.scaling?.prometheus.query = "sum(rate(hello_requests_total{namespace=\"\(namespace)\",service=\"\(name)\"}[10s]))"
+            application.spec.scaling?.target.value = configuration.target
+            application.spec.scaling?.maxReplicas = configuration.maxReplicas
+            application.spec.scaling?.behavior = ScalingBehavior(
+                scaleUp: ScalingRules(stabilizationWindowSeconds: 0, selectPolicy: .max, policies: [
+                    ScalingPolicy(type: .percent, value: 100, periodSeconds: 15), ScalingPolicy(type: .pods, value: 2, periodSeconds: 15),
+                ]),
+                scaleDown: ScalingRules(stabilizationWindowSeconds: Int32(configuration.scaleDownWindow)))
+            let applications = client.namespaced(Application.self, in: namespace)
+            _ = try await applications.create(application)
+            emit("Applied crds/ and Application \(namespace)/\(name) (target \(configuration.target) requests/s per replica)")
+
+            // 5. The kubelet, until the first process is ready.
+            let kube = Kubelet(client: client, namespace: namespace, helloBinary: "\(configuration.binaries)/hello-service", targetsFile: runner.targetsFile, logger: logger)
+            kubelet = kube
+            for _ in 0..<100 {
+                try await kube.sync()
+                if await kube.readyCount(name) > 0 { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            guard await kube.readyCount(name) > 0 else { throw LocalRunError.failed("the operator did not create Deployment \(name), or hello-service did not start") }
+            // Wait for Prometheus to have two scrapes, so the first scaler run has a metric.
+            let probe = try PrometheusClient(address: runner.url)
+            let query = application.spec.scaling!.prometheus.query
+            for _ in 0..<50 {
+                if case .value = await probe.query(query) { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            try await probe.shutdown()
+
+            // 6. Load, scaler ticks, kubelet and the timeline, together.
+            let cronJob = try await client.namespaced(CronJob.self, in: namespace).get(Children.scalerName(for: application))
+            let scalerArguments = (cronJob.spec?.jobTemplate.spec.template.spec?.containers.first?.args ?? [])
+                + ["--kubeconfig", kubeconfig.path, "--log-format", "text", "--log-level", "error"]
+            let timeline = try await drive(
+                kubelet: kube, applications: applications, name: name, prometheusQuery: query, prometheusURL: runner.url,
+                scalerArguments: scalerArguments, processIDs: &processIDs, emit: emit)
+            processIDs += await kube.everStarted
+
+            // 7. Plot and summary.
+            let plot = configuration.output.appendingPathComponent("tide-local-run.svg")
+            try timeline.svg(title: "Tide local run: \(namespace)/\(name)").write(to: plot, atomically: true, encoding: .utf8)
+            let summaryFile = configuration.output.appendingPathComponent("tide-local-run-summary.txt")
+            var table = [Timeline.header()]
+            table += timeline.samples.map(Timeline.line)
+            try (table.joined(separator: "\n") + "\n\n" + timeline.summaryText() + "\n").write(to: summaryFile, atomically: true, encoding: .utf8)
+            emit(timeline.summaryText())
+            emit("Plot: \(plot.path)\nTimeline and summary: \(summaryFile.path)")
+            await teardown()
+            return Report(timeline: timeline, plot: plot, summaryFile: summaryFile, processIDs: processIDs)
+        } catch {
+            processIDs += await kubelet?.everStarted ?? []
+            await teardown()
+            throw error
+        }
+    }
+
+    private func drive(
+        kubelet: Kubelet, applications: ResourceClient<Application, SingleScope>, name: String, prometheusQuery: String,
+        prometheusURL: URL, scalerArguments: [String], processIDs: inout [Int32], emit: @escaping @Sendable (String) -> Void
+    ) async throws -> Timeline {
+        let profile = configuration.profile
+        let load = LoadGenerator(profile: profile)
+        let loadTask = Task { await load.run(ports: { await kubelet.readyPorts() }) }
+        let scalerPath = "\(configuration.binaries)/tide-scaler"
+        let scalerEvery = configuration.scalerEvery
+        let lastReason = ReasonBox()
+        let scalerPIDs = PIDBox()
+        let scalerTask = Task {
+            var codes: [Int32] = []
+            while !Task.isCancelled {
+                guard let process = try? ChildProcess(name: "tide-scaler", executable: scalerPath, arguments: scalerArguments, captureOutput: true) else { break }
+                scalerPIDs.add(process.pid)
+                let code = await process.wait()
+                codes.append(code)
+                lastReason.set("exit \(code): " + (process.lastLine ?? ""))
+                try? await Task.sleep(for: scalerEvery)
+            }
+            return codes
+        }
+        let prometheus = try PrometheusClient(address: prometheusURL, timeout: .seconds(2))
+        var timeline = Timeline()
+        if configuration.verbose { emit(Timeline.header()) }
+        let start = ContinuousClock.now
+        for second in 0...profile.duration {
+            try? await Task.sleep(until: start + .seconds(second), clock: .continuous)
+            try await kubelet.sync()
+            let application = try await applications.get(name)
+            var metric: Double?
+            if case .value(let value) = await prometheus.query(prometheusQuery) { metric = value }
+            let sample = Timeline.Sample(
+                second: second, phase: profile.rate(at: Double(second)).phase, load: profile.rate(at: Double(second)).rps,
+                metric: metric, desired: Int(application.spec.replicas ?? 1), running: await kubelet.readyCount(name),
+                reason: lastReason.get())
+            timeline.samples.append(sample)
+            if configuration.verbose { emit(Timeline.line(sample)) }
+        }
+        loadTask.cancel()
+        _ = await loadTask.value
+        scalerTask.cancel()
+        timeline.scalerExitCodes = await scalerTask.value
+        processIDs += scalerPIDs.all
+        try? await prometheus.shutdown()
+        return timeline
+    }
+}
+
+final class ReasonBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = "(the scaler has not run yet)"
+    func set(_ text: String) { lock.lock(); value = text; lock.unlock() }
+    func get() -> String { lock.lock(); defer { lock.unlock() }; return value }
+}
+
+final class PIDBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var pids: [Int32] = []
+    func add(_ pid: Int32) { lock.lock(); pids.append(pid); lock.unlock() }
+    var all: [Int32] { lock.lock(); defer { lock.unlock() }; return pids }
+}

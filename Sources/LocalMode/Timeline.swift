@@ -1,0 +1,140 @@
+import Foundation
+
+/// What the local run saw each second, and what it concludes.
+public struct Timeline: Sendable {
+    public struct Sample: Sendable, Hashable {
+        public var second: Int
+        public var phase: String
+        /// Offered load, requests per second.
+        public var load: Double
+        /// What Prometheus reports (the scaler's query), if it answered.
+        public var metric: Double?
+        /// The Application's `spec.replicas`.
+        public var desired: Int
+        /// Ready hello-service processes.
+        public var running: Int
+        /// The scaler's last line.
+        public var reason: String
+    }
+
+    public var samples: [Sample] = []
+    /// Exit codes of every scaler run, in order.
+    public var scalerExitCodes: [Int32] = []
+
+    public init() {}
+
+    /// One line of the live table.
+    public static func header() -> String {
+        "  time  phase      load/s  metric  desired  running  scaler"
+    }
+
+    public static func line(_ sample: Sample) -> String {
+        let metric = sample.metric.map { String(format: "%6.1f", $0) } ?? "     -"
+        return String(format: "%5ds  ", sample.second) + sample.phase.padding(toLength: 9, withPad: " ", startingAt: 0)
+            + String(format: "  %6.1f  ", sample.load) + metric + String(format: "  %7d  %7d  ", sample.desired, sample.running)
+            + String(sample.reason.prefix(90))
+    }
+
+    /// Numbers derived from the samples only, so they always match the timeline.
+    public struct Summary: Sendable, Hashable {
+        public var seconds: Int
+        public var peakLoad: Double
+        public var peakMetric: Double
+        public var startReplicas: Int
+        public var peakDesired: Int
+        public var peakRunning: Int
+        public var finalDesired: Int
+        public var finalRunning: Int
+        /// First second `desired` rose above its starting value.
+        public var firstScaleUp: Int?
+        /// First second after the peak at which `desired` fell.
+        public var firstScaleDownAfterPeak: Int?
+        public var desiredChanges: Int
+        public var scalerRuns: Int
+        public var scalerExitCodes: [Int32: Int]
+
+        /// Replicas rose under load and fell afterwards.
+        public var roseAndFell: Bool { peakDesired > startReplicas && finalDesired < peakDesired }
+    }
+
+    public var summary: Summary {
+        let first = samples.first
+        let peakDesired = samples.map(\.desired).max() ?? 0
+        let peakIndex = samples.firstIndex { $0.desired == peakDesired } ?? 0
+        var changes = 0
+        for (previous, next) in zip(samples, samples.dropFirst()) where previous.desired != next.desired { changes += 1 }
+        var codes: [Int32: Int] = [:]
+        for code in scalerExitCodes { codes[code, default: 0] += 1 }
+        return Summary(
+            seconds: samples.last?.second ?? 0, peakLoad: samples.map(\.load).max() ?? 0,
+            peakMetric: samples.compactMap(\.metric).max() ?? 0, startReplicas: first?.desired ?? 0, peakDesired: peakDesired,
+            peakRunning: samples.map(\.running).max() ?? 0, finalDesired: samples.last?.desired ?? 0,
+            finalRunning: samples.last?.running ?? 0,
+            firstScaleUp: samples.first { $0.desired > (first?.desired ?? 0) }?.second,
+            firstScaleDownAfterPeak: samples[peakIndex...].first { $0.desired < peakDesired }?.second,
+            desiredChanges: changes, scalerRuns: scalerExitCodes.count, scalerExitCodes: codes)
+    }
+
+    public func summaryText() -> String {
+        let s = summary
+        let codes = s.scalerExitCodes.sorted { $0.key < $1.key }.map { "exit \($0.key): \($0.value)" }.joined(separator: ", ")
+        return """
+            Summary (\(s.seconds) s):
+              load: peak \(String(format: "%.1f", s.peakLoad)) requests/s; metric peak \(String(format: "%.1f", s.peakMetric))
+              replicas: started at \(s.startReplicas), peak desired \(s.peakDesired), peak running \(s.peakRunning), ended desired \(s.finalDesired), running \(s.finalRunning)
+              first scale-up at \(s.firstScaleUp.map { "\($0) s" } ?? "never"); first scale-down after the peak at \(s.firstScaleDownAfterPeak.map { "\($0) s" } ?? "never")
+              desired changed \(s.desiredChanges) times; the scaler ran \(s.scalerRuns) times (\(codes.isEmpty ? "none" : codes))
+              verdict: \(s.roseAndFell ? "replicas rose under load and fell after it" : "replicas did NOT both rise and fall")
+            """
+    }
+
+    /// An SVG plot: load and metric (requests/s, left axis), desired and running
+    /// replicas (right axis), over time.
+    public func svg(title: String = "Tide local run") -> String {
+        let width = 960.0, height = 420.0, left = 60.0, right = 60.0, top = 40.0, bottom = 50.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let maxSecond = Double(max(samples.last?.second ?? 1, 1))
+        let maxRate = max(5, (samples.map(\.load) + samples.compactMap(\.metric)).max() ?? 5) * 1.1
+        let maxReplicas = Double(max(2, (samples.map(\.desired) + samples.map(\.running)).max() ?? 2)) + 1
+        func x(_ second: Int) -> Double { left + Double(second) / maxSecond * plotWidth }
+        func yRate(_ value: Double) -> Double { top + plotHeight - value / maxRate * plotHeight }
+        func yReplicas(_ value: Int) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
+        func polyline(_ points: [(Double, Double)], color: String, width: Double, dash: String = "", step: Bool = false) -> String {
+            var coordinates: [String] = []
+            for (index, point) in points.enumerated() {
+                if step, index > 0 { coordinates.append(String(format: "%.1f,%.1f", point.0, points[index - 1].1)) }
+                coordinates.append(String(format: "%.1f,%.1f", point.0, point.1))
+            }
+            let dashAttribute = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
+            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashAttribute) points=\"\(coordinates.joined(separator: " "))\"/>"
+        }
+        var svg = [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
+            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
+            "<text x=\"\(left)\" y=\"24\" font-size=\"16\">\(title)</text>",
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#999\"/>",
+        ]
+        for tick in 0...4 {
+            let rate = maxRate * Double(tick) / 4
+            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.0f</text>", left - 6, yRate(rate) + 4, rate))
+            let replicas = Int((maxReplicas * Double(tick) / 4).rounded())
+            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2ca02c\">%d</text>", left + plotWidth + 6, yReplicas(replicas) + 4, replicas))
+            let second = Int(maxSecond * Double(tick) / 4)
+            svg.append(String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%ds</text>", x(second), top + plotHeight + 18, second))
+        }
+        svg.append("<text x=\"14\" y=\"\(top + plotHeight / 2)\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\" fill=\"#1f77b4\">requests/s</text>")
+        svg.append("<text x=\"\(width - 14)\" y=\"\(top + plotHeight / 2)\" transform=\"rotate(90 \(width - 14) \(top + plotHeight / 2))\" fill=\"#2ca02c\">replicas</text>")
+        svg.append(polyline(samples.map { (x($0.second), yRate($0.load)) }, color: "#1f77b4", width: 2))
+        svg.append(polyline(samples.compactMap { sample in sample.metric.map { (x(sample.second), yRate($0)) } }, color: "#ff7f0e", width: 2, dash: "5,3"))
+        svg.append(polyline(samples.map { (x($0.second), yReplicas($0.desired)) }, color: "#2ca02c", width: 2.5, step: true))
+        svg.append(polyline(samples.map { (x($0.second), yReplicas($0.running)) }, color: "#d62728", width: 1.5, dash: "2,2", step: true))
+        let legend = [("load (req/s)", "#1f77b4"), ("metric (req/s)", "#ff7f0e"), ("desired replicas", "#2ca02c"), ("running replicas", "#d62728")]
+        for (index, entry) in legend.enumerated() {
+            let lx = left + Double(index) * 200
+            svg.append("<line x1=\"\(lx)\" y1=\"\(height - 14)\" x2=\"\(lx + 24)\" y2=\"\(height - 14)\" stroke=\"\(entry.1)\" stroke-width=\"3\"/>")
+            svg.append("<text x=\"\(lx + 30)\" y=\"\(height - 10)\">\(entry.0)</text>")
+        }
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+}

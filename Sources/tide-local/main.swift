@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import LocalMode
+import Logging
+
+/// `tide-local`: the whole Tide loop on this machine, in one command.
+@main
+struct TideLocalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tide-local",
+        abstract: "Runs LocalKube, the operator, real hello-service processes, a real Prometheus, load and the scaler; prints a timeline and writes a plot.")
+
+    @Option(help: "standard (about 4 minutes), short (about 45 s) or name:seconds:from-to[,...] in requests/s.")
+    var profile = "standard"
+
+    @Option(help: "Seconds between scaler runs (the CronJob schedule, accelerated).")
+    var scalerEvery = 5
+
+    @Option(help: "Scale-down stabilization window of the sample, in seconds.")
+    var scaleDownWindow = 30
+
+    @Option(help: "Directory for the plot, the summary and the kubeconfig.")
+    var output = "tide-local-run"
+
+    @Option(help: "LocalKube port (0 picks a free one).")
+    var port = 0
+
+    @Option(help: "Directory with hello-service and tide-scaler (default: next to this binary).")
+    var binaries: String?
+
+    @Option(help: "Path to the prometheus binary.")
+    var prometheus = "/usr/bin/prometheus"
+
+    @Flag(help: "Do not print the per-second timeline.")
+    var quiet = false
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .error
+            return handler
+        }
+        let loadProfile: LoadProfile
+        switch profile {
+        case "standard": loadProfile = .standard
+        case "short": loadProfile = .short
+        default: loadProfile = try LoadProfile(parsing: profile)
+        }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var configuration = LocalRun.Configuration(
+            binaries: binaries ?? executable.deletingLastPathComponent().path,
+            output: URL(fileURLWithPath: output), repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        configuration.profile = loadProfile
+        configuration.scalerEvery = .seconds(max(1, scalerEvery))
+        configuration.scaleDownWindow = scaleDownWindow
+        configuration.port = port
+        configuration.prometheus = prometheus
+        configuration.verbose = !quiet
+        do {
+            let report = try await LocalRun(configuration: configuration).run { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            if !report.timeline.summary.roseAndFell {
+                FileHandle.standardError.write(Data("error: replicas did not rise under load and fall after it\n".utf8))
+                throw ExitCode(1)
+            }
+        } catch let error as LocalRunError {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+}
