@@ -110,7 +110,10 @@ actor Kubelet {
         let data = try KubeJSON.encoder.encode(JSONValue.array(groups))
         let temporary = targetsFile.appendingPathExtension("tmp")
         try data.write(to: temporary)
-        _ = try FileManager.default.replaceItemAt(targetsFile, withItemAt: temporary)
+        // rename(2) is atomic: Prometheus never reads a half-written file.
+        guard rename(temporary.path, targetsFile.path) == 0 else {
+            throw LocalRunError.failed("cannot update \(targetsFile.path): errno \(errno)")
+        }
     }
 
     /// Stops every process (gracefully).

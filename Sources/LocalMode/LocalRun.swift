@@ -215,7 +215,10 @@ public struct LocalRun: Sendable {
                 scalerPIDs.add(process.pid)
                 let code = await process.wait()
                 codes.append(code)
-                lastReason.set("exit \(code): " + (process.lastLine ?? ""))
+                // Drop the "Application ns/name: " prefix: the timeline is about one Application.
+                var line = process.lastLine ?? ""
+                if line.hasPrefix("Application "), let colon = line.range(of: ": ") { line = String(line[colon.upperBound...]) }
+                lastReason.set("exit \(code): " + line)
                 try? await Task.sleep(for: scalerEvery)
             }
             return codes

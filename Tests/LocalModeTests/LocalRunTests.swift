@@ -1,0 +1,65 @@
+import Foundation
+import LocalMode
+import Testing
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The build directory holding hello-service and tide-scaler next to the test bundle.
+let binaries: String = {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("hello-service").path) { return url.path }
+    }
+    return repositoryRoot.appendingPathComponent(".build/debug").path
+}()
+
+/// Whether a process still exists (a zombie of ours counts as gone).
+func alive(_ pid: Int32) -> Bool {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+    return !status.contains("State:\tZ")
+}
+
+@Suite("Local mode")
+struct LocalRunTests {
+    @Test("a short run: replicas rise under load and fall after it, with real processes and Prometheus; the plot and summary are written; nothing is left running")
+    func shortRun() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tide-local-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var configuration = LocalRun.Configuration(binaries: binaries, output: output, repositoryRoot: repositoryRoot)
+        configuration.profile = .short
+        configuration.scalerEvery = .seconds(2)
+        configuration.scaleDownWindow = 8
+        configuration.verbose = false
+        let report = try await LocalRun(configuration: configuration).run { _ in }
+        let summary = report.timeline.summary
+        #expect(summary.roseAndFell, "\(report.timeline.summaryText())")
+        #expect(summary.peakRunning >= 2, "real processes followed the replicas")
+        #expect(summary.scalerExitCodes[0, default: 0] >= 10, "the scaler ran and decided")
+        // The summary's numbers come from the timeline.
+        #expect(summary.peakDesired == report.timeline.samples.map(\.desired).max())
+        #expect(summary.finalDesired == report.timeline.samples.last?.desired)
+        let text = try String(contentsOf: report.summaryFile, encoding: .utf8)
+        #expect(text.contains("peak desired \(summary.peakDesired)"))
+        let svg = try String(contentsOf: report.plot, encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        try await Task.sleep(for: .milliseconds(200))
+        let leftovers = report.processIDs.filter(alive)
+        #expect(leftovers.isEmpty, "processes left running: \(leftovers)")
+        #expect(report.processIDs.count >= 3, "prometheus, hello-service and scaler processes were started")
+    }
+
+    @Test("a missing piece is a clear error before anything starts")
+    func missingPiece() async throws {
+        var configuration = LocalRun.Configuration(binaries: "/nonexistent", output: FileManager.default.temporaryDirectory, repositoryRoot: repositoryRoot)
+        configuration.prometheus = "/nonexistent/prometheus"
+        #expect(throws: LocalRunError.self) { try LocalRun(configuration: configuration).preflight() }
+        do {
+            try LocalRun(configuration: configuration).preflight()
+        } catch let error as LocalRunError {
+            #expect(error.description.contains("hello-service not found at /nonexistent/hello-service"))
+        }
+        #expect(throws: LocalRunError.self) { try LoadProfile(parsing: "ramp:ten:0-40") }
+        #expect(try LoadProfile(parsing: "ramp:30:0-40,plateau:60:40-40").duration == 90)
+    }
+}
