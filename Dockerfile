@@ -1,0 +1,37 @@
+# One image for every Tide binary; the manifests choose the entrypoint:
+#   operator Deployment: command [tide-operator]
+#   scaler CronJob:      command [tide-scaler]
+#   sample Application:  command [hello-service] (the image's default)
+#
+# Build:  docker build -t ghcr.io/tide-dev/tide:0.1.0 .
+# Push:   docker push ghcr.io/tide-dev/tide:0.1.0
+# (config/ and the operator's --scaler-image default refer to this tag.)
+
+# --- build -------------------------------------------------------------------
+FROM swift:6.1-bookworm AS build
+WORKDIR /src
+# Resolve dependencies first so they are cached while sources change.
+COPY Package.swift ./
+RUN swift package resolve
+COPY Sources ./Sources
+COPY Tests ./Tests
+RUN swift build -c release --static-swift-stdlib \
+      --product tide-operator --product tide-scaler --product hello-service \
+ && mkdir -p /out \
+ && for binary in tide-operator tide-scaler hello-service; do \
+      cp "$(swift build -c release --show-bin-path)/$binary" /out/; \
+    done
+
+# --- runtime -----------------------------------------------------------------
+FROM debian:bookworm-slim
+# The statically linked Swift runtime still needs the C++ runtime, zlib and CA certificates
+# (TLS to the API server and to Prometheus is verified).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates libstdc++6 zlib1g tzdata \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/ /usr/local/bin/
+# A numeric non-root user, so runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8080 8081
+ENTRYPOINT []
+CMD ["hello-service"]
