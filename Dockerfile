@@ -8,11 +8,10 @@
 # (config/ and the operator's --scaler-image default refer to this tag.)
 
 # --- build -------------------------------------------------------------------
-FROM swift:6.1-bookworm AS build
+# The same Swift release the tests run with (some dependencies need tools 6.2+).
+FROM swift:6.3-bookworm AS build
 WORKDIR /src
-# Resolve dependencies first so they are cached while sources change.
 COPY Package.swift ./
-RUN swift package resolve
 COPY Sources ./Sources
 COPY Tests ./Tests
 RUN swift build -c release --static-swift-stdlib \
