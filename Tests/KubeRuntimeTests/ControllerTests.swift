@@ -108,9 +108,9 @@ func sampleDeployment(_ name: String) -> Deployment {
 struct LeaderElectionTests {
     func configuration(_ identity: String) -> LeaderElector.Configuration {
         var configuration = LeaderElector.Configuration(leaseName: "tide-operator", namespace: "default", identity: identity)
-        configuration.leaseDuration = .seconds(1)
-        configuration.renewDeadline = .milliseconds(600)
-        configuration.retryPeriod = .milliseconds(100)
+        configuration.leaseDuration = .seconds(2)
+        configuration.renewDeadline = .milliseconds(1_200)
+        configuration.retryPeriod = .milliseconds(200)
         return configuration
     }
 
@@ -138,7 +138,7 @@ struct LeaderElectionTests {
         let lease = try await cluster.client.namespaced(Lease.self, in: "default").get("tide-operator")
         #expect(lease.spec?.holderIdentity == nil || lease.spec?.holderIdentity != "candidate-\(first)")
         #expect(await eventually { leader() != nil && leader() != first })
-        #expect(ContinuousClock.now - releasedAt < .milliseconds(900), "took over on release, not expiry")
+        #expect(ContinuousClock.now - releasedAt < .milliseconds(1_800), "took over on release, before the 2 s lease expired")
         let second = leader()!
 
         // The new leader loses access to the API server: it must stop its work within
@@ -146,7 +146,7 @@ struct LeaderElectionTests {
         cluster.server.faults.add(.init(fault: .serverError(code: 503), userAgent: "candidate-\(second)"))
         let cutAt = ContinuousClock.now
         #expect(await eventually { !working.value.contains(second) })
-        #expect(ContinuousClock.now - cutAt < .milliseconds(900))
+        #expect(ContinuousClock.now - cutAt < .milliseconds(1_900), "stopped within the renew deadline (1.2 s) and a retry")
         let runResult = await runs[second].result
         #expect(throws: LeaderElectionError.self) { try runResult.get() }
         if count == 3 {
