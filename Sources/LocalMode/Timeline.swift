@@ -114,11 +114,13 @@ public struct Timeline: Sendable {
             "<text x=\"\(left)\" y=\"24\" font-size=\"16\">\(title)</text>",
             "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#999\"/>",
         ]
+        let replicaStep = max(1, Int((maxReplicas / 4).rounded(.up)))
+        for replicas in stride(from: 0, through: Int(maxReplicas), by: replicaStep) {
+            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2ca02c\">%d</text>", left + plotWidth + 6, yReplicas(replicas) + 4, replicas))
+        }
         for tick in 0...4 {
             let rate = maxRate * Double(tick) / 4
             svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%.0f</text>", left - 6, yRate(rate) + 4, rate))
-            let replicas = Int((maxReplicas * Double(tick) / 4).rounded())
-            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2ca02c\">%d</text>", left + plotWidth + 6, yReplicas(replicas) + 4, replicas))
             let second = Int(maxSecond * Double(tick) / 4)
             svg.append(String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%ds</text>", x(second), top + plotHeight + 18, second))
         }
