@@ -98,7 +98,11 @@ public enum Children {
         let probe = Probe(httpGet: .init(path: "/healthz", port: .string("http")), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3)
         let container = Container(
             name: "app", image: spec.image, ports: [ContainerPort(name: "http", containerPort: port, protocol: "TCP")],
-            env: spec.env?.isEmpty == false ? spec.env : nil, resources: spec.resources, livenessProbe: probe,
+            env: spec.env?.isEmpty == false ? spec.env : nil,
+            resources: spec.resources.map {
+                ResourceRequirements(limits: CanonicalQuantity.canonical($0.limits), requests: CanonicalQuantity.canonical($0.requests))
+            },
+            livenessProbe: probe,
             readinessProbe: Probe(httpGet: .init(path: "/healthz", port: .string("http")), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3),
             securityContext: restrictedContainer)
         var podMetadata = ObjectMeta(labels: labels(for: application))

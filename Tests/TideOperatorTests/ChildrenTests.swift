@@ -178,3 +178,25 @@ struct StatusTests {
         #expect(next.conditions?[type: "Ready"]?.message == "spec.image: must name a container image")
     }
 }
+
+@Suite("Canonical quantities")
+struct CanonicalQuantityTests {
+    @Test(
+        "quantities are written as the API server stores them",
+        arguments: [
+            ("0.5", "500m"), ("1.5", "1500m"), ("1000m", "1"), ("100m", "100m"), ("2000", "2k"), ("1", "1"), ("0", "0"),
+            ("1.5Gi", "1536Mi"), ("0.5Gi", "512Mi"), ("64Mi", "64Mi"), ("1024Mi", "1Gi"), ("1500Ki", "1500Ki"),
+            ("128974848", "128974848"), ("129M", "129M"), ("0.1", "100m"), ("250m", "250m"), ("1e3", "1e3"), ("lots", "lots"),
+        ])
+    func canonical(input: String, expected: String) {
+        #expect(CanonicalQuantity.canonical(input) == expected)
+    }
+
+    @Test("the Deployment carries canonical resources")
+    func deployment() {
+        var spec = ApplicationSpec(image: "x")
+        spec.resources = ResourceRequirements(limits: ["cpu": "0.5", "memory": "1.5Gi"], requests: ["cpu": "100m"])
+        let container = Children.deployment(for: application(spec: spec)).spec!.template.spec!.containers[0]
+        #expect(container.resources == ResourceRequirements(limits: ["cpu": "500m", "memory": "1536Mi"], requests: ["cpu": "100m"]))
+    }
+}
