@@ -67,10 +67,19 @@ public enum Children {
         return ObjectMeta(name: name, namespace: application.namespace, labels: labels, ownerReferences: [ownerReference(for: application)])
     }
 
-    /// The restricted Pod Security Standard, at container level.
+    /// The restricted Pod Security Standard, at container level. The root filesystem
+    /// stays writable for the user's container (the standard does not require
+    /// otherwise, and many services write temporary files).
     static let restrictedContainer = SecurityContext(
-        runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
-        capabilities: .init(drop: ["ALL"]), seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+        runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: .init(drop: ["ALL"]),
+        seccompProfile: SeccompProfile(type: "RuntimeDefault"))
+
+    /// The scaler writes nothing to disk: its root filesystem is read-only as well.
+    static let scalerContainer: SecurityContext = {
+        var context = restrictedContainer
+        context.readOnlyRootFilesystem = true
+        return context
+    }()
 
     /// The restricted Pod Security Standard, at pod level.
     static let restrictedPod = PodSecurityContext(runAsNonRoot: true, seccompProfile: SeccompProfile(type: "RuntimeDefault"))
@@ -161,7 +170,7 @@ public enum Children {
         let container = Container(
             name: "scaler", image: settings.scalerImage, command: ["tide-scaler"], args: arguments,
             resources: ResourceRequirements(limits: ["memory": "64Mi"], requests: ["cpu": "10m", "memory": "32Mi"]),
-            securityContext: restrictedContainer)
+            securityContext: scalerContainer)
         var spec = PodSpec(
             containers: [container], serviceAccountName: scalerName(for: application), restartPolicy: restartPolicy,
             securityContext: restrictedPod)
