@@ -43,7 +43,7 @@ public struct HelloService: Sendable {
             if work > .zero { try await Task.sleep(for: work) }
             requests.increment()
             let elapsed = ContinuousClock.now - start
-            duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            duration.recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             return "Hello, \(greeting)!\n"
         }
         router.get("healthz") { _, _ in "ok\n" }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import KubeAPI
 
 /// The metrics a controller and its work queue export, named as controller-runtime
 /// names them so existing dashboards work:
@@ -35,10 +36,10 @@ public struct ControllerMetrics: Sendable, WorkQueueObserver {
     public func depthChanged(_ depth: Int) { self.depth.record(depth) }
     public func added() { adds.increment() }
     public func retried() { retries.increment() }
-    public func queued(for duration: Duration) { queueDuration.recordNanoseconds(nanoseconds(duration)) }
+    public func queued(for duration: Duration) { queueDuration.recordNanoseconds(duration.inNanoseconds) }
 
     func reconciled(_ result: ReconcileResult?, duration: Duration) {
-        reconcileTime.recordNanoseconds(nanoseconds(duration))
+        reconcileTime.recordNanoseconds(duration.inNanoseconds)
         switch result {
         case .done?: success.increment()
         case .requeue(let after)? where after <= .zero: requeue.increment()
@@ -47,9 +48,5 @@ public struct ControllerMetrics: Sendable, WorkQueueObserver {
             errorResult.increment()
             errors.increment()
         }
-    }
-
-    private func nanoseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
     }
 }

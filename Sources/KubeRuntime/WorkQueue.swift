@@ -1,4 +1,5 @@
 import DequeModule
+import KubeAPI
 
 /// How a work queue spaces out retries: per-key exponential backoff (5 ms doubling,
 /// capped) combined with a global token bucket, whichever asks for the longer wait
@@ -170,7 +171,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         let now = clock.now
         let elapsed = now - bucketUpdated
         bucketUpdated = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         bucketTokens = min(Double(rateLimit.bucketBurst), bucketTokens + seconds * rateLimit.bucketRate)
         bucketTokens -= 1
         if bucketTokens >= 0 { return .zero }

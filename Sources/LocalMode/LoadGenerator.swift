@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import KubeAPI
 
 /// Sends `GET /hello` at the profile's rate, spread round-robin over the ready
 /// processes. Bounded: it stops when the profile ends or it is cancelled.
@@ -21,7 +22,7 @@ actor LoadGenerator {
         let end = Double(profile.duration)
         while !Task.isCancelled {
             let elapsed = ContinuousClock.now - start
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let seconds = elapsed.inSeconds
             if seconds >= end { break }
             owed += profile.rate(at: seconds).rps * slice
             let requests = Int(owed)

@@ -51,7 +51,7 @@ public final class PrometheusClient: Sendable {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         let encoded = query.addingPercentEncoding(withAllowedCharacters: allowed) ?? query
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        let seconds = timeout.inSeconds
         // Prometheus durations take integer units: milliseconds keep the precision.
         let milliseconds = max(1, Int((seconds * 1_000).rounded()))
         var request = HTTPClientRequest(url: "\(base)/api/v1/query?query=\(encoded)&timeout=\(milliseconds)ms")

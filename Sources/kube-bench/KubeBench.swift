@@ -177,7 +177,7 @@ func time(_ body: () async throws -> Void) async throws -> Double {
     let start = ContinuousClock.now
     try await body()
     let elapsed = ContinuousClock.now - start
-    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return elapsed.inSeconds
 }
 
 func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%.0f", Double(count) / seconds) }

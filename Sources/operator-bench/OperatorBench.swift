@@ -216,7 +216,7 @@ final class LineBuffer: @unchecked Sendable {
 }
 
 func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    duration.inSeconds
 }
 
 func percentile(_ values: [Double], _ p: Double) -> Double {

@@ -108,7 +108,7 @@ struct ScalerBench: AsyncParsableCommand {
             let start = ContinuousClock.now
             _ = await Scaler(client: client, namespace: "default", name: "bench").runOnce()
             let elapsed = ContinuousClock.now - start
-            inProcess.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            inProcess.append(elapsed.inSeconds)
         }
         var floor: [Double] = []
         for _ in 0..<runs { floor.append(try Spawn.run("/bin/true", []).wall) }
@@ -204,7 +204,7 @@ enum Spawn {
         let elapsed = ContinuousClock.now - start
         let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         return Result(
-            wall: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            wall: elapsed.inSeconds,
             maxRSSKiB: Int(usage.ru_maxrss), exitCode: exitCode)
     }
 }
