@@ -217,15 +217,16 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "TideTestSupport", path: "Sources/TideTestSupport", swiftSettings: strict),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: strict),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["KubeAPI", "KubeClient", "LocalKube"],
+            dependencies: ["TideTestSupport", "KubeAPI", "KubeClient", "LocalKube"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "KubeRuntimeTests",
-            dependencies: [
+            dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -238,7 +239,7 @@ let package = Package(
         .testTarget(name: "LocalModeTests", dependencies: ["LocalMode"], swiftSettings: strict),
         .testTarget(
             name: "TideScalerTests",
-            dependencies: [
+            dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "HelloService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -248,7 +249,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TideOperatorTests",
-            dependencies: [
+            dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -3,6 +3,7 @@ import KubeAPI
 import KubeClient
 import LocalKube
 import Testing
+import TideTestSupport
 
 @Suite("Typed errors and TLS")
 struct ErrorAndTLSTests {
@@ -160,49 +161,22 @@ struct ErrorAndTLSTests {
         await server.stop()
     }
 
-    @Test("kubectl can list namespaces and create, scale and delete a Deployment", .enabled(if: ExternalTool.kubectl != nil))
+    @Test("kubectl can list namespaces and create, scale and delete a Deployment", .enabled(if: kubectlPath != nil))
     func kubectl() async throws {
         try await withLocalKube { server, _ in
             let url = server.url.absoluteString
-            let namespaces = try ExternalTool.run(ExternalTool.kubectl!, ["--server", url, "get", "namespaces", "-o", "name"])
+            let namespaces = try await runCommand(kubectlPath!, ["--server", url, "get", "namespaces", "-o", "name"], environment: ["KUBECONFIG": "/dev/null"])
             #expect(namespaces.contains("namespace/default"))
             let dir = try FixtureDirectory()
             let manifest = try dir.write("d.json", String(decoding: try KubeJSON.encoder.encode(sampleDeployment("kc", namespace: "default")), as: UTF8.self))
-            _ = try ExternalTool.run(ExternalTool.kubectl!, ["--server", url, "create", "-f", manifest])
-            _ = try ExternalTool.run(ExternalTool.kubectl!, ["--server", url, "scale", "deployment/kc", "--replicas=3"])
+            _ = try await runCommand(kubectlPath!, ["--server", url, "create", "-f", manifest])
+            _ = try await runCommand(kubectlPath!, ["--server", url, "scale", "deployment/kc", "--replicas=3"])
             #expect(try server.store.get(ResourceType.builtIn.first { $0.descriptor.plural == "deployments" }!, namespace: "default", name: "kc").value(atPath: ["spec", "replicas"]) == 3)
-            let table = try ExternalTool.run(ExternalTool.kubectl!, ["--server", url, "get", "deployments"])
+            let table = try await runCommand(kubectlPath!, ["--server", url, "get", "deployments"])
             #expect(table.contains("kc"))
-            _ = try ExternalTool.run(ExternalTool.kubectl!, ["--server", url, "delete", "deployment", "kc"])
+            _ = try await runCommand(kubectlPath!, ["--server", url, "delete", "deployment", "kc"])
             #expect(server.store.objectCount == 3, "only the three namespaces remain")
         }
     }
 }
 
-enum ExternalTool {
-    static let kubectl: String? = ["/usr/local/bin/kubectl", "/usr/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
-
-    struct Failed: Error, CustomStringConvertible { var description: String }
-
-    /// Runs a command and returns its standard output; non-zero exit throws with stderr.
-    static func run(_ path: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        var environment = ProcessInfo.processInfo.environment
-        environment["KUBECONFIG"] = "/dev/null"
-        process.environment = environment
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failed(description: "\(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(String(decoding: err, as: UTF8.self))")
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}

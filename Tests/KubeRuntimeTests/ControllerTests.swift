@@ -128,8 +128,8 @@ struct LeaderElectionTests {
         let runs = groups.map { group in Task { try await group.run() } }
         func leader() -> Int? { electors.firstIndex { $0.isLeader } }
 
-        #expect(await eventually { leader() != nil })
-        let first = leader()!
+        #expect(await eventually(timeout: .seconds(30)) { leader() != nil })
+        let first = try #require(leader(), "no candidate became leader")
         // Graceful shutdown of the leader releases the Lease; another takes over well
         // before the lease would have expired.
         let releasedAt = ContinuousClock.now
@@ -137,9 +137,9 @@ struct LeaderElectionTests {
         _ = await runs[first].result
         let lease = try await cluster.client.namespaced(Lease.self, in: "default").get("tide-operator")
         #expect(lease.spec?.holderIdentity == nil || lease.spec?.holderIdentity != "candidate-\(first)")
-        #expect(await eventually { leader() != nil && leader() != first })
+        #expect(await eventually(timeout: .seconds(30)) { leader() != nil && leader() != first })
         #expect(ContinuousClock.now - releasedAt < .milliseconds(1_800), "took over on release, before the 2 s lease expired")
-        let second = leader()!
+        let second = try #require(leader(), "no candidate took over")
 
         // The new leader loses access to the API server: it must stop its work within
         // the renew deadline, and another candidate takes over after expiry.
@@ -150,7 +150,7 @@ struct LeaderElectionTests {
         let runResult = await runs[second].result
         #expect(throws: LeaderElectionError.self) { try runResult.get() }
         if count == 3 {
-            #expect(await eventually { leader() != nil && ![first, second].contains(leader()!) })
+            #expect(await eventually(timeout: .seconds(30)) { leader().map { ![first, second].contains($0) } ?? false })
         } else {
             #expect(await eventually { leader() == nil })
         }

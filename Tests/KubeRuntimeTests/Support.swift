@@ -2,6 +2,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import LocalKube
+@_exported import TideTestSupport
 
 /// A LocalKube server and clients for runtime tests; `stop()` tears everything down.
 struct Cluster {
@@ -27,12 +28,3 @@ extension LocalKubeServer {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}

@@ -7,6 +7,7 @@ import Logging
 import ServiceLifecycle
 import TideAPI
 import TideOperator
+@_exported import TideTestSupport
 
 /// The repository root, for the CRD and manifests.
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -72,16 +73,6 @@ struct OperatorHarness {
     func condition(_ type: String, of name: String) async throws -> Condition? {
         try await applications.get(name).status?.conditions?[type: type]
     }
-}
-
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return (try? await condition()) == true
 }
 
 func helloSpec(replicas: Int32? = 2) -> ApplicationSpec {

@@ -9,6 +9,7 @@ import Logging
 import TideAPI
 import TideScaler
 import Testing
+import TideTestSupport
 
 /// Where Debian installs Prometheus. `scripts/test.sh` installs it and sets
 /// TIDE_REQUIRE_PROMETHEUS=1, so a missing binary fails there instead of skipping.
@@ -29,7 +30,7 @@ final class PrometheusProcess: @unchecked Sendable {
     init(binary: String, targets: [Int], labels: [String: String]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-prometheus-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try freePort()
+        port = try freeLoopbackPort()
         let targetList = targets.map { "'127.0.0.1:\($0)'" }.joined(separator: ", ")
         let labelList = labels.map { "\($0.key): '\($0.value)'" }.joined(separator: ", ")
         let config = """
@@ -68,28 +69,14 @@ final class PrometheusProcess: @unchecked Sendable {
 
     struct PrometheusNotReady: Error {}
 
-    func stop() {
+    /// SIGTERM and wait, without blocking a thread.
+    func stop() async {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
         }
         try? FileManager.default.removeItem(at: directory)
     }
-}
-
-/// A port the kernel says is free right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 @Suite("Scaler with a real Prometheus", .enabled(if: prometheusBinary != nil || prometheusRequired))
@@ -110,7 +97,19 @@ struct RealPrometheusTests {
             for await port in bound.stream { ports.append(port); break }
         }
         let prometheus = try PrometheusProcess(binary: binary, targets: ports, labels: ["namespace": "demo", "service": "hello"])
-        defer { prometheus.stop() }
+        do {
+            try await scenario(prometheus: prometheus, ports: ports)
+        } catch {
+            await prometheus.stop()
+            for service in services { service.cancel() }
+            throw error
+        }
+        await prometheus.stop()
+        for service in services { service.cancel() }
+        for service in services { _ = await service.result }
+    }
+
+    func scenario(prometheus: PrometheusProcess, ports: [Int]) async throws {
         try await prometheus.waitUntilReady()
 
         let cluster = try await ScalerCluster.start()
@@ -166,7 +165,7 @@ struct RealPrometheusTests {
         _ = try await cluster.applications.mergePatch("hello", patch: ["spec": ["scaling": [
             "onMetricUnavailable": "Fallback", "fallback": ["failureThreshold": 2, "replicas": 3],
         ]]])
-        prometheus.stop()
+        await prometheus.stop()
         let first = await tick()
         #expect(first.exitCode == 2)
         #expect(first.line.contains("PrometheusUnreachable"), "\(first.line)")
@@ -180,9 +179,6 @@ struct RealPrometheusTests {
         let second = await tick()
         #expect(second.exitCode == 2)
         #expect(try await replicas() == max(afterDrop, 3), "fallback applied after failureThreshold runs")
-
-        for service in services { service.cancel() }
-        for service in services { _ = await service.result }
         await cluster.stop()
     }
 }

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Helpers shared by Tide's test suites. Nothing here blocks a thread of the
+/// concurrency pool: tests run side by side with in-process servers that need it.
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes. A throwing
+/// condition counts as not yet true.
+public func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if (try? await condition()) == true { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return (try? await condition()) == true
+}
+
+/// A command that exited with a non-zero status.
+public struct CommandFailed: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Runs a command to completion without blocking a thread, and returns its standard
+/// output; a non-zero exit throws with its standard error.
+public func runCommand(
+    _ path: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil
+) async throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
+    var env = ProcessInfo.processInfo.environment
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    let output = OutputCollector()
+    let errors = OutputCollector()
+    let outPipe = Pipe()
+    let errPipe = Pipe()
+    process.standardOutput = outPipe
+    process.standardError = errPipe
+    outPipe.fileHandleForReading.readabilityHandler = { output.append($0.availableData) }
+    errPipe.fileHandleForReading.readabilityHandler = { errors.append($0.availableData) }
+    try process.run()
+    while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+    outPipe.fileHandleForReading.readabilityHandler = nil
+    errPipe.fileHandleForReading.readabilityHandler = nil
+    output.append(outPipe.fileHandleForReading.readDataToEndOfFile())
+    errors.append(errPipe.fileHandleForReading.readDataToEndOfFile())
+    guard process.terminationStatus == 0 else {
+        throw CommandFailed(description: "\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(errors.text)")
+    }
+    return output.text
+}
+
+final class OutputCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ chunk: Data) {
+        lock.lock()
+        data.append(chunk)
+        lock.unlock()
+    }
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A port free on loopback right now.
+public func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// `kubectl`, if installed.
+public let kubectlPath: String? = ["/usr/local/bin/kubectl", "/usr/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
