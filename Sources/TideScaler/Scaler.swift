@@ -107,19 +107,17 @@ public final class Scaler: Sendable {
                 if dryRun {
                     return outcome(for: decision, current: current, reading: reading, subject: subject)
                 }
-                var resourceVersion = application.metadata.resourceVersion
                 if decision.desiredReplicas != current {
                     do {
                         var scale = Scale(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(replicas: decision.desiredReplicas))
-                        scale.metadata.resourceVersion = resourceVersion
-                        let written = try await applications.updateScale(name, scale: scale)
-                        resourceVersion = written.metadata.resourceVersion
+                        scale.metadata.resourceVersion = application.metadata.resourceVersion
+                        _ = try await applications.updateScale(name, scale: scale)
                     } catch KubeError.conflict {
                         logger.info("the Application changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
                         continue
                     }
                 }
-                try await writeStatus(decision, resourceVersion: resourceVersion)
+                try await writeStatus(decision)
                 await recordEvent(decision, application: application, current: current, scaling: scaling)
                 return outcome(for: decision, current: current, reading: reading, subject: subject)
             }
@@ -175,11 +173,9 @@ public final class Scaler: Sendable {
     /// Writes `status.scaling` and the two scaling conditions onto the freshest
     /// status, retrying on conflict: only the scaler writes these fields, so merging
     /// them into a newer status is safe.
-    func writeStatus(_ decision: ScalingDecision, resourceVersion: String?) async throws {
-        var expected = resourceVersion
+    func writeStatus(_ decision: ScalingDecision) async throws {
         for _ in 0..<5 {
             let current = try await applications.get(name)
-            if expected != nil, current.metadata.resourceVersion != expected { expected = current.metadata.resourceVersion }
             var conditions = current.status?.conditions ?? []
             let generation = current.metadata.generation
             conditions.set(Condition(
