@@ -763,16 +763,9 @@ public final class ObjectStore: Sendable {
         causes += Validation.builtIn(type, object)
         if let schema = type.schema {
             var body = object
-            body["metadata"] = nil
-            body["apiVersion"] = nil
-            body["kind"] = nil
+            for key in typeMetaKeys { body[key] = nil }
             var schemaCauses: [StatusCause] = []
-            var topSchema = schema
-            if var properties = topSchema["properties"]?.objectValue {
-                for key in ["metadata", "apiVersion", "kind"] { properties[key] = nil }
-                topSchema["properties"] = .object(properties)
-            }
-            Validation.schema(topSchema, body, path: "", into: &schemaCauses)
+            Validation.schema(schema, body, path: "", into: &schemaCauses)
             causes += schemaCauses
         }
         if !causes.isEmpty { throw APIError.invalid(type, name, causes) }
@@ -782,20 +775,11 @@ public final class ObjectStore: Sendable {
     private static func defaulted(_ object: JSONValue, type: ResourceType) -> JSONValue {
         var object = object
         if let schema = type.schema {
-            var spec = object
-            let metadata = spec["metadata"]
-            spec["metadata"] = nil
-            var schemaNoMeta = schema
-            if var properties = schemaNoMeta["properties"]?.objectValue {
-                for key in ["metadata", "apiVersion", "kind"] { properties[key] = nil }
-                schemaNoMeta["properties"] = .object(properties)
-            }
-            let apiVersion = spec["apiVersion"]
-            let kind = spec["kind"]
-            object = SchemaDefaults.apply(schemaNoMeta, to: spec)
-            object["metadata"] = metadata
-            object["apiVersion"] = apiVersion
-            object["kind"] = kind
+            var body = object
+            for key in typeMetaKeys { body[key] = nil }
+            var defaulted = SchemaDefaults.apply(schema, to: body)
+            for key in typeMetaKeys { defaulted[key] = object[key] }
+            object = defaulted
         }
         switch (type.descriptor.group, type.descriptor.plural) {
         case ("apps", "deployments"):
@@ -845,6 +829,20 @@ public final class ObjectStore: Sendable {
         return object
     }
 
+    /// Fields every object has, which a CRD's schema does not govern here.
+    static let typeMetaKeys = ["apiVersion", "kind", "metadata"]
+
+    /// A CRD schema without its `apiVersion`, `kind` and `metadata` properties, so
+    /// validation and defaulting apply it to the rest of the object as it is.
+    private static func withoutTypeMeta(_ schema: JSONValue) -> JSONValue {
+        var schema = schema
+        if var properties = schema["properties"]?.objectValue {
+            for key in typeMetaKeys { properties[key] = nil }
+            schema["properties"] = .object(properties)
+        }
+        return schema
+    }
+
     private static func registerCRD(_ crd: JSONValue, in state: inout State) {
         guard let spec = crd["spec"], let group = spec["group"]?.stringValue,
             let plural = spec.value(atPath: ["names", "plural"])?.stringValue,
@@ -871,7 +869,7 @@ public final class ObjectStore: Sendable {
                 shortNames: spec.value(atPath: ["names", "shortNames"])?.arrayValue?.compactMap(\.stringValue) ?? [],
                 categories: spec.value(atPath: ["names", "categories"])?.arrayValue?.compactMap(\.stringValue) ?? [],
                 hasStatus: version.value(atPath: ["subresources", "status"]) != nil, scale: scale,
-                schema: version.value(atPath: ["schema", "openAPIV3Schema"]),
+                schema: version.value(atPath: ["schema", "openAPIV3Schema"]).map(withoutTypeMeta),
                 printerColumns: version["additionalPrinterColumns"]?.arrayValue ?? [])
             register(type, in: &state)
         }

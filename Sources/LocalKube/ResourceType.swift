@@ -10,7 +10,8 @@ public struct ResourceType: Sendable, Hashable {
     public var categories: [String]
     public var hasStatus: Bool
     public var scale: ScalePaths?
-    /// The OpenAPI v3 schema objects are validated against (custom resources only).
+    /// The OpenAPI v3 schema objects are validated against, without its
+    /// `apiVersion`/`kind`/`metadata` properties (custom resources only).
     public var schema: JSONValue?
     /// `additionalPrinterColumns` of a custom resource, for `kubectl get`.
     public var printerColumns: [JSONValue]
