@@ -254,7 +254,8 @@ public final class KubeClient: Sendable {
         return KubeError.from(code: code, status: status, retryAfter: retryAfter)
     }
 
-    static func percentEncode(_ text: String) -> String {
+    /// Percent-encodes a query parameter value (everything but unreserved characters).
+    public static func percentEncode(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text

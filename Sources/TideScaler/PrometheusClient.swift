@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KubeAPI
+import KubeClient
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -48,9 +49,7 @@ public final class PrometheusClient: Sendable {
     public func query(_ query: String) async -> MetricReading {
         var base = address.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        let encoded = query.addingPercentEncoding(withAllowedCharacters: allowed) ?? query
+        let encoded = KubeClient.percentEncode(query)
         let seconds = timeout.inSeconds
         // Prometheus durations take integer units: milliseconds keep the precision.
         let milliseconds = max(1, Int((seconds * 1_000).rounded()))
