@@ -186,9 +186,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "BenchmarkSupport", swiftSettings: strict),
         .executableTarget(
             name: "kube-bench",
             dependencies: [
+                "BenchmarkSupport",
                 "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -201,6 +203,7 @@ let package = Package(
         .executableTarget(
             name: "operator-bench",
             dependencies: [
+                "BenchmarkSupport",
                 "KubeAPI", "KubeClient", "TideAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -210,6 +213,7 @@ let package = Package(
         .executableTarget(
             name: "scaler-bench",
             dependencies: [
+                "BenchmarkSupport",
                 "KubeAPI", "KubeClient", "TideAPI", "TideScaler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -217,7 +221,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "TideTestSupport", path: "Sources/TideTestSupport", swiftSettings: strict),
+        .target(name: "TideTestSupport", dependencies: ["LocalKube"], swiftSettings: strict),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: strict),
         .testTarget(
             name: "KubeClientTests",

@@ -1,4 +1,5 @@
 import Foundation
+import LocalKube
 
 /// A child process the local run started; it is stopped (SIGTERM, then SIGKILL after
 /// a grace period) by whoever started it, and never outlives the run.
@@ -67,15 +68,5 @@ final class ChildProcess: @unchecked Sendable {
 
 /// A port free on loopback right now.
 func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw LocalRunError.failed("cannot open a socket") }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw LocalRunError.failed("cannot bind a loopback port") }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
+    do { return try LoopbackPort.free() } catch { throw LocalRunError.failed("cannot find a free loopback port: \(error)") }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LocalKube
 
 /// Helpers shared by Tide's test suites. Nothing here blocks a thread of the
 /// concurrency pool: tests run side by side with in-process servers that need it.
@@ -67,18 +68,7 @@ final class OutputCollector: @unchecked Sendable {
 }
 
 /// A port free on loopback right now.
-public func freeLoopbackPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
+public func freeLoopbackPort() throws -> Int { try LoopbackPort.free() }
 
 /// `kubectl`, if installed.
 public let kubectlPath: String? = ["/usr/local/bin/kubectl", "/usr/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
