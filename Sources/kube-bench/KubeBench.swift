@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchmarkSupport
 import AsyncHTTPClient
 import Foundation
 import KubeAPI
@@ -143,18 +144,10 @@ struct KubeBench: AsyncParsableCommand {
         await server.stop()
 
         let runtimeRows = try await RuntimeBench.run(count: count, cacheObjects: cacheObjects, reconciles: reconciles)
-        printTable("KubeClient against LocalKube (loopback HTTP, debug=\(isDebug))", rows)
+        printTable("KubeClient against LocalKube (loopback HTTP, debug=\(isDebug))", rows: rows.map { [$0.0, $0.1, $0.2] })
         print()
-        printTable("KubeRuntime (watcher, cache, work queue, controller)", runtimeRows)
+        printTable("KubeRuntime (watcher, cache, work queue, controller)", rows: runtimeRows.map { [$0.0, $0.1, $0.2] })
     }
-}
-
-func printTable(_ title: String, _ rows: [(String, String, String)]) {
-        let width = rows.map(\.0.count).max() ?? 0
-        print(title)
-        print(pad("measure", width) + " | " + pad("value", 10) + " | note")
-        print(String(repeating: "-", count: width) + "-|-" + String(repeating: "-", count: 10) + "-|-----")
-        for row in rows { print(pad(row.0, width) + " | " + pad(row.1, 10) + " | " + row.2) }
 }
 
 var isDebug: Bool {
@@ -182,4 +175,3 @@ func time(_ body: () async throws -> Void) async throws -> Double {
 
 func rate(_ count: Int, _ seconds: Double) -> String { String(format: "%.0f", Double(count) / seconds) }
 
-func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }

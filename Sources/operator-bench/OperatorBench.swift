@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import KubeAPI
 import KubeClient
@@ -71,7 +72,7 @@ struct OperatorBench: AsyncParsableCommand {
             _ = try await applications.create(Application(metadata: ObjectMeta(name: name), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
             while !(await seen.contains(name)) { try await Task.sleep(for: .microseconds(200)) }
             while try await services.getIfPresent(name) == nil { try await Task.sleep(for: .microseconds(200)) }
-            latencies.append(seconds(ContinuousClock.now - start))
+            latencies.append((ContinuousClock.now - start).inSeconds)
         }
         watcher.cancel()
         var floor: [Double] = []
@@ -80,7 +81,7 @@ struct OperatorBench: AsyncParsableCommand {
             let start = ContinuousClock.now
             _ = try await deployments.create(deploymentLike(name))
             _ = try await services.create(KubeAPI.Service(metadata: ObjectMeta(name: name), spec: .init(selector: ["app": name], ports: [ServicePort(name: "http", port: 8080)])))
-            floor.append(seconds(ContinuousClock.now - start))
+            floor.append((ContinuousClock.now - start).inSeconds)
         }
         rows.append(("create → children present, p50 (ms)", ms(percentile(latencies, 0.5)), "floor: 2 bare creates \(ms(percentile(floor, 0.5))) ms"))
         rows.append(("create → children present, p99 (ms)", ms(percentile(latencies, 0.99)), "floor: 2 bare creates \(ms(percentile(floor, 0.99))) ms"))
@@ -91,10 +92,10 @@ struct OperatorBench: AsyncParsableCommand {
         try await createApplications(client, prefix: "burst", count: burst)
         let burstCreated = ContinuousClock.now
         try await waitForStatus(applications, expected: latencySamples + burst)
-        let burstTime = seconds(ContinuousClock.now - burstStart)
+        let burstTime = (ContinuousClock.now - burstStart).inSeconds
         let counts = try await client.request(.GET, path: "/localkube/requests", as: JSONValue.self)
         let operatorRequests = counts["byUserAgent"]?["tide-operator/0.1"]?["total"]?.intValue ?? 0
-        rows.append(("burst of \(burst) Applications reconciled (s)", String(format: "%.2f", burstTime), "2 workers; creating them took \(String(format: "%.2f", seconds(burstCreated - burstStart))) s"))
+        rows.append(("burst of \(burst) Applications reconciled (s)", String(format: "%.2f", burstTime), "2 workers; creating them took \(String(format: "%.2f", (burstCreated - burstStart).inSeconds)) s"))
         rows.append(("API requests per Application", String(format: "%.1f", Double(operatorRequests) / Double(burst)), "operator requests during the burst / \(burst)"))
 
         // 3. Steady state: a full resync (every 10 s here) writes nothing.
@@ -116,7 +117,7 @@ struct OperatorBench: AsyncParsableCommand {
         rows.append(("operator resident memory, \(latencySamples + burst + more) Applications (MiB)", mib(fullRSS), "and their \(2 * (latencySamples + burst + more)) children cached"))
 
         try await client.shutdown()
-        printTable("tide-operator against LocalKube (separate processes, server \(serverURL))", rows)
+        printTable("tide-operator against LocalKube (separate processes, server \(serverURL))", rows: rows.map { [$0.0, $0.1, $0.2] })
     }
 
     func createApplications(_ client: KubeClient, prefix: String, count: Int) async throws {
@@ -215,25 +216,5 @@ final class LineBuffer: @unchecked Sendable {
     }
 }
 
-func seconds(_ duration: Duration) -> Double {
-    duration.inSeconds
-}
-
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-}
-
 func ms(_ value: Double) -> String { String(format: "%.2f", value * 1_000) }
 func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
-
-func printTable(_ title: String, _ rows: [(String, String, String)]) {
-    let width = rows.map(\.0.count).max() ?? 0
-    print(title)
-    print("measure".padding(toLength: width, withPad: " ", startingAt: 0) + " | value      | note")
-    print(String(repeating: "-", count: width) + "-|------------|-----")
-    for row in rows {
-        print(row.0.padding(toLength: width, withPad: " ", startingAt: 0) + " | " + row.1.padding(toLength: 10, withPad: " ", startingAt: 0) + " | " + row.2)
-    }
-}

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import ArgumentParser
+import BenchmarkSupport
 import Foundation
 import KubeAPI
 import KubeClient
@@ -120,7 +121,7 @@ struct ScalerBench: AsyncParsableCommand {
             ("same decision in-process (median ms)", String(format: "%.1f", median(inProcess) * 1_000), "no process start, warm connections"),
             ("/bin/true, start to exit (median ms)", String(format: "%.1f", median(floor) * 1_000), "floor: process creation"),
         ]
-        printTable("One scaling decision against LocalKube and a real Prometheus", rows, headers: ["measure", "value", "note"])
+        printTable("One scaling decision against LocalKube and a real Prometheus", rows: rows.map { [$0.0, $0.1, $0.2] })
         print()
     }
 
@@ -158,28 +159,11 @@ struct ScalerBench: AsyncParsableCommand {
                 rows.append([trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges)])
             }
         }
-        print("Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 10 s after a scale-up, metric = 30 s mean)")
-        printRows(rows, headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes"])
+        printTable(
+            "Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 10 s after a scale-up, metric = 30 s mean)",
+            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes"], rows: rows)
         print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
     }
-}
-
-func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
-
-func printTable(_ title: String, _ rows: [(String, String, String)], headers: [String]) {
-    print(title)
-    printRows(rows.map { [$0.0, $0.1, $0.2] }, headers: headers)
-}
-
-func printRows(_ rows: [[String]], headers: [String]) {
-    var widths = headers.map(\.count)
-    for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
-    func line(_ cells: [String]) -> String {
-        cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: " | ")
-    }
-    print(line(headers))
-    print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "-|-"))
-    for row in rows { print(line(row)) }
 }
 
 /// posix_spawn + wait4, for a child's wall time and peak memory.
