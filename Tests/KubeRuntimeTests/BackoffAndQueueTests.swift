@@ -96,12 +96,14 @@ struct WorkQueueTests {
                 await queue.add(key)
                 if Bool.random() { await Task.yield() }
             }
-            // Let the workers drain, then stop them.
-            for _ in 0..<200 {
-                if await queue.depth == 0 { break }
-                await settle(5)
+            // Let the workers drain (bounded), then stop them. A key added while a
+            // worker had it is queued again only when that worker finishes.
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline {
+                let honoured = lastAdd.value.allSatisfy { key, added in (lastRunStart.value[key] ?? 0) > added }
+                if honoured, await queue.depth == 0, inFlight.value.isEmpty { break }
+                try? await Task.sleep(for: .milliseconds(1))
             }
-            await settle(200)
             await queue.shutDown()
         }
         #expect(overlaps.withLock { $0 } == 0)
