@@ -221,7 +221,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "TideTestSupport", dependencies: ["LocalKube"], swiftSettings: strict),
+        .target(name: "TideTestSupport", dependencies: ["LocalKube", "KubeAPI", "KubeClient"], swiftSettings: strict),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: strict),
         .testTarget(
             name: "KubeClientTests",

@@ -1,3 +1,5 @@
+import Foundation
+
 /// `core/v1` Namespace.
 public struct Namespace: ClusterScopedObject, Hashable {
     public static let resource = ResourceDescriptor(
@@ -206,15 +208,47 @@ public struct EnvVarSource: Sendable, Hashable, Codable {
     }
 }
 
-/// `core/v1` ResourceRequirements; quantities are kept as the strings the user wrote.
+/// `core/v1` ResourceRequirements; quantities are kept as the user wrote them.
 public struct ResourceRequirements: Sendable, Hashable, Codable {
-    public var limits: [String: String]?
-    public var requests: [String: String]?
+    public var limits: [String: ResourceQuantity]?
+    public var requests: [String: ResourceQuantity]?
 
-    public init(limits: [String: String]? = nil, requests: [String: String]? = nil) {
+    public init(limits: [String: ResourceQuantity]? = nil, requests: [String: ResourceQuantity]? = nil) {
         self.limits = limits
         self.requests = requests
     }
+}
+
+/// A `resource.Quantity` (`500m`, `1Gi`, `2`), which the API admits as a string or
+/// a number (`cpu: 1`, `memory: 1073741824`). Decodes both, keeps the text exactly
+/// (a number becomes its decimal digits, never a rounded double) and encodes it as
+/// the string the API server stores.
+public struct ResourceQuantity: Sendable, Hashable, Codable, ExpressibleByStringLiteral, CustomStringConvertible {
+    public var text: String
+
+    public init(_ text: String) { self.text = text }
+    public init(stringLiteral value: String) { self.text = value }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self.text = text
+        } else if let integer = try? container.decode(Int64.self) {
+            self.text = String(integer)
+        } else if let number = try? container.decode(Decimal.self), number.isFinite {
+            self.text = number.description
+        } else {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "a quantity must be a string such as \"500m\" or a number")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+
+    public var description: String { text }
 }
 
 /// `core/v1` Probe with an HTTP GET handler.

@@ -89,6 +89,9 @@ public enum WatchEvent<Object: Sendable>: Sendable {
     case bookmark(resourceVersion: String)
     /// An in-stream error, e.g. `410 Gone` when the requested resourceVersion is too old.
     case error(Status)
+    /// An `ADDED`, `MODIFIED` or `DELETED` event whose object Tide's type cannot read;
+    /// `type` is the event type. The stream goes on; its resourceVersion still counts.
+    case undecodable(type: String, UndecodableObject)
 }
 
 extension WatchEvent {
@@ -96,7 +99,7 @@ extension WatchEvent {
     public var object: Object? {
         switch self {
         case .added(let object), .modified(let object), .deleted(let object): return object
-        case .bookmark, .error: return nil
+        case .bookmark, .error, .undecodable: return nil
         }
     }
 
@@ -108,6 +111,7 @@ extension WatchEvent {
         case .deleted: return "DELETED"
         case .bookmark: return "BOOKMARK"
         case .error: return "ERROR"
+        case .undecodable(let type, _): return type
         }
     }
 }
@@ -118,10 +122,17 @@ extension WatchEvent where Object: KubernetesObject {
         let data = Data(data)
         let decoder = KubeJSON.decoder
         let type = try decoder.decode(EventType.self, from: data).type
+        func object() throws -> Result<Object, UndecodableObject> {
+            try decoder.decode(Envelope<TolerantElement<Object>>.self, from: data).object.result
+        }
         switch type {
-        case "ADDED": self = .added(try decoder.decode(Envelope<Object>.self, from: data).object)
-        case "MODIFIED": self = .modified(try decoder.decode(Envelope<Object>.self, from: data).object)
-        case "DELETED": self = .deleted(try decoder.decode(Envelope<Object>.self, from: data).object)
+        case "ADDED", "MODIFIED", "DELETED":
+            switch try object() {
+            case .success(let object):
+                self = type == "ADDED" ? .added(object) : type == "MODIFIED" ? .modified(object) : .deleted(object)
+            case .failure(let failure):
+                self = .undecodable(type: type, failure)
+            }
         case "BOOKMARK":
             let meta = try decoder.decode(Envelope<BookmarkObject>.self, from: data).object.metadata
             self = .bookmark(resourceVersion: meta.resourceVersion ?? "")

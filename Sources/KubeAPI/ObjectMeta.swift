@@ -75,6 +75,8 @@ public struct ObjectList<Item: Codable & Sendable>: Sendable, Codable {
     public var kind: String?
     public var metadata: ListMeta
     public var items: [Item]
+    /// Items that could not be decoded as `Item`, left out of ``items`` (never encoded).
+    public var undecodable: [UndecodableObject] = []
 
     public init(metadata: ListMeta = ListMeta(), items: [Item]) {
         self.metadata = metadata
@@ -88,8 +90,25 @@ public struct ObjectList<Item: Codable & Sendable>: Sendable, Codable {
         apiVersion = try container.decodeIfPresent(String.self, forKey: .apiVersion)
         kind = try container.decodeIfPresent(String.self, forKey: .kind)
         metadata = try container.decodeIfPresent(ListMeta.self, forKey: .metadata) ?? ListMeta()
-        // The API server sends `"items": null` for an empty list of some kinds.
-        items = try container.decodeIfPresent([Item].self, forKey: .items) ?? []
+        // The API server sends `"items": null` for an empty list of some kinds. An item
+        // that cannot be decoded is set aside, so one bad object never hides the rest.
+        let elements = try container.decodeIfPresent([TolerantElement<Item>].self, forKey: .items) ?? []
+        items = []
+        items.reserveCapacity(elements.count)
+        for element in elements {
+            switch element.result {
+            case .success(let item): items.append(item)
+            case .failure(let failure): undecodable.append(failure)
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(apiVersion, forKey: .apiVersion)
+        try container.encodeIfPresent(kind, forKey: .kind)
+        try container.encode(metadata, forKey: .metadata)
+        try container.encode(items, forKey: .items)
     }
 }
 

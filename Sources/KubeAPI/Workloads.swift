@@ -19,12 +19,21 @@ public struct Deployment: NamespacedObject, HasStatusSubresource, HasScaleSubres
         public var selector: LabelSelector
         public var template: PodTemplateSpec
         public var revisionHistoryLimit: Int32?
+        public var strategy: Strategy?
 
-        public init(replicas: Int32? = nil, selector: LabelSelector, template: PodTemplateSpec) {
+        public init(replicas: Int32? = nil, selector: LabelSelector, template: PodTemplateSpec, strategy: Strategy? = nil) {
             self.replicas = replicas
             self.selector = selector
             self.template = template
+            self.strategy = strategy
         }
+    }
+
+    /// `DeploymentStrategy`: `Recreate` stops the old pods before starting new ones;
+    /// `RollingUpdate` (the server's default) overlaps them.
+    public struct Strategy: Sendable, Hashable, Codable {
+        public var type: String?
+        public init(type: String? = nil) { self.type = type }
     }
 
     public struct Status: Sendable, Hashable, Codable {

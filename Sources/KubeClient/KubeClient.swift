@@ -273,23 +273,5 @@ public final class KubeClient: Sendable {
         return "\(error)"
     }
 
-    static func describe(decodingError error: any Error) -> String {
-        switch error {
-        case DecodingError.typeMismatch(let type, let context):
-            return "expected \(type) at \(path(context.codingPath))"
-        case DecodingError.valueNotFound(let type, let context):
-            return "missing \(type) at \(path(context.codingPath))"
-        case DecodingError.keyNotFound(let key, let context):
-            return "missing field '\(key.stringValue)' at \(path(context.codingPath))"
-        case DecodingError.dataCorrupted(let context):
-            return "\(context.debugDescription) at \(path(context.codingPath))"
-        default:
-            return "\(error)"
-        }
-    }
-
-    private static func path(_ codingPath: [any CodingKey]) -> String {
-        let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
-        return text.isEmpty ? "the top level" : text
-    }
+    static func describe(decodingError error: any Error) -> String { UndecodableObject.describe(error) }
 }

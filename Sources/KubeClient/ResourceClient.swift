@@ -55,6 +55,7 @@ public struct ResourceClient<K: KubernetesObject, Scope>: Sendable {
         while let next = token, !next.isEmpty {
             let page = try await list(labelSelector: labelSelector, limit: pageSize, continueToken: next)
             first.items.append(contentsOf: page.items)
+            first.undecodable.append(contentsOf: page.undecodable)
             token = page.metadata.continue
         }
         first.metadata.continue = nil

@@ -103,6 +103,14 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                 let key = ObjectKey(object)
                 if let previous = state.objects.removeValue(forKey: key) { Self.unindex(previous, key, from: &state.owned) }
                 return [.deleted(object)]
+            case .undecodable(let object):
+                // Its last readable version is stale: drop it rather than act on it.
+                guard let name = object.name else { return [] }
+                let key = ObjectKey(namespace: object.namespace, name: name)
+                if state.pending != nil { state.pending?[key] = nil; return [] }
+                guard let previous = state.objects.removeValue(forKey: key) else { return [] }
+                Self.unindex(previous, key, from: &state.owned)
+                return [.deleted(previous)]
             case .error:
                 return []
             }

@@ -30,6 +30,9 @@ public enum WatcherEvent<K: Sendable>: Sendable {
     case apply(K)
     /// An object was deleted.
     case delete(K)
+    /// An object that could not be decoded (in the list or a watch event). It is
+    /// left out of the view; the others keep flowing.
+    case undecodable(UndecodableObject)
     /// A failure. The watcher goes on by itself after `retryIn`.
     case error(WatcherFailure)
 }
@@ -57,6 +60,9 @@ public struct WatcherFailure: Error, Sendable, CustomStringConvertible {
 ///   go back to `watching(rv)` — the server replays only what came after `rv`, so
 ///   nothing is lost and nothing is replayed. A 410 Gone (HTTP status or ERROR event)
 ///   goes back to `listing`, and the re-list replaces the view atomically.
+///
+/// An object that cannot be decoded is reported as ``WatcherEvent/undecodable(_:)``
+/// and skipped; it never fails the list or the watch.
 ///
 /// Failures are stream values, never its end: after each one the watcher sleeps a
 /// jittered exponential backoff (0.8 s doubling to 30 s, reset after two healthy
@@ -118,6 +124,7 @@ public struct Watcher<K: KubernetesObject>: Sendable {
                     let list = try await source.list(configuration.labelSelector, configuration.pageSize)
                     out.yield(.initStart)
                     for item in list.items { out.yield(.initObject(item)) }
+                    for item in list.undecodable { out.yield(.undecodable(item)) }
                     out.yield(.initDone)
                     state = .watching(resourceVersion: list.metadata.resourceVersion ?? "")
                 } catch {
@@ -150,6 +157,9 @@ public struct Watcher<K: KubernetesObject>: Sendable {
                             out.yield(.delete(object))
                         case .bookmark(let rv):
                             if !rv.isEmpty { current = rv }
+                        case .undecodable(_, let object):
+                            current = object.resourceVersion ?? current
+                            out.yield(.undecodable(object))
                         case .error(let status) where status.code == 410:
                             logger.debug("watch of \(resource) expired (410); re-listing")
                             next = .listing

@@ -28,9 +28,11 @@ extension ApplicationSpec {
         if let replicas, replicas < 0 { add("spec.replicas", "must not be negative, got \(replicas)") }
         var names = Set<String>()
         for (index, variable) in (env ?? []).enumerated() {
-            let valid = !variable.name.isEmpty && variable.name.allSatisfy { $0.isLetter || $0.isNumber || "_-.".contains($0) }
-                && !(variable.name.first?.isNumber ?? true)
-            if !valid { add("spec.env[\(index)].name", "\"\(variable.name)\" is not a valid environment variable name") }
+            if !Self.isEnvironmentVariableName(variable.name) {
+                add(
+                    "spec.env[\(index)].name",
+                    "\"\(variable.name)\" is not a valid environment variable name: ASCII letters, digits, '_', '-' and '.', not starting with a digit")
+            }
             if !names.insert(variable.name).inserted { add("spec.env[\(index)].name", "\"\(variable.name)\" is set more than once") }
         }
         if let metrics {
@@ -42,7 +44,18 @@ extension ApplicationSpec {
         if let scaling { issues += scaling.validate() }
         return issues
     }
+
+    /// The API server's rule for `env[].name` (`[-._a-zA-Z][-._a-zA-Z0-9]*`): ASCII
+    /// only, so a name with `é` or a non-Latin digit is refused here rather than by
+    /// the Deployment write.
+    public static func isEnvironmentVariableName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, !isASCIIDigit(first) else { return false }
+        return name.unicodeScalars.allSatisfy { isASCIILetter($0) || isASCIIDigit($0) || "-._".unicodeScalars.contains($0) }
+    }
 }
+
+func isASCIILetter(_ scalar: Unicode.Scalar) -> Bool { ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) }
+func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
 
 extension Scaling {
     func validate() -> [ValidationIssue] {
@@ -105,6 +118,41 @@ extension Scaling {
         if ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"].contains(trimmed) { return true }
         let fields = trimmed.split(whereSeparator: \.isWhitespace)
         guard fields.count == 5 else { return false }
-        return fields.allSatisfy { field in field.allSatisfy { $0.isNumber || $0.isLetter || "*/,-?".contains($0) } }
+        return fields.allSatisfy { field in
+            field.unicodeScalars.allSatisfy { isASCIIDigit($0) || isASCIILetter($0) || "*/,-?".unicodeScalars.contains($0) }
+        }
+    }
+}
+
+extension Application {
+    /// The longest name whose children all have valid names and label values: the
+    /// scaler CronJob `<name>-scaler` may have at most 52 characters (its Jobs add
+    /// 11), the label value `<name>-scaler` at most 63.
+    public static func maximumNameLength(for scaling: Scaling?) -> Int {
+        guard let scaling else { return 63 }
+        return (scaling.mode ?? .cronJob) == .cronJob ? 45 : 56
+    }
+
+    /// Checks the name and the (defaulted) spec. The CRD's CEL rules say the same for
+    /// the name at admission; this catches objects written before those rules, or to
+    /// a server that does not evaluate them.
+    public func validate() -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        let scalars = Array(name.unicodeScalars)
+        let isLowercaseLetter: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) }
+        let validLabel = scalars.first.map(isLowercaseLetter) == true
+            && scalars.allSatisfy { isLowercaseLetter($0) || isASCIIDigit($0) || $0 == "-" } && scalars.last != "-"
+        if !validLabel {
+            issues.append(ValidationIssue(
+                field: "metadata.name",
+                message: "\"\(name)\" must start with a lowercase letter and hold only lowercase letters, digits and '-' (it names the Service)"))
+        }
+        let limit = Self.maximumNameLength(for: spec.scaling)
+        if scalars.count > limit {
+            issues.append(ValidationIssue(
+                field: "metadata.name",
+                message: "must be at most \(limit) characters \(spec.scaling == nil ? "(a label value on every child)" : "with spec.scaling in \((spec.scaling?.mode ?? .cronJob).rawValue) mode (the scaler is named <name>-scaler)"), got \(scalars.count)"))
+        }
+        return issues + spec.validate()
     }
 }

@@ -52,7 +52,7 @@ public final class ApplicationReconciler: Reconciler {
         var defaulted = application
         defaulted.spec = application.spec.withDefaults
         var observation = Observation()
-        observation.invalid = defaulted.spec.validate()
+        observation.invalid = defaulted.validate()
         if !observation.invalid.isEmpty {
             let message = observation.invalid.map(\.description).joined(separator: "; ")
             logger.info("invalid spec", metadata: ["application": "\(key)", "problems": "\(message)"])

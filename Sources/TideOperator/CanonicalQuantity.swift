@@ -1,4 +1,5 @@
 import Foundation
+import KubeAPI
 
 /// Rewrites resource quantities the way the API server stores them (`0.5` → `500m`,
 /// `1000m` → `1`, `2000` → `2k`, `1.5Gi` → `1536Mi`), so the desired Deployment
@@ -46,8 +47,8 @@ public enum CanonicalQuantity {
     }
 
     /// Canonical form of every value in a limits/requests map.
-    public static func canonical(_ values: [String: String]?) -> [String: String]? {
-        values?.mapValues { canonical($0) }
+    public static func canonical(_ values: [String: ResourceQuantity]?) -> [String: ResourceQuantity]? {
+        values?.mapValues { ResourceQuantity(canonical($0.text)) }
     }
 
     private static func parse(_ text: String) -> Decimal? {

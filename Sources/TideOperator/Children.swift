@@ -200,6 +200,7 @@ public enum Children {
         selector["app.kubernetes.io/name"] = scalerName(for: application)
         return Deployment(
             metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
-            spec: .init(replicas: 1, selector: LabelSelector(matchLabels: selector), template: template))
+            // Recreate: never two scalers at once, not even during a rollout.
+            spec: .init(replicas: 1, selector: LabelSelector(matchLabels: selector), template: template, strategy: .init(type: "Recreate")))
     }
 }

@@ -72,6 +72,7 @@ extension WatchEvent {
             return "\(typeName) \(name)"
         case .bookmark: return "BOOKMARK"
         case .error(let status): return "ERROR \(status.code ?? 0)"
+        case .undecodable(let type, let object): return "\(type) undecodable \(object.key)"
         }
     }
 }

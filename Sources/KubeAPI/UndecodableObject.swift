@@ -1,0 +1,94 @@
+import Foundation
+
+/// An object the server sent that Tide's types cannot read (a field of a type the
+/// schema admits but the Swift type does not model, say). Lists and watches report it
+/// and go on with the other objects, so one such object never stops the rest.
+public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConvertible {
+    /// What is known of the object from its metadata (empty when even that is unreadable).
+    public var apiVersion: String?
+    public var kind: String?
+    public var namespace: String?
+    public var name: String?
+    public var uid: String?
+    public var resourceVersion: String?
+    /// Why it could not be decoded, e.g. `expected String at .spec.port`.
+    public var reason: String
+
+    public init(
+        apiVersion: String? = nil, kind: String? = nil, namespace: String? = nil, name: String? = nil, uid: String? = nil,
+        resourceVersion: String? = nil, reason: String
+    ) {
+        self.apiVersion = apiVersion
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+        self.resourceVersion = resourceVersion
+        self.reason = reason
+    }
+
+    /// `namespace/name`, or `<unnamed>`.
+    public var key: String {
+        guard let name else { return "<unnamed>" }
+        return namespace.map { "\($0)/\(name)" } ?? name
+    }
+
+    public var description: String { "\(kind ?? "object") \(key): \(reason)" }
+
+    /// Reads the identity of an object whose full decoding failed with `error`.
+    public init(identityFrom decoder: any Decoder, error: any Error) {
+        let identity = try? Identity(from: decoder)
+        self.init(
+            apiVersion: identity?.apiVersion, kind: identity?.kind, namespace: identity?.metadata?.namespace,
+            name: identity?.metadata?.name, uid: identity?.metadata?.uid, resourceVersion: identity?.metadata?.resourceVersion,
+            reason: Self.describe(error))
+    }
+
+    struct Identity: Decodable {
+        struct Metadata: Decodable {
+            var name: String?
+            var namespace: String?
+            var uid: String?
+            var resourceVersion: String?
+        }
+        var apiVersion: String?
+        var kind: String?
+        var metadata: Metadata?
+    }
+
+    /// A decoding error in words: what was expected and where (`.items[3].spec.port`).
+    /// Never the document itself, which may hold secret values.
+    public static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.typeMismatch(let type, let context):
+            return "expected \(type) at \(path(context.codingPath))"
+        case DecodingError.valueNotFound(let type, let context):
+            return "missing \(type) at \(path(context.codingPath))"
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing field '\(key.stringValue)' at \(path(context.codingPath))"
+        case DecodingError.dataCorrupted(let context):
+            return "\(context.debugDescription) at \(path(context.codingPath))"
+        default:
+            return "\(error)"
+        }
+    }
+
+    static func path(_ codingPath: [any CodingKey]) -> String {
+        let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
+        return text.isEmpty ? "the top level" : text
+    }
+}
+
+/// Decodes one element of a list as `Item`, or, when that fails, as what can be known
+/// of it. Always consumes the element.
+struct TolerantElement<Item: Decodable>: Decodable {
+    var result: Result<Item, UndecodableObject>
+
+    init(from decoder: any Decoder) throws {
+        do {
+            result = .success(try Item(from: decoder))
+        } catch {
+            result = .failure(UndecodableObject(identityFrom: decoder, error: error))
+        }
+    }
+}
