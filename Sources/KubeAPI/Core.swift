@@ -115,6 +115,7 @@ public struct PodSpec: Sendable, Hashable, Codable {
     public var restartPolicy: String?
     public var securityContext: PodSecurityContext?
     public var terminationGracePeriodSeconds: Int64?
+    public var volumes: [Volume]?
 
     public init(
         containers: [Container], serviceAccountName: String? = nil, restartPolicy: String? = nil,
@@ -140,6 +141,7 @@ public struct Container: Sendable, Hashable, Codable {
     public var livenessProbe: Probe?
     public var readinessProbe: Probe?
     public var securityContext: SecurityContext?
+    public var volumeMounts: [VolumeMount]?
 
     public init(
         name: String, image: String? = nil, command: [String]? = nil, args: [String]? = nil,
@@ -156,6 +158,67 @@ public struct Container: Sendable, Hashable, Codable {
         self.livenessProbe = livenessProbe
         self.readinessProbe = readinessProbe
         self.securityContext = securityContext
+    }
+}
+
+/// `core/v1` Volume: the projected kind Tide uses (Secret keys as files).
+public struct Volume: Sendable, Hashable, Codable {
+    public var name: String
+    public var projected: ProjectedVolumeSource?
+
+    public init(name: String, projected: ProjectedVolumeSource? = nil) {
+        self.name = name
+        self.projected = projected
+    }
+}
+
+/// `core/v1` ProjectedVolumeSource with Secret sources.
+public struct ProjectedVolumeSource: Sendable, Hashable, Codable {
+    public var sources: [Source]
+    /// File mode bits (decimal in JSON: 0o440 is 288).
+    public var defaultMode: Int32?
+
+    public init(sources: [Source], defaultMode: Int32? = nil) {
+        self.sources = sources
+        self.defaultMode = defaultMode
+    }
+
+    public struct Source: Sendable, Hashable, Codable {
+        public var secret: SecretProjection?
+        public init(secret: SecretProjection) { self.secret = secret }
+    }
+
+    public struct SecretProjection: Sendable, Hashable, Codable {
+        public var name: String
+        public var items: [KeyToPath]?
+        public var optional: Bool?
+        public init(name: String, items: [KeyToPath]? = nil, optional: Bool? = nil) {
+            self.name = name
+            self.items = items
+            self.optional = optional
+        }
+    }
+
+    public struct KeyToPath: Sendable, Hashable, Codable {
+        public var key: String
+        public var path: String
+        public init(key: String, path: String) {
+            self.key = key
+            self.path = path
+        }
+    }
+}
+
+/// `core/v1` VolumeMount.
+public struct VolumeMount: Sendable, Hashable, Codable {
+    public var name: String
+    public var mountPath: String
+    public var readOnly: Bool?
+
+    public init(name: String, mountPath: String, readOnly: Bool? = nil) {
+        self.name = name
+        self.mountPath = mountPath
+        self.readOnly = readOnly
     }
 }
 

@@ -150,6 +150,36 @@ public struct CronJob: NamespacedObject, HasStatusSubresource, Hashable {
 }
 
 /// `rbac.authorization.k8s.io/v1` RoleBinding.
+/// `rbac.authorization.k8s.io/v1` Role.
+public struct Role: NamespacedObject, Hashable {
+    public static let resource = ResourceDescriptor(
+        group: "rbac.authorization.k8s.io", version: "v1", plural: "roles", kind: "Role", namespaced: true)
+    public var apiVersion: String? = "rbac.authorization.k8s.io/v1"
+    public var kind: String? = "Role"
+    public var metadata: ObjectMeta
+    public var rules: [PolicyRule]?
+
+    public init(metadata: ObjectMeta, rules: [PolicyRule]) {
+        self.metadata = metadata
+        self.rules = rules
+    }
+
+    /// One rule: verbs on resources of API groups, optionally only the named objects.
+    public struct PolicyRule: Sendable, Hashable, Codable {
+        public var apiGroups: [String]?
+        public var resources: [String]?
+        public var resourceNames: [String]?
+        public var verbs: [String]
+
+        public init(apiGroups: [String], resources: [String], resourceNames: [String]? = nil, verbs: [String]) {
+            self.apiGroups = apiGroups
+            self.resources = resources
+            self.resourceNames = resourceNames
+            self.verbs = verbs
+        }
+    }
+}
+
 public struct RoleBinding: NamespacedObject, Hashable {
     public static let resource = ResourceDescriptor(
         group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings", kind: "RoleBinding",

@@ -77,7 +77,11 @@ public final class Controller: ServiceLifecycle.Service, Sendable {
 
     /// Reconciles the controller owner (of `ownerKind` in `ownerAPIVersion`) of each
     /// object of `informer` that changes.
-    public func owns<K: KubernetesObject>(_ informer: Informer<K>, ownerAPIVersion: String, ownerKind: String) {
+    ///
+    /// - Parameter requireSync: whether the controller waits for this cache before it
+    ///   starts (false for a resource that may not be served yet, such as a CRD that
+    ///   is installed later).
+    public func owns<K: KubernetesObject>(_ informer: Informer<K>, ownerAPIVersion: String, ownerKind: String, requireSync: Bool = true) {
         let queue = self.queue
         informer.subscribe { change in
             let object: K
@@ -90,6 +94,7 @@ public final class Controller: ServiceLifecycle.Service, Sendable {
             let key = ObjectKey(namespace: object.metadata.namespace, name: owner.name)
             Task { await queue.add(key) }
         }
+        guard requireSync else { return }
         let cache = informer.cache
         syncWaits.withLock { $0.append { await cache.waitUntilSynced() } }
     }

@@ -13,17 +13,12 @@ import TideAPI
 /// desired ⊄ live, so a steady-state resync makes zero writes; server-side apply with
 /// its field manager; never touches an object it does not control.
 public final class ApplicationReconciler: Reconciler {
-    public struct Caches: Sendable {
-        public var applications: ObjectCache<Application>
-        public var deployments: ObjectCache<Deployment>
-        public var services: ObjectCache<Service>
-        public var serviceAccounts: ObjectCache<ServiceAccount>
-        public var roleBindings: ObjectCache<RoleBinding>
-        public var cronJobs: ObjectCache<CronJob>
-    }
-
     let client: KubeClient
-    let caches: Caches
+    let applications: ObjectCache<Application>
+    let deployments: ObjectCache<Deployment>
+    /// The child kinds, by resource.
+    let children: [ResourceDescriptor: ChildKind]
+    let childOrder: [ChildKind]
     let settings: OperatorSettings
     let serviceMonitors: ServiceMonitorDetector
     let events: EventRecorder
@@ -32,11 +27,15 @@ public final class ApplicationReconciler: Reconciler {
     public let conflictRecheck: Duration = .seconds(60)
 
     public init(
-        client: KubeClient, caches: Caches, settings: OperatorSettings, serviceMonitors: ServiceMonitorDetector,
-        events: EventRecorder, logger: Logger = Logger(label: "tide.reconciler")
+        client: KubeClient, applications: ObjectCache<Application>, deployments: ObjectCache<Deployment>, children: [ChildKind],
+        settings: OperatorSettings,
+        serviceMonitors: ServiceMonitorDetector, events: EventRecorder, logger: Logger = Logger(label: "tide.reconciler")
     ) {
         self.client = client
-        self.caches = caches
+        self.applications = applications
+        self.deployments = deployments
+        self.childOrder = children
+        self.children = Dictionary(children.map { ($0.resource, $0) }, uniquingKeysWith: { first, _ in first })
         self.settings = settings
         self.serviceMonitors = serviceMonitors
         self.events = events
@@ -44,7 +43,7 @@ public final class ApplicationReconciler: Reconciler {
     }
 
     public func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
-        guard let application = caches.applications.get(key) else {
+        guard let application = applications.get(key) else {
             // Deleted: owner references let the garbage collector remove the children.
             return .done
         }
@@ -85,6 +84,15 @@ public final class ApplicationReconciler: Reconciler {
                     }
                 case .upToDate:
                     continue
+                case .replace(let uid):
+                    // Immutable fields differ: delete (only that very object) and create.
+                    do {
+                        try await client.resource(DynamicObject.self, at: child.resource, namespace: namespace).delete(child.name, preconditionUID: uid)
+                    } catch KubeError.notFound {}
+                    try await apply(child, namespace: namespace)
+                    await events.record(
+                        application, type: "Normal", reason: "Replaced", action: "Apply",
+                        note: "replaced \(child.description): a field that cannot change in place differed")
                 case .missing, .differs:
                     let existed = state == .differs
                     try await apply(child, namespace: namespace)
@@ -98,7 +106,7 @@ public final class ApplicationReconciler: Reconciler {
         }
         try await removeStale(of: application, keeping: desired, namespace: namespace)
 
-        observation.deployment = caches.deployments.get(ObjectKey(namespace: namespace, name: application.name))
+        observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
         guard try await writeStatus(application, observation: observation) else { return .requeue(after: Self.staleRetry) }
         if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
         if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
@@ -126,22 +134,14 @@ public final class ApplicationReconciler: Reconciler {
         var description: String { messages.joined(separator: "; ") }
     }
 
-    enum LiveState: Equatable { case missing, upToDate, differs, foreign }
+    enum LiveState: Equatable { case missing, upToDate, differs, foreign, replace(uid: String?) }
 
     /// Compares a desired child with what is live, reading from the caches and
     /// falling back to a GET only when the cache has nothing (the object may exist
     /// without Tide's labels).
     func liveState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
         let key = ObjectKey(namespace: namespace, name: child.name)
-        var live: (meta: ObjectMeta, json: JSONValue)?
-        switch child.resource {
-        case Deployment.resource: live = try caches.deployments.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
-        case Service.resource: live = try caches.services.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
-        case ServiceAccount.resource: live = try caches.serviceAccounts.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
-        case RoleBinding.resource: live = try caches.roleBindings.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
-        case CronJob.resource: live = try caches.cronJobs.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) }
-        default: live = nil
-        }
+        var live = try children[child.resource]?.live(key)
         if live == nil {
             let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
             if let object = try await handle.getIfPresent(child.name) {
@@ -150,7 +150,8 @@ public final class ApplicationReconciler: Reconciler {
         }
         guard let live else { return .missing }
         guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
-        return child.body.isSubset(of: live.json) ? .upToDate : .differs
+        if child.body.isSubset(of: live.json) { return .upToDate }
+        return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
     }
 
     func apply(_ child: DesiredChild, namespace: String) async throws {
@@ -165,16 +166,11 @@ public final class ApplicationReconciler: Reconciler {
         let uid = application.metadata.uid ?? ""
         let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
         var stale: [(ResourceDescriptor, String)] = []
-        func collect<K: KubernetesObject>(_ cache: ObjectCache<K>) {
-            for object in cache.list(controlledBy: uid) where !wanted.contains("\(K.resource.plural)/\(object.name)") {
-                stale.append((K.resource, object.name))
+        for kind in childOrder {
+            for name in kind.controlled(uid) where !wanted.contains("\(kind.resource.plural)/\(name)") {
+                stale.append((kind.resource, name))
             }
         }
-        collect(caches.deployments)
-        collect(caches.services)
-        collect(caches.serviceAccounts)
-        collect(caches.roleBindings)
-        collect(caches.cronJobs)
         for (resource, name) in stale {
             do {
                 try await client.resource(DynamicObject.self, at: resource, namespace: namespace).delete(name, preconditionUID: nil)
@@ -206,5 +202,17 @@ public final class ApplicationReconciler: Reconciler {
             logger.debug("status write raced a newer version; retrying", metadata: ["application": "\(application.namespace ?? "")/\(application.name)"])
             return false
         }
+    }
+
+    /// Tells the user about an Application that cannot be decoded: a log line (the
+    /// informer's) and a Warning event on it. It is skipped, the others go on.
+    public func reportUndecodable(_ object: UndecodableObject) async {
+        guard let name = object.name else { return }
+        let regarding = ObjectReference(
+            apiVersion: Application.resource.apiVersion, kind: Application.resource.kind, name: name, namespace: object.namespace,
+            uid: object.uid, resourceVersion: object.resourceVersion)
+        await events.record(
+            regarding: regarding, type: "Warning", reason: "Undecodable", action: "Reconcile",
+            note: "Tide cannot read this Application (\(object.reason)); it is not reconciled until it is fixed")
     }
 }

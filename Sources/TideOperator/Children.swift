@@ -6,8 +6,6 @@ import TideAPI
 public struct OperatorSettings: Sendable, Hashable {
     /// Image with the `tide-scaler` binary.
     public var scalerImage: String
-    /// Name of the shipped ClusterRole the scaler's RoleBinding refers to.
-    public var scalerClusterRole: String = "tide-scaler"
     public var fieldManager: String = "tide-operator"
 
     public init(scalerImage: String = "ghcr.io/tide-dev/tide:0.1.0") {
@@ -91,7 +89,8 @@ public enum Children {
         if serviceMonitors { children.append(try DesiredChild(serviceMonitor(for: application))) }
         if let scaling = application.spec.scaling {
             children.append(try DesiredChild(scalerServiceAccount(for: application)))
-            children.append(try DesiredChild(scalerRoleBinding(for: application, settings: settings)))
+            children.append(try DesiredChild(scalerRole(for: application)))
+            children.append(try DesiredChild(scalerRoleBinding(for: application)))
             switch scaling.mode ?? .cronJob {
             case .cronJob: children.append(try DesiredChild(scalerCronJob(for: application, settings: settings)))
             case .continuous: children.append(try DesiredChild(scalerDeployment(for: application, settings: settings)))
@@ -151,16 +150,58 @@ public enum Children {
         ServiceAccount(metadata: metadata(scalerName(for: application), for: application, component: "scaler"))
     }
 
-    public static func scalerRoleBinding(for application: Application, settings: OperatorSettings) -> RoleBinding {
+    /// What the scaler may do, and only to its own Application: read it, write its
+    /// `/scale` and `/status`, and record (and fold repeated) Events. No Secret: the
+    /// credentials its metric needs are mounted as files.
+    ///
+    /// The operator holds every one of these permissions itself (RBAC lets it grant
+    /// only what it has), so it needs no `escalate` or `bind`.
+    public static func scalerRole(for application: Application) -> Role {
+        Role(
+            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+            rules: [
+                .init(apiGroups: ["tide.dev"], resources: ["applications"], resourceNames: [application.name], verbs: ["get"]),
+                .init(
+                    apiGroups: ["tide.dev"], resources: ["applications/scale", "applications/status"], resourceNames: [application.name],
+                    verbs: ["get", "patch", "update"]),
+                .init(apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "get", "patch"]),
+            ])
+    }
+
+    public static func scalerRoleBinding(for application: Application) -> RoleBinding {
         RoleBinding(
             metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
-            roleRef: .init(kind: "ClusterRole", name: settings.scalerClusterRole),
+            roleRef: .init(kind: "Role", name: scalerName(for: application)),
             subjects: [.init(kind: "ServiceAccount", name: scalerName(for: application), namespace: application.namespace)])
     }
 
-    /// The scaler's arguments: which Application to scale.
+    /// Where the scaler pod finds the Prometheus credentials the spec names, as the
+    /// files `token`, `ca.crt`, `username` and `password`.
+    public static let credentialsDirectory = "/var/run/secrets/tide.dev/prometheus"
+
+    /// The scaler's arguments: which Application to scale, and where its credentials are.
     public static func scalerArguments(for application: Application) -> [String] {
-        ["--namespace", application.namespace ?? "default", "--application", application.name]
+        var arguments = ["--namespace", application.namespace ?? "default", "--application", application.name]
+        if credentialsVolume(for: application) != nil { arguments += ["--credentials-dir", credentialsDirectory] }
+        return arguments
+    }
+
+    /// The Secret keys named in `spec.scaling.prometheus.auth`, projected into one
+    /// volume under fixed file names. Optional, so a missing Secret lets the scaler
+    /// start and say so (MetricUnavailable) instead of a pod stuck in ContainerCreating.
+    public static func credentialsVolume(for application: Application) -> Volume? {
+        guard let auth = application.spec.scaling?.prometheus.auth else { return nil }
+        var sources: [ProjectedVolumeSource.Source] = []
+        func project(_ secret: String, _ items: [(key: String, path: String)]) {
+            sources.append(.init(secret: .init(name: secret, items: items.map { .init(key: $0.key, path: $0.path) }, optional: true)))
+        }
+        if let token = auth.bearerTokenSecretRef { project(token.name, [(token.key, "token")]) }
+        if let basic = auth.basicAuthSecretRef {
+            project(basic.name, [(basic.usernameKey ?? "username", "username"), (basic.passwordKey ?? "password", "password")])
+        }
+        if let ca = auth.caSecretRef { project(ca.name, [(ca.key, "ca.crt")]) }
+        guard !sources.isEmpty else { return nil }
+        return Volume(name: "prometheus-credentials", projected: .init(sources: sources))
     }
 
     static func scalerPod(for application: Application, settings: OperatorSettings, arguments: [String], restartPolicy: String) -> PodTemplateSpec {
@@ -175,6 +216,10 @@ public enum Children {
             containers: [container], serviceAccountName: scalerName(for: application), restartPolicy: restartPolicy,
             securityContext: restrictedPod)
         spec.automountServiceAccountToken = true
+        if let volume = credentialsVolume(for: application) {
+            spec.volumes = [volume]
+            spec.containers[0].volumeMounts = [VolumeMount(name: volume.name, mountPath: credentialsDirectory, readOnly: true)]
+        }
         return PodTemplateSpec(metadata: ObjectMeta(labels: labels), spec: spec)
     }
 
@@ -185,9 +230,14 @@ public enum Children {
             spec: .init(
                 schedule: scaling?.schedule ?? Defaults.schedule, concurrencyPolicy: "Forbid", suspend: false,
                 startingDeadlineSeconds: 60, successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 1,
+                // A run that decided, or recorded why it could not, exits 0: the Job neither
+                // retries it (which would count a failure twice) nor warns every tick.
+                // backoffLimit 1 retries only a run that could not record anything.
                 jobTemplate: .init(spec: .init(
                     backoffLimit: 1, activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 600,
-                    template: scalerPod(for: application, settings: settings, arguments: scalerArguments(for: application), restartPolicy: "Never")))))
+                    template: scalerPod(
+                        for: application, settings: settings, arguments: scalerArguments(for: application) + ["--exit-zero-when-recorded"],
+                        restartPolicy: "Never")))))
     }
 
     /// `mode: Continuous`: one scaler pod that loops every `interval`.
@@ -202,5 +252,24 @@ public enum Children {
             metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
             // Recreate: never two scalers at once, not even during a rollout.
             spec: .init(replicas: 1, selector: LabelSelector(matchLabels: selector), template: template, strategy: .init(type: "Recreate")))
+    }
+}
+
+extension Children {
+    /// Whether the live child cannot take the desired one in place and must be deleted
+    /// and created again: a RoleBinding's `roleRef` is immutable, and a Deployment
+    /// whose server-defaulted `rollingUpdate` stays behind cannot switch to `Recreate`.
+    public static func requiresReplacement(_ desired: DesiredChild, live: JSONValue) -> Bool {
+        switch desired.resource {
+        case RoleBinding.resource:
+            guard let roleRef = desired.body["roleRef"] else { return false }
+            return live["roleRef"] != nil && live["roleRef"] != roleRef
+        case Deployment.resource:
+            let wanted = desired.body["spec"]?["strategy"]?["type"]?.stringValue
+            let current = live["spec"]?["strategy"]?["type"]?.stringValue
+            return wanted == "Recreate" && current != nil && current != "Recreate"
+        default:
+            return false
+        }
     }
 }

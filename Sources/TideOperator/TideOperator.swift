@@ -48,36 +48,20 @@ public final class TideOperator: Sendable {
         self.options = options
         let registry = PrometheusCollectorRegistry()
         self.registry = registry
-        let childSelector = "app.kubernetes.io/managed-by=tide"
-        func informer<K: NamespacedObject>(_ type: K.Type, selector: String?) -> Informer<K> {
-            var configuration = Watcher<K>.Configuration(labelSelector: selector)
-            configuration.timeoutSeconds = 290
-            let watcher: Watcher<K>
-            if let namespace = options.namespace {
-                watcher = Watcher(ListWatch(client.namespaced(type, in: namespace)), configuration: configuration, logger: logger)
-            } else {
-                watcher = Watcher(ListWatch(client.allNamespaces(type)), configuration: configuration, logger: logger)
-            }
-            return Informer(watcher)
-        }
-        let applications = informer(Application.self, selector: nil)
-        let deployments = informer(Deployment.self, selector: childSelector)
-        let services = informer(Service.self, selector: childSelector)
-        let serviceAccounts = informer(ServiceAccount.self, selector: childSelector)
-        let roleBindings = informer(RoleBinding.self, selector: childSelector)
-        let cronJobs = informer(CronJob.self, selector: childSelector)
+        let applications = makeInformer(Application.self, client: client, namespace: options.namespace, selector: nil, logger: logger)
         self.applications = applications
 
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
         self.serviceMonitors = serviceMonitors
+        let (children, deployments) = ChildKind.all(client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, logger: logger)
         let events = EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger)
         let reconciler = ApplicationReconciler(
-            client: client,
-            caches: .init(
-                applications: applications.cache, deployments: deployments.cache, services: services.cache,
-                serviceAccounts: serviceAccounts.cache, roleBindings: roleBindings.cache, cronJobs: cronJobs.cache),
+            client: client, applications: applications.cache, deployments: deployments, children: children,
             settings: options.settings, serviceMonitors: serviceMonitors, events: events, logger: logger)
         self.reconciler = reconciler
+        applications.onUndecodable { object in
+            Task { await reconciler.reportUndecodable(object) }
+        }
         var configuration = Controller.Configuration(name: "application")
         configuration.workers = options.workers
         configuration.resyncPeriod = options.resyncPeriod
@@ -85,12 +69,7 @@ public final class TideOperator: Sendable {
             configuration: configuration, reconciler: reconciler,
             metrics: ControllerMetrics(controller: "application", factory: PrometheusMetricsFactory(registry: registry)), logger: logger)
         controller.watches(applications)
-        let owner = (Application.resource.apiVersion, Application.resource.kind)
-        controller.owns(deployments, ownerAPIVersion: owner.0, ownerKind: owner.1)
-        controller.owns(services, ownerAPIVersion: owner.0, ownerKind: owner.1)
-        controller.owns(serviceAccounts, ownerAPIVersion: owner.0, ownerKind: owner.1)
-        controller.owns(roleBindings, ownerAPIVersion: owner.0, ownerKind: owner.1)
-        controller.owns(cronJobs, ownerAPIVersion: owner.0, ownerKind: owner.1)
+        for child in children { child.register(controller) }
         self.controller = controller
 
         let elector = options.leaderElection.map { LeaderElector(client: client, configuration: $0, logger: logger) }
@@ -98,7 +77,7 @@ public final class TideOperator: Sendable {
             guard let controller else { return false }
             return controller.isReady || (elector != nil && !(elector!.isLeader) && applications.cache.hasSynced)
         }
-        var background: [any ServiceLifecycle.Service] = [applications, deployments, services, serviceAccounts, roleBindings, cronJobs]
+        var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service)
         background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
         let ports = boundPorts
         var probeServer: ProbeServer?

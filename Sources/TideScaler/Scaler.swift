@@ -23,6 +23,15 @@ public struct ScalerOutcome: Sendable {
     public var line: String
     public var decision: ScalingDecision?
 
+    /// Whether the Application shows this outcome (status, conditions or events), or
+    /// has nothing to show it on: a retry would only repeat it.
+    public var isRecorded: Bool {
+        switch kind {
+        case .decided, .metricUnavailable, .invalidApplication: return true
+        case .failed: return false
+        }
+    }
+
     public var exitCode: Int32 {
         switch kind {
         case .decided: return 0
@@ -40,6 +49,10 @@ public final class Scaler: Sendable {
     public let namespace: String
     public let name: String
     public let dryRun: Bool
+    /// Where the credentials named in `prometheus.auth` are mounted as files (`token`,
+    /// `ca.crt`, `username`, `password`); `nil` reads the Secrets through the API
+    /// (a scaler run by hand with the user's own rights).
+    public let credentialsDirectory: String?
     let client: KubeClient
     let events: EventRecorder
     let logger: Logger
@@ -48,7 +61,8 @@ public final class Scaler: Sendable {
     let makePrometheus: @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient
 
     public init(
-        client: KubeClient, namespace: String, name: String, dryRun: Bool = false, logger: Logger = Logger(label: "tide.scaler"),
+        client: KubeClient, namespace: String, name: String, dryRun: Bool = false, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "tide.scaler"),
         now: @escaping @Sendable () -> Date = { Date() },
         makePrometheus: @escaping @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient = Scaler.defaultPrometheus
     ) {
@@ -56,6 +70,7 @@ public final class Scaler: Sendable {
         self.namespace = namespace
         self.name = name
         self.dryRun = dryRun
+        self.credentialsDirectory = credentialsDirectory
         self.logger = logger
         self.now = now
         self.makePrometheus = makePrometheus
@@ -141,21 +156,36 @@ public final class Scaler: Sendable {
         var ca: [UInt8]?
         do {
             let secrets = client.namespaced(Secret.self, in: namespace)
-            func value(_ secret: String, _ key: String) async throws -> String {
-                guard let bytes = try await secrets.get(secret).value(forKey: key) else {
-                    throw ScalerError.invalid("Secret \(secret) has no key \(key)")
+            let directory = credentialsDirectory
+            let namespace = namespace
+            /// The value of `key` in Secret `secret`: from the mounted file `file`, or
+            /// through the API when no directory is mounted.
+            func value(_ secret: String, _ key: String, file: String) async throws -> String {
+                let bytes: [UInt8]
+                if let directory {
+                    let path = (directory as NSString).appendingPathComponent(file)
+                    guard let data = FileManager.default.contents(atPath: path) else {
+                        throw ScalerError.invalid(
+                            "Secret \(namespace)/\(secret) key \(key) is not mounted (\(path) is missing): create the Secret with that key")
+                    }
+                    bytes = Array(data)
+                } else {
+                    guard let found = try await secrets.get(secret).value(forKey: key) else {
+                        throw ScalerError.invalid("Secret \(secret) has no key \(key)")
+                    }
+                    bytes = found
                 }
                 return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             }
             if let auth = scaling.prometheus.auth {
                 if let reference = auth.bearerTokenSecretRef {
-                    credentials = .bearer(try await value(reference.name, reference.key))
+                    credentials = .bearer(try await value(reference.name, reference.key, file: "token"))
                 } else if let reference = auth.basicAuthSecretRef {
                     credentials = .basic(
-                        username: try await value(reference.name, reference.usernameKey ?? "username"),
-                        password: try await value(reference.name, reference.passwordKey ?? "password"))
+                        username: try await value(reference.name, reference.usernameKey ?? "username", file: "username"),
+                        password: try await value(reference.name, reference.passwordKey ?? "password", file: "password"))
                 }
-                if let reference = auth.caSecretRef { ca = Array(try await value(reference.name, reference.key).utf8) }
+                if let reference = auth.caSecretRef { ca = Array(try await value(reference.name, reference.key, file: "ca.crt").utf8) }
             }
         } catch {
             return .unavailable(.unreachable("credentials could not be read: \(error)"))

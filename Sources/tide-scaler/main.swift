@@ -36,6 +36,12 @@ struct TideScalerCommand: AsyncParsableCommand {
     @Flag(help: "Decide and report, but write nothing.")
     var dryRun = false
 
+    @Option(help: "Folder where the Prometheus credentials are mounted as files (token, ca.crt, username, password). Default: read the Secrets through the API.")
+    var credentialsDir: String?
+
+    @Flag(help: "Exit 0 when the outcome was recorded on the Application (metric unavailable, invalid spec), so a Job neither retries nor fails a run that decided. What the scaler CronJob runs.")
+    var exitZeroWhenRecorded = false
+
     @Option(help: "json or text.")
     var logFormat = "json"
 
@@ -60,12 +66,13 @@ struct TideScalerCommand: AsyncParsableCommand {
         }
         connection.userAgent = "tide-scaler/0.1"
         let client = try KubeClient(connection: connection, logger: logger)
-        let scaler = Scaler(client: client, namespace: namespace, name: application, dryRun: dryRun, logger: logger)
+        let scaler = Scaler(
+            client: client, namespace: namespace, name: application, dryRun: dryRun, credentialsDirectory: credentialsDir, logger: logger)
 
         guard let interval = interval.flatMap(DurationText.parse) else {
             let outcome = await scaler.runOnce()
             try? await client.shutdown()
-            Self.fail(outcome.exitCode, outcome.line)
+            Self.fail(exitZeroWhenRecorded && outcome.isRecorded ? 0 : outcome.exitCode, outcome.line)
         }
         // Continuous: decide every interval until SIGTERM or SIGINT.
         let loop = Task {

@@ -83,16 +83,22 @@ struct ChildrenTests {
         #expect(monitor.spec.selector.matchLabels == Children.selector(for: app))
     }
 
-    @Test("scaling adds the scaler's ServiceAccount, RoleBinding and CronJob with its arguments")
+    @Test("scaling adds the scaler's ServiceAccount, its own Role and RoleBinding, and the CronJob with its arguments")
     func scalerCronJob() throws {
         let app = application(spec: scaled())
         let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
         #expect(children.map(\.description) == [
-            "Deployment hello", "Service hello", "ServiceAccount hello-scaler", "RoleBinding hello-scaler", "CronJob hello-scaler",
+            "Deployment hello", "Service hello", "ServiceAccount hello-scaler", "Role hello-scaler", "RoleBinding hello-scaler",
+            "CronJob hello-scaler",
         ])
-        let binding = Children.scalerRoleBinding(for: app, settings: settings)
-        #expect(binding.roleRef == .init(kind: "ClusterRole", name: "tide-scaler"))
+        let binding = Children.scalerRoleBinding(for: app)
+        #expect(binding.roleRef == .init(kind: "Role", name: "hello-scaler"))
         #expect(binding.subjects == [.init(kind: "ServiceAccount", name: "hello-scaler", namespace: "demo")])
+        let role = Children.scalerRole(for: app)
+        #expect(role.rules?.allSatisfy { !($0.resources ?? []).contains("secrets") } == true, "the scaler reads no Secret")
+        for rule in role.rules ?? [] where rule.apiGroups == ["tide.dev"] {
+            #expect(rule.resourceNames == ["hello"], "only its own Application: \(rule)")
+        }
         let cronJob = Children.scalerCronJob(for: app, settings: settings)
         #expect(cronJob.spec?.schedule == "*/2 * * * *")
         #expect(cronJob.spec?.concurrencyPolicy == "Forbid")
@@ -102,7 +108,8 @@ struct ChildrenTests {
         #expect(pod.spec?.serviceAccountName == "hello-scaler")
         #expect(pod.spec?.restartPolicy == "Never")
         #expect(pod.spec?.containers[0].image == "tide:test")
-        #expect(pod.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello"])
+        #expect(pod.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--exit-zero-when-recorded"])
+        #expect(pod.spec?.volumes == nil, "no credentials named, nothing mounted")
         #expect(pod.spec?.containers[0].securityContext?.capabilities?.drop == ["ALL"])
         #expect(Children.deployment(for: app).spec?.replicas == 1, "minReplicas until the scaler sets replicas")
     }
@@ -114,6 +121,7 @@ struct ChildrenTests {
         #expect(children.last?.description == "Deployment hello-scaler")
         let scaler = Children.scalerDeployment(for: app, settings: settings)
         #expect(scaler.spec?.replicas == 1)
+        #expect(scaler.spec?.strategy?.type == "Recreate", "never two scalers at once")
         #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--interval", "10s"])
         #expect(scaler.spec?.selector.matchLabels != Children.deployment(for: app).spec?.selector.matchLabels, "scaler pods are not the app's pods")
     }

@@ -26,7 +26,7 @@ struct KubectlTests {
     func installSteps(_ server: LocalKubeServer) async throws {
         #expect(try await kubectl(server, ["apply", "-f", "crds/"]).contains("applications.tide.dev created"))
         let installed = try await kubectl(server, ["apply", "-k", "config/default"])
-        for object in ["namespace/tide-system", "clusterrole.rbac.authorization.k8s.io/tide-scaler", "deployment.apps/tide-operator"] {
+        for object in ["namespace/tide-system", "clusterrole.rbac.authorization.k8s.io/tide-operator", "deployment.apps/tide-operator"] {
             #expect(installed.contains(object), "\(installed)")
         }
         _ = try await kubectl(server, ["apply", "-f", "samples/"])

@@ -1,0 +1,116 @@
+import KubeAPI
+import KubeClient
+import KubeRuntime
+import Logging
+import ServiceLifecycle
+import TideAPI
+
+/// One kind of object the operator creates for Applications, with everything that
+/// must follow it: the informer that watches it, the cache the reconciler reads the
+/// live object from, the owner mapping that requeues the Application when it
+/// changes, and the listing that finds stale ones to remove.
+///
+/// ``ChildKind/all(client:namespace:serviceMonitors:logger:)`` is the one list of child
+/// kinds. Informer setup, the caches, the live-state check and stale removal all
+/// iterate it, and a test checks the operator's RBAC grants each of them, so a new
+/// kind cannot be half-wired.
+public struct ChildKind: Sendable {
+    public let resource: ResourceDescriptor
+    /// Runs the informer (for a conditional kind, only while the resource is served).
+    let service: any ServiceLifecycle.Service
+    /// The live object from the cache, or `nil` when the cache does not have it.
+    let live: @Sendable (ObjectKey) throws -> (meta: ObjectMeta, json: JSONValue)?
+    /// Names of the cached objects the owner uid controls.
+    let controlled: @Sendable (_ ownerUID: String) -> [String]
+    /// Subscribes the controller to changes, mapped to the owning Application.
+    let register: @Sendable (Controller) -> Void
+
+    /// The kinds, in the order they are applied.
+    public static let resources: [ResourceDescriptor] = [
+        Deployment.resource, Service.resource, ServiceMonitor.resource, ServiceAccount.resource, Role.resource,
+        RoleBinding.resource, CronJob.resource,
+    ]
+
+    /// The label every child carries; informers watch only these objects.
+    public static let selector = "app.kubernetes.io/managed-by=tide"
+
+    /// Every child kind, watched in `namespace` (or all namespaces). ServiceMonitors
+    /// are watched only while `serviceMonitors` reports their resource served.
+    ///
+    /// - Returns: the kinds, and the Deployment cache (the status reads it typed).
+    static func all(
+        client: KubeClient, namespace: String?, serviceMonitors: ServiceMonitorDetector, logger: Logger
+    ) -> (kinds: [ChildKind], deployments: ObjectCache<Deployment>) {
+        let deployments = makeInformer(Deployment.self, client: client, namespace: namespace, selector: selector, logger: logger)
+        let kinds = [
+            make(deployments),
+            make(Service.self, client: client, namespace: namespace, logger: logger),
+            make(ServiceMonitor.self, client: client, namespace: namespace, logger: logger, servedWhen: serviceMonitors),
+            make(ServiceAccount.self, client: client, namespace: namespace, logger: logger),
+            make(Role.self, client: client, namespace: namespace, logger: logger),
+            make(RoleBinding.self, client: client, namespace: namespace, logger: logger),
+            make(CronJob.self, client: client, namespace: namespace, logger: logger),
+        ]
+        return (kinds, deployments.cache)
+    }
+
+    static func make<K: NamespacedObject>(
+        _ type: K.Type, client: KubeClient, namespace: String?, logger: Logger, servedWhen detector: ServiceMonitorDetector? = nil
+    ) -> ChildKind {
+        make(makeInformer(type, client: client, namespace: namespace, selector: selector, logger: logger), servedWhen: detector)
+    }
+
+    static func make<K: NamespacedObject>(_ informer: Informer<K>, servedWhen detector: ServiceMonitorDetector? = nil) -> ChildKind {
+        let cache = informer.cache
+        let owner = (Application.resource.apiVersion, Application.resource.kind)
+        let service: any ServiceLifecycle.Service = detector.map { ConditionalInformer(informer: informer, detector: $0) } ?? informer
+        return ChildKind(
+            resource: K.resource, service: service,
+            live: { key in try cache.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) } },
+            controlled: { uid in cache.list(controlledBy: uid).map(\.name) },
+            register: { controller in
+                controller.owns(informer, ownerAPIVersion: owner.0, ownerKind: owner.1, requireSync: detector == nil)
+            })
+    }
+}
+
+/// An informer of `type`, in one namespace or all, with the operator's watch settings.
+func makeInformer<K: NamespacedObject>(_ type: K.Type, client: KubeClient, namespace: String?, selector: String?, logger: Logger) -> Informer<K> {
+    var configuration = Watcher<K>.Configuration(labelSelector: selector)
+    configuration.timeoutSeconds = 290
+    let watcher: Watcher<K>
+    if let namespace {
+        watcher = Watcher(ListWatch(client.namespaced(type, in: namespace)), configuration: configuration, logger: logger)
+    } else {
+        watcher = Watcher(ListWatch(client.allNamespaces(type)), configuration: configuration, logger: logger)
+    }
+    return Informer(watcher, logger: logger)
+}
+
+/// Runs an informer only while a custom resource is served (its CRD installed), so a
+/// missing CRD costs no failing watch, and a ServiceMonitor that is edited or deleted
+/// is put back at once, not at the next resync.
+struct ConditionalInformer<K: KubernetesObject>: ServiceLifecycle.Service {
+    let informer: Informer<K>
+    let detector: ServiceMonitorDetector
+    var pollInterval: Duration = .milliseconds(250)
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                guard await detector.isAvailable() else {
+                    do { try await Task.sleep(for: pollInterval) } catch { return }
+                    continue
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await informer.run() }
+                    // Served: run until the resource goes away or we are cancelled.
+                    while !Task.isCancelled, await detector.isAvailable() {
+                        do { try await Task.sleep(for: pollInterval) } catch { break }
+                    }
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+}
