@@ -73,6 +73,25 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
         }
     }
 
+    /// Like ``describe(_:)``, and when the decoder only says a number does not fit
+    /// its type, finds that number in `document` to say where it is.
+    static func describe(_ error: any Error, in document: JSONValue) -> String {
+        var text = "\(error)"
+        if case DecodingError.dataCorrupted(let context) = error, let underlying = context.underlyingError { text += " \(underlying)" }
+        guard let range = text.range(of: "numberIsNotRepresentableInSwift(parsed: \""),
+            let end = text[range.upperBound...].firstIndex(of: "\"")
+        else { return describe(error) }
+        let number = String(text[range.upperBound..<end])
+        let location = document.firstPath { value in
+            switch value {
+            case .int(let integer): return String(integer) == number
+            case .double(let double): return "\(double)" == number || String(format: "%.0f", double) == number
+            default: return false
+            }
+        }
+        return "the number \(number) at \(location ?? "an unknown field") is out of range for its field"
+    }
+
     static func path(_ codingPath: [any CodingKey]) -> String {
         let text = codingPath.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined()
         return text.isEmpty ? "the top level" : text
@@ -88,7 +107,41 @@ struct TolerantElement<Item: Decodable>: Decodable {
         do {
             result = .success(try Item(from: decoder))
         } catch {
-            result = .failure(UndecodableObject(identityFrom: decoder, error: error))
+            var failure = UndecodableObject(identityFrom: decoder, error: error)
+            if let value = try? JSONValue(from: decoder) {
+                if error is DecodingError, let data = try? KubeJSON.encoder.encode(value) {
+                    // Decoded on its own, the element names the field relative to the
+                    // object (`.spec.port`, not `.items[3].spec.port`).
+                    do { _ = try KubeJSON.decoder.decode(Item.self, from: data) } catch let standalone {
+                        failure.reason = UndecodableObject.describe(standalone, in: value)
+                    }
+                } else {
+                    // Some decoders only say a number does not fit, not where.
+                    failure.reason = UndecodableObject.describe(error, in: value)
+                }
+            }
+            result = .failure(failure)
         }
+    }
+}
+
+extension JSONValue {
+    /// The path (`.spec.items[0].value`) of the first value, depth first, for which
+    /// `matches` holds.
+    func firstPath(where matches: (JSONValue) -> Bool) -> String? {
+        if matches(self) { return "" }
+        switch self {
+        case .object(let fields):
+            for key in fields.keys.sorted() {
+                if let rest = fields[key]?.firstPath(where: matches) { return ".\(key)\(rest)" }
+            }
+        case .array(let items):
+            for (index, item) in items.enumerated() {
+                if let rest = item.firstPath(where: matches) { return "[\(index)]\(rest)" }
+            }
+        default:
+            break
+        }
+        return nil
     }
 }

@@ -129,22 +129,23 @@ public final class RealCluster: Sendable {
         return name
     }
 
-    /// Write requests (POST, PUT, PATCH, APPLY, DELETE) the API server has served for
-    /// `resources`, summed from its own `apiserver_request_total`.
+    /// Write requests (POST, PUT, PATCH, APPLY, DELETE) the API server has served,
+    /// summed from its own `apiserver_request_total`, for the `group/resource/subresource`
+    /// keys in `resources` (e.g. `apps/deployments/`, `tide.dev/applications/status`).
     public func writeRequestCount(admin: KubeClient, resources: Set<String>) async throws -> Int {
         let response = try await admin.send(.GET, path: "/metrics")
         let text = String(decoding: response.body, as: UTF8.self)
         var total = 0.0
         for line in text.split(separator: "\n") where line.hasPrefix("apiserver_request_total{") {
             guard let close = line.lastIndex(of: "}") else { continue }
-            let labels = line[line.index(line.startIndex, offsetBy: "apiserver_request_total{".count)..<close]
-            func label(_ name: String) -> String? {
-                guard let range = labels.range(of: "\(name)=\"") else { return nil }
+            let labels = "," + line[line.index(line.startIndex, offsetBy: "apiserver_request_total{".count)..<close]
+            func label(_ name: String) -> String {
+                guard let range = labels.range(of: ",\(name)=\"") else { return "" }
                 let rest = labels[range.upperBound...]
-                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) }
+                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) } ?? ""
             }
-            guard let verb = label("verb"), ["POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE"].contains(verb),
-                let resource = label("resource"), resources.contains(resource)
+            guard ["POST", "PUT", "PATCH", "APPLY", "DELETE"].contains(label("verb")),
+                resources.contains("\(label("group"))/\(label("resource"))/\(label("subresource"))")
             else { continue }
             total += Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) ?? 0
         }
@@ -171,5 +172,28 @@ private enum ExitHook {
             try? process.run()
             process.waitUntilExit()
         }
+    }
+}
+
+extension RealCluster {
+    /// Writes a kubeconfig that authenticates with `token` (for a binary run as a
+    /// ServiceAccount). The caller removes the file.
+    public func writeKubeconfig(token: String, to url: URL) throws {
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: envtest
+              cluster: {server: \(server.absoluteString), certificate-authority: \(directory.appendingPathComponent("ca.crt").path)}
+            users:
+            - name: token
+              user: {token: \(token)}
+            contexts:
+            - name: envtest
+              context: {cluster: envtest, user: token}
+            current-context: envtest
+            """
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, 0o600)
     }
 }

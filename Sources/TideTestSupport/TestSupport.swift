@@ -18,6 +18,14 @@ public func eventually(timeout: Duration = .seconds(10), _ condition: () async t
 /// A command that exited with a non-zero status.
 public struct CommandFailed: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// What a finished command printed and how it exited.
+public struct CommandResult: Sendable {
+    public var status: Int32
+    public var output: String
+    public var errors: String
 }
 
 /// Runs a command to completion without blocking a thread, and returns its standard
@@ -25,6 +33,17 @@ public struct CommandFailed: Error, CustomStringConvertible {
 public func runCommand(
     _ path: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil
 ) async throws -> String {
+    let result = try await runProcess(path, arguments, environment: environment, directory: directory)
+    guard result.status == 0 else {
+        throw CommandFailed(description: "\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(result.status): \(result.errors)")
+    }
+    return result.output
+}
+
+/// Runs a command to completion without blocking a thread, whatever its exit status.
+public func runProcess(
+    _ path: String, _ arguments: [String], environment: [String: String] = [:], directory: URL? = nil
+) async throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -46,10 +65,7 @@ public func runCommand(
     errPipe.fileHandleForReading.readabilityHandler = nil
     output.append(outPipe.fileHandleForReading.readDataToEndOfFile())
     errors.append(errPipe.fileHandleForReading.readDataToEndOfFile())
-    guard process.terminationStatus == 0 else {
-        throw CommandFailed(description: "\((path as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited \(process.terminationStatus): \(errors.text)")
-    }
-    return output.text
+    return CommandResult(status: process.terminationStatus, output: output.text, errors: errors.text)
 }
 
 final class OutputCollector: @unchecked Sendable {
@@ -72,3 +88,14 @@ public func freeLoopbackPort() throws -> Int { try LoopbackPort.free() }
 
 /// `kubectl`, if installed.
 public let kubectlPath: String? = ["/usr/local/bin/kubectl", "/usr/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+/// The build folder holding Tide's executables (tide-operator, tide-scaler,
+/// hello-service), found next to the running test bundle.
+public let binariesDirectory: String = {
+    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    while url.path != "/" {
+        url.deleteLastPathComponent()
+        if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("tide-scaler").path) { return url.path }
+    }
+    return RealCluster.repositoryRoot.appendingPathComponent(".build/debug").path
+}()

@@ -11,7 +11,7 @@ struct OperatorChaosTests {
     @Test("300 Applications created, updated and deleted in random order under faults converge to exactly the right children")
     func converges() async throws {
         let harness = try await OperatorHarness.start { options in options.workers = 4 }
-        let faults = harness.server.faults
+        let faults = try harness.server.faults
         let agent = "tide-operator-test"
         faults.watchDropInterval = .milliseconds(400)
         faults.add(.init(fault: .serverError(code: 500), probability: 0.03, userAgent: agent))
@@ -19,7 +19,7 @@ struct OperatorChaosTests {
         faults.add(.init(fault: .conflict, verbs: [.patch, .update], probability: 0.05, userAgent: agent))
         faults.add(.init(fault: .gone, verbs: [.watch, .list], probability: 0.05, userAgent: agent))
 
-        var userConnection = ClusterConnection(server: harness.server.url)
+        var userConnection = ClusterConnection(server: try harness.server.url)
         userConnection.userAgent = "user"
         let user = try KubeClient(connection: userConnection)
         let applications = user.namespaced(Application.self, in: "demo")
@@ -55,7 +55,7 @@ struct OperatorChaosTests {
                 expectedImage[name] = nil
                 deleted.insert(name)
             }
-            if Int.random(in: 0..<50, using: &generator) == 0 { harness.server.store.compactHistory() }
+            if Int.random(in: 0..<50, using: &generator) == 0 { try harness.server.store.compactHistory() }
         }
         #expect(faults.injectedCount > 0, "faults were injected")
         faults.clear()
