@@ -14,12 +14,11 @@ WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
 COPY Tests ./Tests
-RUN swift build -c release --static-swift-stdlib \
-      --product tide-operator --product tide-scaler --product hello-service \
- && mkdir -p /out \
- && for binary in tide-operator tide-scaler hello-service; do \
-      cp "$(swift build -c release --show-bin-path)/$binary" /out/; \
-    done
+COPY scripts ./scripts
+COPY config ./config
+# Builds each binary, fails if any is missing, and checks each answers --help
+# (the tests run the same script).
+RUN scripts/build-image-binaries.sh /out --configuration release --static
 
 # --- runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim

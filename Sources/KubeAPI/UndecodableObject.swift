@@ -67,7 +67,7 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
         case DecodingError.keyNotFound(let key, let context):
             return "missing field '\(key.stringValue)' at \(path(context.codingPath))"
         case DecodingError.dataCorrupted(let context):
-            return "\(context.debugDescription) at \(path(context.codingPath))"
+            return "\(bounded(context.debugDescription)) at \(path(context.codingPath))"
         default:
             return "\(error)"
         }
@@ -90,6 +90,13 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
             }
         }
         return "the number \(number) at \(location ?? "an unknown field") is out of range for its field"
+    }
+
+    /// A decoder's message without the offending value (`Cannot initialize X from
+    /// invalid String value <whatever the user wrote>`), and never long.
+    static func bounded(_ message: String) -> String {
+        if let range = message.range(of: " value ") { return String(message[..<range.lowerBound]) + " value" }
+        return message.count > 120 ? String(message.prefix(120)) + "…" : message
     }
 
     static func path(_ codingPath: [any CodingKey]) -> String {

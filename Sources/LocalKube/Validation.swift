@@ -1,3 +1,4 @@
+import Foundation
 import KubeAPI
 
 /// Checks LocalKube applies before storing an object, so that a client sees the same
@@ -135,7 +136,7 @@ enum Validation {
 
     /// Validates `value` against a structural OpenAPI v3 schema: `type`, `required`,
     /// `properties`, `items`, `enum`, `minimum`/`maximum`, `minLength`/`maxLength`,
-    /// `minItems`/`maxItems`, `pattern`-free. CEL rules are not evaluated.
+    /// `minItems`/`maxItems`, `pattern`. CEL rules are not evaluated.
     static func schema(_ schema: JSONValue, _ value: JSONValue, path: String, into causes: inout [StatusCause]) {
         if case .null = value, schema["nullable"]?.boolValue == true { return }
         if schema["x-kubernetes-int-or-string"]?.boolValue == true {
@@ -186,6 +187,12 @@ enum Validation {
             }
             if let maximum = schema["maxLength"]?.intValue, text.count > maximum {
                 causes.append(StatusCause(reason: "FieldValueTooLong", message: "Too long: may not be longer than \(maximum)", field: path))
+            }
+            if let pattern = schema["pattern"]?.stringValue, let expression = try? NSRegularExpression(pattern: pattern),
+                expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil
+            {
+                causes.append(StatusCause(
+                    reason: "FieldValueInvalid", message: "Invalid value: \"\(text)\": \(path) in body should match '\(pattern)'", field: path))
             }
         }
         if let members = value.objectValue {

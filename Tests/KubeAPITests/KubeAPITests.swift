@@ -62,6 +62,49 @@ struct WireFormatTests {
         let list = try KubeJSON.decoder.decode(ObjectList<Namespace>.self, from: Data(#"{"metadata":{},"items":null}"#.utf8))
         #expect(list.items.isEmpty)
     }
+
+    @Test("an item that cannot be decoded is set aside with its key and the field at fault; the others are kept")
+    func undecodableItems() throws {
+        let json = #"""
+            {"metadata":{"resourceVersion":"9"},"items":[
+              {"metadata":{"name":"a","namespace":"demo"},"spec":{"type":"ClusterIP","ports":[{"port":80}]}},
+              {"metadata":{"name":"b","namespace":"demo","uid":"u-b"},"spec":{"ports":[{"port":"eighty"}]}},
+              {"metadata":{"name":"c","namespace":"demo"},"spec":{"ports":[{"port":3000000000}]}},
+              "not an object",
+              {"metadata":{"name":"d","namespace":"demo"}}
+            ]}
+            """#
+        let list = try KubeJSON.decoder.decode(ObjectList<Service>.self, from: Data(json.utf8))
+        #expect(list.items.map(\.name) == ["a", "d"])
+        #expect(list.metadata.resourceVersion == "9")
+        #expect(list.undecodable.map(\.key) == ["demo/b", "demo/c", "<unnamed>"])
+        #expect(list.undecodable.first?.uid == "u-b")
+        #expect(list.undecodable.first?.reason.contains(".spec.ports[0].port") == true, "\(list.undecodable.first?.reason ?? "")")
+        #expect(list.undecodable.dropFirst().first?.reason.contains(".spec.ports[0].port") == true, "\(list.undecodable.dropFirst().first?.reason ?? "")")
+        // Encoding never includes what was set aside.
+        let encoded = String(decoding: try KubeJSON.encoder.encode(list), as: UTF8.self)
+        #expect(!encoded.contains("eighty") && !encoded.contains("undecodable"))
+    }
+
+    @Test("a watch event whose object cannot be decoded is its own case, and keeps the resourceVersion")
+    func undecodableWatchEvent() throws {
+        let event = try WatchEvent<Service>(json: Array(#"{"type":"MODIFIED","object":{"metadata":{"name":"b","resourceVersion":"42"},"spec":{"ports":"none"}}}"#.utf8))
+        guard case .undecodable(let type, let object) = event else { Issue.record("expected undecodable, got \(event.typeName)"); return }
+        #expect(type == "MODIFIED")
+        #expect(object.resourceVersion == "42")
+        #expect(object.reason.contains(".spec.ports"))
+    }
+
+    @Test("quantities are read from strings and numbers, exactly, and written as strings")
+    func quantities() throws {
+        let json = #"{"limits":{"cpu":1,"memory":1073741824,"gpu":"2"},"requests":{"cpu":"250m","memory":0.5}}"#
+        let resources = try KubeJSON.decoder.decode(ResourceRequirements.self, from: Data(json.utf8))
+        #expect(resources.limits == ["cpu": "1", "memory": "1073741824", "gpu": "2"])
+        #expect(resources.requests == ["cpu": "250m", "memory": "0.5"])
+        let encoded = String(decoding: try KubeJSON.encoder.encode(resources.limits ?? [:]), as: UTF8.self)
+        #expect(encoded.contains(#""memory":"1073741824""#))
+        #expect(throws: DecodingError.self) { try KubeJSON.decoder.decode(ResourceRequirements.self, from: Data(#"{"limits":{"cpu":true}}"#.utf8)) }
+    }
 }
 
 @Suite("Label selectors")

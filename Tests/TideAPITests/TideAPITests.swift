@@ -43,6 +43,10 @@ struct ApplicationSpecTests {
             (ApplicationSpec(image: "x", metrics: MetricsEndpoint(interval: "soon")), "spec.metrics.interval", "is not a duration"),
             (ApplicationSpec(image: "x", env: [EnvVar(name: "A", value: "1"), EnvVar(name: "A", value: "2")]), "spec.env[1].name", "more than once"),
             (ApplicationSpec(image: "x", env: [EnvVar(name: "1BAD")]), "spec.env[0].name", "not a valid environment variable name"),
+            (ApplicationSpec(image: "x", env: [EnvVar(name: "ÄPFEL")]), "spec.env[0].name", "ASCII letters"),
+            (ApplicationSpec(image: "x", env: [EnvVar(name: "KÉY")]), "spec.env[0].name", "ASCII letters"),
+            (ApplicationSpec(image: "x", env: [EnvVar(name: "\u{0663}X")]), "spec.env[0].name", "ASCII letters"),
+            (ApplicationSpec(image: "x", scaling: { var s = scalingSpec(); s.schedule = "\u{0663} * * * *"; return s }()), "spec.scaling.schedule", "cron"),
             (ApplicationSpec(image: "x", scaling: scalingSpec(query: "  \n ")), "spec.scaling.prometheus.query", "empty"),
             (ApplicationSpec(image: "x", scaling: scalingSpec(address: "prometheus:9090")), "spec.scaling.prometheus.address", "not an http(s) URL"),
             (ApplicationSpec(image: "x", scaling: scalingSpec(min: 4, max: 2)), "spec.scaling.maxReplicas", "at least minReplicas (4)"),
@@ -50,6 +54,27 @@ struct ApplicationSpecTests {
     func invalid(spec: ApplicationSpec, field: String, message: String) {
         let issues = spec.withDefaults.validate()
         #expect(issues.contains { $0.field == field && $0.message.contains(message) }, "\(issues)")
+    }
+
+    @Test("environment variable names follow the API server's rule exactly")
+    func environmentNames() {
+        for good in ["A", "a_b", "-x", ".env", "HTTP_PROXY", "x1.2-3"] { #expect(ApplicationSpec.isEnvironmentVariableName(good), "\(good)") }
+        for bad in ["", "1A", "Ä", "A B", "A=B", "naïve", "\u{0663}"] { #expect(!ApplicationSpec.isEnvironmentVariableName(bad), "\(bad)") }
+    }
+
+    @Test("names the children cannot carry are refused, with the limit for each mode",
+        arguments: [
+            ("hello", nil as ScalingMode?, true), ("9lives", nil, false), ("Hello", nil, false), ("a-", nil, false),
+            (String(repeating: "a", count: 63), nil, true), (String(repeating: "a", count: 64), nil, false),
+            (String(repeating: "a", count: 45), .cronJob, true), (String(repeating: "a", count: 46), .cronJob, false),
+            (String(repeating: "a", count: 56), .continuous, true), (String(repeating: "a", count: 57), .continuous, false),
+        ])
+    func names(name: String, mode: ScalingMode?, valid: Bool) {
+        var scaling = mode.map { _ in scalingSpec() }
+        scaling?.mode = mode
+        let application = Application(metadata: ObjectMeta(name: name, namespace: "demo"), spec: ApplicationSpec(image: "x", scaling: scaling).withDefaults)
+        let issues = application.validate().filter { $0.field == "metadata.name" }
+        #expect(issues.isEmpty == valid, "\(name.count) characters, \(mode?.rawValue ?? "no scaling"): \(issues)")
     }
 
     @Test("scaling details: durations, schedule, target, tolerance, fallback")

@@ -2,6 +2,7 @@ import Foundation
 import KubeAPI
 import TideAPI
 import TideOperator
+import LocalKube
 import Testing
 
 func application(_ name: String = "hello", namespace: String = "demo", spec: ApplicationSpec) -> Application {
@@ -124,6 +125,76 @@ struct ChildrenTests {
         #expect(scaler.spec?.strategy?.type == "Recreate", "never two scalers at once")
         #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--interval", "10s"])
         #expect(scaler.spec?.selector.matchLabels != Children.deployment(for: app).spec?.selector.matchLabels, "scaler pods are not the app's pods")
+    }
+}
+
+@Suite("The scaler's credentials, replaced children and the operator's RBAC")
+struct ScalerPrivilegeTests {
+    let settings = OperatorSettings(scalerImage: "tide:test")
+
+    @Test("the Secrets prometheus.auth names are projected as files under fixed names, optional, and the scaler is told where")
+    func credentialsVolume() throws {
+        var spec = scaled()
+        spec.scaling?.prometheus.auth = PrometheusAuth(
+            bearerTokenSecretRef: SecretKeyReference(name: "prom", key: "bearer"), caSecretRef: SecretKeyReference(name: "prom-ca", key: "tls.crt"))
+        let app = application(spec: spec)
+        let pod = try #require(Children.scalerCronJob(for: app, settings: settings).spec?.jobTemplate.spec.template.spec)
+        let sources = try #require(pod.volumes?.first?.projected?.sources)
+        #expect(sources.map { $0.secret?.name } == ["prom", "prom-ca"])
+        #expect(sources.first?.secret?.items == [.init(key: "bearer", path: "token")])
+        #expect(sources.last?.secret?.items == [.init(key: "tls.crt", path: "ca.crt")])
+        #expect(sources.allSatisfy { $0.secret?.optional == true }, "a missing Secret is reported by the scaler, not a stuck pod")
+        #expect(pod.containers[0].volumeMounts == [VolumeMount(name: "prometheus-credentials", mountPath: Children.credentialsDirectory, readOnly: true)])
+        #expect(pod.containers[0].args?.contains(Children.credentialsDirectory) == true)
+        var basic = scaled(.continuous)
+        basic.scaling?.prometheus.auth = PrometheusAuth(basicAuthSecretRef: BasicAuthSecretReference(name: "login"))
+        let continuous = Children.scalerDeployment(for: application(spec: basic), settings: settings)
+        #expect(continuous.spec?.template.spec?.volumes?.first?.projected?.sources.first?.secret?.items
+            == [.init(key: "username", path: "username"), .init(key: "password", path: "password")])
+    }
+
+    @Test("immutable differences need a replacement: a RoleBinding's roleRef, a Deployment going to Recreate", arguments: [
+        (#"{"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"tide-scaler"}}"#, "RoleBinding", true),
+        (#"{"roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"hello-scaler"}}"#, "RoleBinding", false),
+        (#"{"spec":{"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxSurge":"25%"}}}}"#, "Deployment", true),
+        (#"{"spec":{"strategy":{"type":"Recreate"}}}"#, "Deployment", false),
+        (#"{"spec":{}}"#, "Deployment", false),
+    ])
+    func replacement(live: String, kind: String, replace: Bool) throws {
+        let app = application(spec: scaled(.continuous))
+        let desired = kind == "RoleBinding"
+            ? try DesiredChild(Children.scalerRoleBinding(for: app)) : try DesiredChild(Children.scalerDeployment(for: app, settings: settings))
+        let liveJSON = try KubeJSON.decoder.decode(JSONValue.self, from: Data(live.utf8))
+        #expect(Children.requiresReplacement(desired, live: liveJSON) == replace)
+    }
+
+    @Test("config/rbac grants the operator every verb it uses on every child kind, and no Secret, escalate or bind")
+    func operatorRole() throws {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("config/rbac/operator_role.yaml"), encoding: .utf8)
+        let role = try #require(try ManifestLoader.objects(in: text).first)
+        let rules = role["rules"]?.arrayValue ?? []
+        func granted(_ group: String, _ resource: String, _ verb: String) -> Bool {
+            rules.contains { rule in
+                (rule["apiGroups"]?.arrayValue ?? []).contains(.string(group)) && (rule["resources"]?.arrayValue ?? []).contains(.string(resource))
+                    && (rule["verbs"]?.arrayValue ?? []).contains(.string(verb)) && rule["resourceNames"] == nil
+            }
+        }
+        for kind in ChildKind.resources {
+            for verb in ["get", "list", "watch", "create", "patch", "delete"] {
+                #expect(granted(kind.group, kind.plural, verb), "\(verb) \(kind.plural)")
+            }
+        }
+        // What the operator grants each scaler, it must hold itself.
+        for rule in Children.scalerRole(for: application(spec: scaled())).rules ?? [] {
+            for group in rule.apiGroups ?? [] {
+                for resource in rule.resources ?? [] {
+                    for verb in rule.verbs { #expect(granted(group, resource, verb), "\(verb) \(resource) (granted to the scaler)") }
+                }
+            }
+        }
+        #expect(granted("tide.dev", "applications/finalizers", "update"))
+        let everything = rules.flatMap { ($0["resources"]?.arrayValue ?? []) + ($0["verbs"]?.arrayValue ?? []) }
+        for forbidden in ["secrets", "escalate", "bind", "*"] { #expect(!everything.contains(.string(forbidden)), "\(forbidden)") }
     }
 }
 
