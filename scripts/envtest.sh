@@ -16,6 +16,14 @@
 # group system:masters. With --owner, a watchdog stops everything once that
 # process is gone, so a test run that is killed leaves nothing behind.
 set -euo pipefail
+# Close every descriptor inherited beyond stdin, stdout and stderr (bash's own script
+# descriptor, 255, stays): the control plane and the watchdog outlive this script, and
+# a descriptor they kept open would make the caller wait for them (a process launcher
+# that watches a socket for its child's exit would wait forever).
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 root="$(cd "$(dirname "$0")/.." && pwd)"
 version=1.28.7
 names=(etcd kube-apiserver kube-controller-manager)

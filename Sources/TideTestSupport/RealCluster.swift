@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import KubeAPI
 import KubeClient
 
@@ -153,26 +154,25 @@ public final class RealCluster: Sendable {
     }
 }
 
-/// Stops the control plane this process started when the process exits normally.
+/// Stops the control plane this process started when the process exits normally
+/// (the watchdog of `scripts/envtest.sh` covers every other exit). Spawns with
+/// posix_spawn: Foundation's Process cannot run inside an exit handler.
 private func stopAtExit(script: String, directory: String) {
-    ExitHook.register(script: script, directory: directory)
+    ExitHook.arguments.withLock { $0 = ["/bin/bash", script, "down", directory] }
+    atexit {
+        let arguments = ExitHook.arguments.withLock { $0 }
+        guard !arguments.isEmpty else { return }
+        var pointers: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in pointers { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/bash", nil, nil, &pointers, environ) == 0 else { return }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
 }
 
 private enum ExitHook {
-    nonisolated(unsafe) static var script = ""
-    nonisolated(unsafe) static var directory = ""
-
-    static func register(script: String, directory: String) {
-        Self.script = script
-        Self.directory = directory
-        atexit {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = [ExitHook.script, "down", ExitHook.directory]
-            try? process.run()
-            process.waitUntilExit()
-        }
-    }
+    static let arguments = Mutex<[String]>([])
 }
 
 extension RealCluster {

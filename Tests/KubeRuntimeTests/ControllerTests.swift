@@ -202,6 +202,34 @@ struct EventAndProbeTests {
         await cluster.stop()
     }
 
+    @Test("repeats recorded by separate processes (a scaler per CronJob tick) continue one Event's series through the API")
+    func eventSeriesAcrossProcesses() async throws {
+        let cluster = try await Cluster.start()
+        let accounts = cluster.client.namespaced(ServiceAccount.self, in: "default")
+        let subject = try await accounts.create(ServiceAccount(metadata: ObjectMeta(name: "subject")))
+        for run in 0..<3 {
+            // A new recorder each time: nothing is remembered in memory between runs.
+            let recorder = EventRecorder(client: cluster.client, controller: "tide.dev/scaler", instance: "run-\(run)")
+            await recorder.record(subject, type: "Warning", reason: "MetricUnavailable", action: "Scale", note: "Prometheus is unreachable")
+        }
+        let other = EventRecorder(client: cluster.client, controller: "tide.dev/scaler", instance: "run-3")
+        await other.record(subject, type: "Warning", reason: "MetricUnavailable", action: "Scale", note: "the query returned no series")
+        let events = try await cluster.client.namespaced(Event.self, in: "default").list().items
+        #expect(events.count == 2, "\(events.map(\.name))")
+        #expect(events.first { $0.note == "Prometheus is unreachable" }?.series?.count == 3)
+        #expect(events.first { $0.note == "the query returned no series" }?.series == nil)
+        // An expired Event (deleted by its TTL) starts a new series.
+        let recorder = EventRecorder(client: cluster.client, controller: "tide.dev/scaler", instance: "run-4")
+        await recorder.record(subject, type: "Normal", reason: "ScaledUp", action: "Scale", note: "1 → 2")
+        let name = try #require(try await cluster.client.namespaced(Event.self, in: "default").list().items.first { $0.reason == "ScaledUp" }?.name)
+        await recorder.record(subject, type: "Normal", reason: "ScaledUp", action: "Scale", note: "1 → 2")
+        try await cluster.client.namespaced(Event.self, in: "default").delete(name)
+        await recorder.record(subject, type: "Normal", reason: "ScaledUp", action: "Scale", note: "1 → 2")
+        let again = try await cluster.client.namespaced(Event.self, in: "default").get(name)
+        #expect(again.series == nil, "a fresh Event after the old one expired")
+        await cluster.stop()
+    }
+
     @Test("healthz always, readyz only when ready, metrics in the Prometheus text format")
     func probes() async throws {
         let registry = PrometheusCollectorRegistry()

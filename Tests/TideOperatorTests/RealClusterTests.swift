@@ -218,6 +218,10 @@ struct RealClusterTests {
         #expect(digit?.contains("must start with a lowercase letter") == true, "\(digit ?? "admitted")")
         let label = try await rejection(String(repeating: "b", count: 64), ["image": "x"])
         #expect(label?.contains("at most 63 characters") == true, "\(label ?? "admitted")")
+        var inverted = Self.scaling
+        inverted["minReplicas"] = 5
+        let bounds = try await rejection("bounds", ["image": "x", "scaling": inverted])
+        #expect(bounds?.contains("maxReplicas must be greater than or equal to minReplicas") == true, "\(bounds ?? "admitted")")
         let env = try await rejection("envy", ["image": "x", "env": [["name": "ÄPFEL", "value": "1"]]])
         #expect(env?.contains("spec.env[0].name") == true, "\(env ?? "admitted")")
         #expect(try await harness.applications.list().items.map(\.name) == [long46], "nothing else was stored")
@@ -257,5 +261,71 @@ struct RealClusterTests {
         #expect(await eventually(timeout: .seconds(20)) { try await bindings.getIfPresent("loop-scaler")?.roleRef.kind == "Role" })
         #expect(try await harness.events(about: "loop").contains { $0.reason == "Replaced" })
         await restarted.stop()
+    }
+
+    @Test("two tide-operator processes under the operator's token: kill -9 of the leader mid-burst, the other takes over, every Application ends with exactly one Deployment and Service")
+    func killNineMidBurst() async throws {
+        let installed = try await RealClusterInstall.shared.installed()
+        let cluster = installed.cluster
+        let admin = installed.admin
+        let namespace = try await cluster.freshNamespace("burst", admin: admin, labels: ["pod-security.kubernetes.io/enforce": "restricted"])
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-burst-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let kubeconfig = work.appendingPathComponent("kubeconfig")
+        try cluster.writeKubeconfig(token: installed.operatorToken, to: kubeconfig)
+        let lease = "burst-\(namespace.suffix(8))"
+
+        func start(_ identity: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "\(binariesDirectory)/tide-operator")
+            process.arguments = [
+                "--kubeconfig", kubeconfig.path, "--namespace", namespace, "--leader-elect", "--leader-election-namespace", "tide-system",
+                "--leader-election-id", lease, "--metrics-bind-address", "0", "--health-probe-bind-address", "127.0.0.1:\(try freeLoopbackPort())",
+                "--log-format", "text", "--log-level", "error",
+            ]
+            var environment = ProcessInfo.processInfo.environment
+            environment["POD_NAME"] = identity
+            process.environment = environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            return process
+        }
+        let operators = ["burst-a": try start("burst-a"), "burst-b": try start("burst-b")]
+        defer { for process in operators.values where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let leases = admin.namespaced(Lease.self, in: "tide-system")
+        #expect(await eventually(timeout: .seconds(30)) { try await leases.getIfPresent(lease)?.spec?.holderIdentity != nil })
+        let first = try #require(try await leases.get(lease).spec?.holderIdentity)
+
+        let applications = admin.namespaced(Application.self, in: namespace)
+        let total = 150
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<6 {
+                group.addTask {
+                    for index in stride(from: worker, to: total, by: 6) {
+                        _ = try await applications.create(newApplication("app-\(index)", ApplicationSpec(image: "hello:1", replicas: 1)))
+                    }
+                }
+            }
+            // Mid-burst: the leader dies without releasing its Lease.
+            try await Task.sleep(for: .milliseconds(700))
+            if let leader = operators[first] { kill(leader.processIdentifier, SIGKILL) }
+            try await group.waitForAll()
+        }
+        let deployments = admin.namespaced(Deployment.self, in: namespace)
+        let services = admin.namespaced(KubeAPI.Service.self, in: namespace)
+        let converged = await eventually(timeout: .seconds(90)) {
+            let deploymentNames = try await deployments.listAll().items.map(\.name)
+            let serviceNames = try await services.listAll().items.map(\.name)
+            return deploymentNames.count == total && Set(deploymentNames).count == total && serviceNames.count == total
+        }
+        #expect(converged, "every Application has its Deployment and Service")
+        #expect(try await leases.get(lease).spec?.holderIdentity != first, "the survivor took the Lease over")
+        for deployment in try await deployments.listAll().items {
+            #expect(deployment.metadata.ownerReferences?.count == 1 && deployment.metadata.controllerReference?.name == deployment.name)
+        }
+        for process in operators.values where process.isRunning { process.terminate() }
+        for process in operators.values { while process.isRunning { try await Task.sleep(for: .milliseconds(50)) } }
     }
 }
