@@ -61,9 +61,11 @@ struct OperatorEndToEndTests {
         #expect(await eventually { try await harness.applications.getScale("web").status?.selector == "app.kubernetes.io/instance=web,app.kubernetes.io/name=web" })
 
         try await harness.applications.delete("web")
-        // The garbage collector (LocalKube's, or kube-controller-manager's) removes the children.
-        #expect(await eventually(timeout: .seconds(30)) { try await harness.deployments.getIfPresent("web") == nil })
-        #expect(await eventually(timeout: .seconds(30)) { try await harness.services.getIfPresent("web") == nil })
+        // The garbage collector (LocalKube's, or kube-controller-manager's) removes the
+        // children. A fresh kube-controller-manager learns of a new CRD's resource at its
+        // next discovery sync (every 30 s), so it may need that long.
+        #expect(await eventually(timeout: .seconds(90)) { try await harness.deployments.getIfPresent("web") == nil })
+        #expect(await eventually(timeout: .seconds(90)) { try await harness.services.getIfPresent("web") == nil })
         await harness.stop()
     }
 
