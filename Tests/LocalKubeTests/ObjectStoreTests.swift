@@ -28,6 +28,37 @@ struct ObjectStoreTests {
         #expect(throws: APIError.self) { try store.get(accounts, namespace: "default", name: "held") }
     }
 
+    @Test("a RoleBinding's roleRef cannot change, as on the real server; other fields can")
+    func immutableRoleRef() throws {
+        let bindings = try #require(store.type(group: "rbac.authorization.k8s.io", version: "v1", plural: "rolebindings"))
+        let body: JSONValue = ["metadata": ["name": "b"], "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "old"]]
+        _ = try store.create(bindings, namespace: "default", body: body)
+        #expect(throws: APIError.self) {
+            try store.patch(bindings, namespace: "default", name: "b", patch: ["roleRef": ["kind": "Role", "name": "new"]], kind: .merge)
+        }
+        _ = try store.patch(bindings, namespace: "default", name: "b", patch: ["metadata": ["labels": ["x": "y"]]], kind: .merge)
+        let live = try store.get(bindings, namespace: "default", name: "b")
+        #expect(live.value(atPath: ["roleRef", "name"]) == "old")
+    }
+
+    @Test("schema patterns are checked, as on the real server")
+    func patterns() throws {
+        let crd: JSONValue = [
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": ["name": "widgets.example.com"],
+            "spec": [
+                "group": "example.com", "scope": "Namespaced", "names": ["plural": "widgets", "kind": "Widget"],
+                "versions": [["name": "v1", "served": true, "storage": true, "schema": ["openAPIV3Schema": [
+                    "type": "object", "properties": ["spec": ["type": "object", "properties": ["code": ["type": "string", "pattern": "^[a-z]+$"]]]],
+                ]]]],
+            ],
+        ]
+        let crds = try #require(store.type(group: "apiextensions.k8s.io", version: "v1", plural: "customresourcedefinitions"))
+        _ = try store.create(crds, namespace: nil, body: crd)
+        let widgets = try #require(store.type(group: "example.com", version: "v1", plural: "widgets"))
+        _ = try store.create(widgets, namespace: "default", body: ["metadata": ["name": "ok"], "spec": ["code": "abc"]])
+        #expect(throws: APIError.self) { try store.create(widgets, namespace: "default", body: ["metadata": ["name": "bad"], "spec": ["code": "ÄBC"]]) }
+    }
+
     @Test("deleting a namespace deletes what is in it")
     func namespaceDeletion() throws {
         _ = try store.create(namespaces, namespace: nil, body: ["metadata": ["name": "team"]])
