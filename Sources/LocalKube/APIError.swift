@@ -39,6 +39,10 @@ public struct APIError: Error, Sendable {
             details: StatusDetails(name: name, group: type.descriptor.group, kind: type.descriptor.kind, causes: causes))
     }
 
+    static func nameMismatch(_ bodyName: String, _ urlName: String) -> APIError {
+        badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(urlName))")
+    }
+
     static func badRequest(_ message: String) -> APIError {
         APIError(code: 400, reason: "BadRequest", message: message)
     }

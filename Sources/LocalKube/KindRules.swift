@@ -207,4 +207,13 @@ extension ObjectStore {
             }
         }
     }
+
+    /// A write that names a resourceVersion succeeds only against that very version (409).
+    static func checkResourceVersion(of body: JSONValue, against current: JSONValue, type: ResourceType, name: String) throws {
+        if let rv = body.value(atPath: ["metadata", "resourceVersion"])?.stringValue, !rv.isEmpty,
+            rv != current.value(atPath: ["metadata", "resourceVersion"])?.stringValue
+        {
+            throw APIError.conflict(type, name)
+        }
+    }
 }

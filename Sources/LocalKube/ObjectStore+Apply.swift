@@ -34,15 +34,11 @@ extension ObjectStore {
             if patch["apiVersion"] != nil || patch["kind"] != nil || patch["metadata"] != nil {
                 checkedPatch = try Self.checkTypeMeta(patch, type: type, namespace: namespace, requireName: false)
                 if let bodyName = checkedPatch.value(atPath: ["metadata", "name"])?.stringValue, bodyName != name {
-                    throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+                    throw APIError.nameMismatch(bodyName, name)
                 }
             }
             return try replace(type, namespace: namespace, name: name, in: &state) { current, state in
-                if let rv = patch.value(atPath: ["metadata", "resourceVersion"])?.stringValue, !rv.isEmpty,
-                    rv != current.value(atPath: ["metadata", "resourceVersion"])?.stringValue
-                {
-                    throw APIError.conflict(type, name)
-                }
+                try Self.checkResourceVersion(of: patch, against: current, type: type, name: name)
                 var patched = current.merging(patch: checkedPatch)
                 if case .apply(let manager, _) = kind, let uid = current.value(atPath: ["metadata", "uid"])?.stringValue {
                     if let previous = state.applied[uid]?[manager] {

@@ -58,14 +58,10 @@ extension ObjectStore {
         return try state.withLock { state in
             let incoming = try Self.checkTypeMeta(body, type: type, namespace: namespace)
             if let bodyName = incoming.value(atPath: ["metadata", "name"])?.stringValue, bodyName != name {
-                throw APIError.badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+                throw APIError.nameMismatch(bodyName, name)
             }
             return try replace(type, namespace: namespace, name: name, in: &state) { current, state in
-                if let rv = incoming.value(atPath: ["metadata", "resourceVersion"])?.stringValue, !rv.isEmpty,
-                    rv != current.value(atPath: ["metadata", "resourceVersion"])?.stringValue
-                {
-                    throw APIError.conflict(type, name)
-                }
+                try Self.checkResourceVersion(of: incoming, against: current, type: type, name: name)
                 return incoming
             } merge: { current, incoming in
                 Self.combine(current: current, incoming: incoming, type: type, subresource: subresource)
@@ -170,11 +166,7 @@ extension ObjectStore {
             try replace(type, namespace: namespace, name: name, in: &state) { current, state in
                 let currentScale = try Self.scale(of: current, type: type)
                 let incoming = isPatch ? currentScale.merging(patch: body) : body
-                if let rv = incoming.value(atPath: ["metadata", "resourceVersion"])?.stringValue, !rv.isEmpty,
-                    rv != current.value(atPath: ["metadata", "resourceVersion"])?.stringValue
-                {
-                    throw APIError.conflict(type, name)
-                }
+                try Self.checkResourceVersion(of: incoming, against: current, type: type, name: name)
                 guard let replicas = incoming.value(atPath: ["spec", "replicas"])?.intValue, replicas >= 0 else {
                     throw APIError.invalid(type, name, [StatusCause(reason: "FieldValueInvalid", message: "Invalid value: must be greater than or equal to 0", field: "spec.replicas")])
                 }
