@@ -4,6 +4,7 @@ import KubeClient
 import KubeRuntime
 import Logging
 import TideAPI
+import Synchronization
 
 /// Reconciles one Application: validates it, applies the children it should have
 /// (only where the live object differs), removes children it no longer needs, and
@@ -61,53 +62,54 @@ public final class ApplicationReconciler: Reconciler {
             return try await writeStatus(application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
         }
 
+        // A cluster-wide fact: the detector logs it once; each Application shows it in
+        // its Degraded condition, without an Event apiece.
         observation.serviceMonitorsAvailable = await serviceMonitors.isAvailable()
-        if !observation.serviceMonitorsAvailable, !Self.reports(application, "Degraded", reason: "ServiceMonitorCRDMissing") {
-            await events.record(
-                application, type: "Warning", reason: "ServiceMonitorCRDMissing", action: "Reconcile",
-                note: "monitoring.coreos.com/v1 ServiceMonitor is not installed; deployed everything else")
-        }
         let desired = try Children.desired(for: defaulted, settings: settings, serviceMonitors: observation.serviceMonitorsAvailable)
         let namespace = key.namespace ?? "default"
         let uid = application.metadata.uid ?? ""
 
-        for child in desired {
-            do {
-                let state = try await liveState(of: child, namespace: namespace, ownerUID: uid)
-                switch state {
-                case .foreign:
-                    observation.conflicts.append(child.description)
-                    if !Self.reports(application, "Degraded", reason: "ResourceConflict", containing: child.description) {
-                        await events.record(
+        // Children are independent: compare and write them concurrently.
+        let applied = AppliedObjects()
+        let outcomes = try await withThrowingTaskGroup(of: (Int, ChildOutcome).self) { group in
+            for (index, child) in desired.enumerated() {
+                group.addTask { (index, try await self.converge(child, namespace: namespace, ownerUID: uid, applied: applied)) }
+            }
+            var outcomes = [ChildOutcome](repeating: .upToDate, count: desired.count)
+            for try await (index, outcome) in group { outcomes[index] = outcome }
+            return outcomes
+        }
+        var changes: [String] = []
+        for (child, outcome) in zip(desired, outcomes) {
+            switch outcome {
+            case .upToDate: break
+            case .created: changes.append("created \(child.description)")
+            case .updated: changes.append("updated \(child.description)")
+            case .replaced: changes.append("replaced \(child.description) (a field that cannot change in place differed)")
+            case .foreign:
+                observation.conflicts.append(child.description)
+                if !Self.reports(application, "Degraded", reason: "ResourceConflict", containing: child.description) {
+                    await events.record(
                         application, type: "Warning", reason: "ResourceConflict", action: "Reconcile",
-                            note: "\(child.description) exists and is not controlled by this Application; it was left alone")
-                    }
-                case .upToDate:
-                    continue
-                case .replace(let uid):
-                    // Immutable fields differ: delete (only that very object) and create.
-                    do {
-                        try await client.resource(DynamicObject.self, at: child.resource, namespace: namespace).delete(child.name, preconditionUID: uid)
-                    } catch KubeError.notFound {}
-                    try await apply(child, namespace: namespace)
-                    await events.record(
-                        application, type: "Normal", reason: "Replaced", action: "Apply",
-                        note: "replaced \(child.description): a field that cannot change in place differed")
-                case .missing, .differs:
-                    let existed = state == .differs
-                    try await apply(child, namespace: namespace)
-                    await events.record(
-                        application, type: "Normal", reason: existed ? "Updated" : "Created", action: "Apply",
-                        note: "\(existed ? "updated" : "created") \(child.description)")
+                        note: "\(child.description) exists and is not controlled by this Application; it was left alone")
                 }
-            } catch let error as KubeError where !error.isRetryable {
-                observation.failures.append("\(child.description): \(error)")
+            case .rejected(let message):
+                observation.failures.append("\(child.description): \(message)")
             }
         }
         try await removeStale(of: application, keeping: desired, namespace: namespace)
 
+        // The Deployment as just written, when the cache has not seen it yet: the first
+        // status is then already the right one, not a second write later.
         observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
-        guard try await writeStatus(application, observation: observation) else { return .requeue(after: Self.staleRetry) }
+            ?? applied.object(Deployment.resource, application.name).flatMap { try? JSONValue(encoding: $0).decode(as: Deployment.self) }
+        let wrote = try await writeStatus(application, observation: observation)
+        // One Event for everything this reconcile changed, after the status.
+        if !changes.isEmpty {
+            let reason = outcomes.allSatisfy { $0 == .created || $0 == .upToDate || $0 == .foreign } ? "Created" : "Updated"
+            await events.record(application, type: "Normal", reason: reason, action: "Apply", note: changes.joined(separator: ", "))
+        }
+        guard wrote else { return .requeue(after: Self.staleRetry) }
         if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
         if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
         return .done
@@ -136,6 +138,41 @@ public final class ApplicationReconciler: Reconciler {
 
     enum LiveState: Equatable { case missing, upToDate, differs, foreign, replace(uid: String?) }
 
+    /// What reconciling one child did.
+    enum ChildOutcome: Equatable, Sendable {
+        case upToDate, created, updated, replaced, foreign
+        /// The server refused the child (not retryable at the transport level).
+        case rejected(String)
+    }
+
+    /// Brings one child to its desired state, writing only where it differs.
+    func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
+        func apply() async throws {
+            applied.record(child.resource, child.name, try await self.apply(child, namespace: namespace))
+        }
+        do {
+            switch try await liveState(of: child, namespace: namespace, ownerUID: ownerUID) {
+            case .foreign: return .foreign
+            case .upToDate: return .upToDate
+            case .replace(let uid):
+                // Immutable fields differ: delete (only that very object) and create.
+                do {
+                    try await client.resource(DynamicObject.self, at: child.resource, namespace: namespace).delete(child.name, preconditionUID: uid)
+                } catch KubeError.notFound {}
+                try await apply()
+                return .replaced
+            case .missing:
+                try await apply()
+                return .created
+            case .differs:
+                try await apply()
+                return .updated
+            }
+        } catch let error as KubeError where !error.isRetryable {
+            return .rejected("\(error)")
+        }
+    }
+
     /// Compares a desired child with what is live, reading from the caches and
     /// falling back to a GET only when the cache has nothing (the object may exist
     /// without Tide's labels).
@@ -154,10 +191,12 @@ public final class ApplicationReconciler: Reconciler {
         return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
     }
 
-    func apply(_ child: DesiredChild, namespace: String) async throws {
+    /// Server-side applies `child` and returns the object the server now holds.
+    @discardableResult
+    func apply(_ child: DesiredChild, namespace: String) async throws -> DynamicObject {
         let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
         let object = try child.body.decode(as: DynamicObject.self)
-        _ = try await handle.apply(object, fieldManager: settings.fieldManager, force: true)
+        return try await handle.apply(object, fieldManager: settings.fieldManager, force: true)
     }
 
     /// Deletes children this Application controls that are no longer desired (e.g. the
@@ -214,5 +253,19 @@ public final class ApplicationReconciler: Reconciler {
         await events.record(
             regarding: regarding, type: "Warning", reason: "Undecodable", action: "Reconcile",
             note: "Tide cannot read this Application (\(object.reason)); it is not reconciled until it is fixed")
+    }
+}
+
+/// The objects one reconcile wrote, as the server answered (collected from
+/// concurrent child writes).
+final class AppliedObjects: Sendable {
+    private let objects = Mutex<[String: DynamicObject]>([:])
+
+    func record(_ resource: ResourceDescriptor, _ name: String, _ object: DynamicObject) {
+        objects.withLock { $0["\(resource.plural)/\(name)"] = object }
+    }
+
+    func object(_ resource: ResourceDescriptor, _ name: String) -> DynamicObject? {
+        objects.withLock { $0["\(resource.plural)/\(name)"] }
     }
 }

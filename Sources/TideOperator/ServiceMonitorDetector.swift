@@ -36,7 +36,12 @@ public final class ServiceMonitorDetector: Sendable {
                 return previous
             }
             if previous != available {
-                logger.info("ServiceMonitor resource \(available ? "is" : "is not") installed")
+                // Said once for the whole cluster; each Application shows it in its Degraded condition.
+                if available {
+                    logger.info("the ServiceMonitor resource is installed; Applications get ServiceMonitors")
+                } else {
+                    logger.warning("the ServiceMonitor resource (monitoring.coreos.com/v1) is not installed: Applications are deployed without ServiceMonitors and report Degraded=ServiceMonitorCRDMissing until the Prometheus Operator is installed")
+                }
             }
             return (available, previous != nil && previous != available)
         } catch {

@@ -28,6 +28,7 @@ struct OperatorEndToEndTests {
         #expect(deployment.spec?.replicas == 1)
         let service = try await harness.services.get("hello")
         #expect(service.metadata.controllerReference?.name == "hello")
+        #expect(await eventually { try await harness.client.namespaced(RoleBinding.self, in: harness.namespace).getIfPresent("hello-scaler") != nil })
         #expect(try await harness.client.namespaced(ServiceAccount.self, in: harness.namespace).get("hello-scaler").metadata.controllerReference != nil)
         #expect(try await harness.client.namespaced(RoleBinding.self, in: harness.namespace).get("hello-scaler").roleRef == .init(kind: "Role", name: "hello-scaler"))
         #expect(try await harness.client.namespaced(Role.self, in: harness.namespace).get("hello-scaler").rules?.first?.resourceNames == ["hello"])
@@ -74,6 +75,7 @@ struct OperatorEndToEndTests {
         let harness = try await OperatorHarness.start(backend)
         _ = try await harness.applications.create(newApplication("drift", helloSpec()))
         #expect(await eventually { try await harness.services.getIfPresent("drift") != nil })
+        #expect(await eventually { try await harness.deployments.getIfPresent("drift") != nil })
         _ = try await harness.deployments.mergePatch("drift", patch: ["metadata": ["labels": ["app.kubernetes.io/name": "other"]]])
         _ = try await harness.deployments.mergePatch(
             "drift", patch: ["spec": ["template": ["spec": ["containers": [["name": "app", "image": "evil:1"]]]]]])
@@ -207,6 +209,26 @@ struct OperatorEndToEndTests {
         #expect(held.spec?.holderIdentity == (first.tide.controller.isReady ? "first" : "second"))
         await second.stop(keepServer: true)
         await first.stop()
+    }
+
+    @Test("a new Application costs at most four writes, Events included; the missing ServiceMonitor CRD costs no Event per Application")
+    func writesPerApplication() async throws {
+        let harness = try await OperatorHarness.start()
+        let server = try harness.server
+        try await Task.sleep(for: .milliseconds(300))
+        server.requests.reset()
+        for name in ["w1", "w2", "w3"] { _ = try await harness.applications.create(newApplication(name, helloSpec())) }
+        for name in ["w1", "w2", "w3"] {
+            #expect(await eventually { try await harness.condition("Ready", of: name)?.reason == "RollingOut" })
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let operatorRequests = server.requests.byUserAgent["tide-operator-test"]
+        #expect((operatorRequests?.writes ?? 99) <= 3 * 4, "\(server.requests.snapshot)")
+        let events = try await harness.client.namespaced(Event.self, in: harness.namespace).list().items
+        #expect(!events.contains { $0.reason == "ServiceMonitorCRDMissing" })
+        #expect(events.filter { $0.reason == "Created" }.count == 3, "one Event per Application: \(events.map { $0.note ?? "" })")
+        #expect(events.first { $0.regarding?.name == "w1" }?.note == "created Deployment w1, created Service w1")
+        await harness.stop()
     }
 
     @Test("the shipped kustomize output and samples are accepted by the API server")
