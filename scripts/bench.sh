@@ -2,6 +2,12 @@
 # Builds the benchmarks in release mode and prints their tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --real ]; then
+  # The operator against a real control plane only (needs the envtest binaries).
+  shift
+  for product in tide-operator tide-scaler hello-service operator-bench; do swift build -c release --product "$product"; done
+  exec .build/release/operator-bench --real "$@"
+fi
 swift build -c release --product kube-bench
 .build/release/kube-bench "$@"
 swift build -c release --product local-kube

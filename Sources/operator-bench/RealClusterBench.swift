@@ -1,0 +1,303 @@
+import BenchmarkSupport
+import Foundation
+import KubeAPI
+import KubeClient
+import TideAPI
+
+/// `operator-bench --real`: tide-operator (a separate process, under its own
+/// ServiceAccount's token and the RBAC in `config/`) against a real kube-apiserver,
+/// etcd and kube-controller-manager started by `scripts/envtest.sh`, with the floor
+/// measured by the same client in the same run.
+struct RealClusterBench {
+    let root: URL
+    let binaries: String
+    let samples: Int
+    let burst: Int
+    let cached: Int
+    let resyncSeconds = 20
+
+    func run() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-real-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let envtest = work.appendingPathComponent("envtest").path
+        let script = root.appendingPathComponent("scripts/envtest.sh").path
+        try shell("/bin/bash", [script, "up", envtest, "--owner", String(getpid())])
+        defer { try? shell("/bin/bash", [script, "down", envtest]) }
+        let adminConfig = "\(envtest)/kubeconfig"
+        let pids = try String(contentsOfFile: "\(envtest)/pids", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
+        let apiserverPID = pids.count > 1 ? pids[1] : 0
+
+        var connection = try KubeConfigLoader(kubeconfigPath: adminConfig, environment: [:]).load()
+        connection.userAgent = "operator-bench"
+        let admin = try KubeClient(connection: connection, requestTimeout: .seconds(60))
+        let kubectl = ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "kubectl"
+        try shell(kubectl, ["--kubeconfig", adminConfig, "apply", "-f", root.appendingPathComponent("crds").path])
+        try shell(kubectl, ["--kubeconfig", adminConfig, "wait", "--for=condition=Established", "crd/applications.tide.dev", "--timeout=60s"])
+        try shell(kubectl, ["--kubeconfig", adminConfig, "apply", "-k", root.appendingPathComponent("config/default").path])
+        for namespace in ["bench", "floor"] { _ = try await admin.clusterScoped(Namespace.self).create(Namespace(name: namespace)) }
+
+        // The operator's own identity: a TokenRequest token of tide-system/tide-operator.
+        let request: JSONValue = ["apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": ["expirationSeconds": 7_200]]
+        let reply = try await admin.request(
+            .POST, path: "/api/v1/namespaces/tide-system/serviceaccounts/tide-operator/token", body: Array(try KubeJSON.encoder.encode(request)),
+            contentType: "application/json", as: JSONValue.self)
+        guard let token = reply["status"]?["token"]?.stringValue else { throw BenchError("no token for tide-operator") }
+        let operatorConfig = work.appendingPathComponent("operator-kubeconfig")
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c, cluster: {server: \(connection.server.absoluteString), certificate-authority: \(envtest)/ca.crt}}]
+            users: [{name: u, user: {token: \(token)}}]
+            contexts: [{name: c, context: {cluster: c, user: u}}]
+            current-context: c
+            """.write(to: operatorConfig, atomically: true, encoding: .utf8)
+        chmod(operatorConfig.path, 0o600)
+
+        let operatorProcess = try Child.start(
+            "\(binaries)/tide-operator",
+            ["--kubeconfig", operatorConfig.path, "--namespace", "bench", "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--workers", "2",
+             "--log-level", "error", "--resync-period", String(resyncSeconds)])
+        defer { operatorProcess.stop() }
+        try await Task.sleep(for: .seconds(3))
+        let idleRSS = operatorProcess.residentBytes()
+        var rows: [[String]] = []
+
+        // 1. One Application → its Deployment's ADDED event, beside the floor: two round
+        //    trips and two watch deliveries (an object POSTed and seen, then a Deployment).
+        let applications = admin.namespaced(Application.self, in: "bench")
+        let seen = try await DeliveryWatch.start(admin.namespaced(Deployment.self, in: "bench"))
+        var latencies: [Double] = []
+        for index in 0..<samples {
+            let name = "lat-\(index)"
+            let start = ContinuousClock.now
+            _ = try await applications.create(Application(metadata: ObjectMeta(name: name), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
+            try await seen.wait(for: name)
+            latencies.append((ContinuousClock.now - start).inSeconds)
+        }
+        let floorApplications = try await DeliveryWatch.start(admin.namespaced(Application.self, in: "floor"))
+        let floorDeployments = try await DeliveryWatch.start(admin.namespaced(Deployment.self, in: "floor"))
+        var floor: [Double] = []
+        for index in 0..<samples {
+            let name = "floor-\(index)"
+            let start = ContinuousClock.now
+            // Not reconciled: the floor's Application is only created and seen.
+            _ = try await admin.namespaced(Application.self, in: "floor").create(
+                Application(metadata: ObjectMeta(name: name, annotations: ["tide.dev/bench": "floor"]), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
+            try await floorApplications.wait(for: name)
+            _ = try await admin.namespaced(Deployment.self, in: "floor").create(deploymentLike(name))
+            try await floorDeployments.wait(for: name)
+            floor.append((ContinuousClock.now - start).inSeconds)
+        }
+        let p50 = percentile(latencies, 0.5), p99 = percentile(latencies, 0.99)
+        let floor50 = percentile(floor, 0.5), floor99 = percentile(floor, 0.99)
+        rows.append(["one Application → Deployment ADDED, p50 (ms)", ms(p50), String(format: "%.1f× the floor (%@ ms)", p50 / floor50, ms(floor50))])
+        rows.append(["one Application → Deployment ADDED, p99 (ms)", ms(p99), String(format: "%.1f× the floor (%@ ms)", p99 / floor99, ms(floor99))])
+
+        // 2. A burst, from 8 clients; requests by verb from the server's own counter.
+        let before = try await requestCounts(admin)
+        let operatorCPUBefore = cpuSeconds(operatorProcess.process.processIdentifier)
+        let apiserverCPUBefore = cpuSeconds(apiserverPID)
+        let burstStart = ContinuousClock.now
+        try await createApplications(admin, namespace: "bench", prefix: "burst", count: burst)
+        try await seen.waitForCount(samples + burst, timeout: .seconds(600))
+        let burstTime = (ContinuousClock.now - burstStart).inSeconds
+        let operatorCPU = cpuSeconds(operatorProcess.process.processIdentifier) - operatorCPUBefore
+        let apiserverCPU = cpuSeconds(apiserverPID) - apiserverCPUBefore
+        try await waitForStatus(applications, expected: samples + burst)
+        let after = try await requestCounts(admin)
+        var perVerb: [String: Double] = [:]
+        for (key, value) in after {
+            let delta = value - (before[key] ?? 0)
+            guard delta > 0, Self.operatorResources.contains(key.resource) else { continue }
+            perVerb[key.verb, default: 0] += delta
+        }
+        // The bench's own requests: its Application POSTs and status LISTs.
+        let operatorWrites = ["POST", "PATCH", "APPLY", "PUT", "DELETE"].reduce(0.0) { $0 + (perVerb[$1] ?? 0) }
+        rows.append(["\(burst) Applications → all Deployments (s)", String(format: "%.2f", burstTime), "8 creating clients, 2 workers"])
+        rows.append(["operator CPU during the burst (s)", String(format: "%.2f", operatorCPU), String(format: "kube-apiserver %.2f s", apiserverCPU)])
+        rows.append([
+            "operator writes per new Application", String(format: "%.2f", operatorWrites / Double(burst)),
+            perVerb.filter { ["POST", "PATCH", "APPLY", "PUT", "DELETE"].contains($0.key) }.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(String(format: "%.2f", $0.value / Double(burst)))" }.joined(separator: ", "),
+        ])
+        rows.append(["operator reads per new Application", String(format: "%.2f", (perVerb["GET"] ?? 0) / Double(burst)), "GETs of children (cache misses)"])
+
+        // 3. A full resync of the unchanged Applications: CPU and writes over one period,
+        //    once kube-controller-manager has settled (no operator writes for 5 s).
+        var quiet = try await requestCounts(admin)
+        var quietSince = ContinuousClock.now
+        let settleDeadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now - quietSince < .seconds(5), ContinuousClock.now < settleDeadline {
+            try await Task.sleep(for: .seconds(1))
+            let now = try await requestCounts(admin)
+            if writes(now, since: quiet) > 0 { quiet = now; quietSince = ContinuousClock.now }
+        }
+        let steadyBefore = try await requestCounts(admin)
+        let resyncCPUBefore = cpuSeconds(operatorProcess.process.processIdentifier)
+        try await Task.sleep(for: .seconds(resyncSeconds + 2))
+        let resyncCPU = cpuSeconds(operatorProcess.process.processIdentifier) - resyncCPUBefore
+        let steadyAfter = try await requestCounts(admin)
+        let steadyWrites = writes(steadyAfter, since: steadyBefore)
+        rows.append([
+            "CPU of one full resync of \(samples + burst) unchanged Applications (s)", String(format: "%.2f", resyncCPU),
+            "\(Int(steadyWrites)) writes in the \(resyncSeconds + 2) s window (must be 0)",
+        ])
+
+        // 4. Memory.
+        let loadedRSS = operatorProcess.residentBytes()
+        rows.append(["operator RSS idle (MiB)", mib(idleRSS), "no Applications"])
+        rows.append(["operator RSS with \(samples + burst) Applications (MiB)", mib(loadedRSS), "and their children cached"])
+        if cached > samples + burst {
+            let more = cached - samples - burst
+            let start = ContinuousClock.now
+            try await createApplications(admin, namespace: "bench", prefix: "mem", count: more)
+            try await seen.waitForCount(cached, timeout: .seconds(1_800))
+            let converge = (ContinuousClock.now - start).inSeconds
+            try await Task.sleep(for: .seconds(3))
+            rows.append(["operator RSS with \(cached) Applications (MiB)", mib(operatorProcess.residentBytes()), String(format: "%d more converged in %.1f s", more, converge)])
+        }
+
+        // 5. Binary sizes.
+        for binary in ["tide-operator", "tide-scaler", "hello-service"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: "\(binaries)/\(binary)")[.size] as? Int) ?? 0
+            rows.append(["\(binary) binary (MB)", String(format: "%.1f", Double(size) / 1_000_000), "as built, not stripped"])
+        }
+        seen.stop()
+        floorApplications.stop()
+        floorDeployments.stop()
+        try await admin.shutdown()
+        printTable("tide-operator against a real kube-apiserver 1.28.7 (separate processes, loopback)", rows: rows)
+    }
+
+    func writes(_ after: [CountKey: Double], since before: [CountKey: Double]) -> Double {
+        after.filter { ["POST", "PATCH", "APPLY", "PUT", "DELETE"].contains($0.key.verb) && Self.operatorResources.contains($0.key.resource) }
+            .reduce(0.0) { $0 + $1.value - (before[$1.key] ?? 0) }
+    }
+
+    /// Resources the operator reads or writes (apiserver_request_total's `resource` label, with subresource).
+    static let operatorResources: Set<String> = [
+        "applications/status", "deployments", "services", "serviceaccounts", "roles", "rolebindings", "cronjobs", "events", "servicemonitors",
+    ]
+
+    struct CountKey: Hashable {
+        var verb: String
+        var resource: String
+    }
+
+    /// `apiserver_request_total` summed by verb and resource (`resource/subresource`),
+    /// leaving out the core Events kube-controller-manager writes.
+    func requestCounts(_ admin: KubeClient) async throws -> [CountKey: Double] {
+        let text = String(decoding: try await admin.send(.GET, path: "/metrics").body, as: UTF8.self)
+        var counts: [CountKey: Double] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("apiserver_request_total{") {
+            guard let close = line.lastIndex(of: "}") else { continue }
+            let labels = "," + line[line.index(line.startIndex, offsetBy: "apiserver_request_total{".count)..<close]
+            func label(_ name: String) -> String {
+                guard let range = labels.range(of: ",\(name)=\"") else { return "" }
+                let rest = labels[range.upperBound...]
+                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) } ?? ""
+            }
+            let group = label("group"), resource = label("resource"), subresource = label("subresource")
+            if resource == "events" && group != "events.k8s.io" { continue }
+            // kube-controller-manager's own writes: status, and the Deployment controller's
+            // revision annotation (an update; Tide only ever applies).
+            if ["deployments", "cronjobs"].contains(resource) && subresource == "status" { continue }
+            if resource == "deployments" && label("verb") == "PUT" { continue }
+            let key = CountKey(verb: label("verb"), resource: subresource.isEmpty ? resource : "\(resource)/\(subresource)")
+            counts[key, default: 0] += Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        return counts
+    }
+
+    func createApplications(_ client: KubeClient, namespace: String, prefix: String, count: Int) async throws {
+        let applications = client.namespaced(Application.self, in: namespace)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for index in stride(from: worker, to: count, by: 8) {
+                        _ = try await applications.create(Application(metadata: ObjectMeta(name: "\(prefix)-\(index)"), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func waitForStatus(_ applications: ResourceClient<Application, SingleScope>, expected: Int) async throws {
+        for _ in 0..<1_200 {
+            let list = try await applications.listAll(pageSize: 2_000)
+            if list.items.filter({ $0.status?.observedGeneration == $0.metadata.generation }).count >= expected { return }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        throw BenchError("Applications did not all report status")
+    }
+
+    /// User plus system CPU seconds of a process, from /proc.
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = text.lastIndex(of: ")")
+        else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func shell(_ path: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw BenchError("\(path) \(arguments.first ?? "") exited \(process.terminationStatus)") }
+    }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Names seen in ADDED events of one watch, so a measurement ends on delivery.
+final class DeliveryWatch<K: NamespacedObject>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var names: Set<String> = []
+    private var task: Task<Void, Never>?
+
+    static func start(_ resource: ResourceClient<K, SingleScope>) async throws -> DeliveryWatch {
+        let watch = DeliveryWatch()
+        let list = try await resource.list()
+        let stream = try await resource.watch(resourceVersion: list.metadata.resourceVersion, timeoutSeconds: 3_600, allowBookmarks: false)
+        watch.task = Task {
+            do {
+                for try await event in stream {
+                    if case .added(let object) = event { watch.insert(object.name) }
+                }
+            } catch {}
+        }
+        return watch
+    }
+
+    private func insert(_ name: String) { lock.lock(); names.insert(name); lock.unlock() }
+    func contains(_ name: String) -> Bool { lock.lock(); defer { lock.unlock() }; return names.contains(name) }
+    var count: Int { lock.lock(); defer { lock.unlock() }; return names.count }
+
+    func wait(for name: String, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !contains(name) {
+            guard ContinuousClock.now < deadline else { throw BenchError("\(name) was not delivered within \(timeout)") }
+            try await Task.sleep(for: .microseconds(100))
+        }
+    }
+
+    func waitForCount(_ expected: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while count < expected {
+            guard ContinuousClock.now < deadline else { throw BenchError("only \(count) of \(expected) delivered within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    func stop() { task?.cancel() }
+}
