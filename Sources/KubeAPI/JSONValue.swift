@@ -193,8 +193,7 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 extension JSONValue {
     /// Converts any encodable value to a JSON document through Tide's encoder.
     public init(encoding value: some Encodable) throws {
-        let data = try KubeJSON.encoder.encode(value)
-        self = try KubeJSON.decoder.decode(JSONValue.self, from: data)
+        self = try JSONValueEncoder.encode(value)
     }
 
     /// Decodes this document as `type`.

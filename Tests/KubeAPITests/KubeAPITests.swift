@@ -193,3 +193,39 @@ struct ConditionTests {
         #expect(throws: DecodingError.self) { try WatchEvent<Namespace>(json: Array(#"{"type":"EXPLODED","object":{}}"#.utf8)) }
     }
 }
+
+@Suite("Encoding straight to JSONValue")
+struct JSONValueEncoderTests {
+    /// The reference: JSON text written by KubeJSON and parsed back.
+    func throughText(_ value: some Encodable) throws -> JSONValue {
+        try KubeJSON.decoder.decode(JSONValue.self, from: KubeJSON.encoder.encode(value))
+    }
+
+    @Test("gives what encoding to JSON text and parsing it back gives, for every kind Tide writes")
+    func sameAsThroughText() throws {
+        var deployment = Deployment(
+            metadata: ObjectMeta(name: "hello", namespace: "demo", labels: ["a": "b"], ownerReferences: [
+                OwnerReference(apiVersion: "tide.dev/v1alpha1", kind: "Application", name: "hello", uid: "u", controller: true, blockOwnerDeletion: true),
+            ]),
+            spec: .init(
+                replicas: 3, selector: LabelSelector(matchLabels: ["a": "b"]),
+                template: PodTemplateSpec(metadata: ObjectMeta(labels: ["a": "b"]), spec: PodSpec(containers: [
+                    Container(
+                        name: "app", image: "hello:1", ports: [ContainerPort(name: "http", containerPort: 8080, protocol: "TCP")],
+                        env: [EnvVar(name: "A", value: "1")], resources: ResourceRequirements(limits: ["cpu": "1"]),
+                        livenessProbe: Probe(httpGet: .init(path: "/healthz", port: .string("http")), periodSeconds: 10, failureThreshold: 3)),
+                ])),
+                strategy: .init(type: "Recreate")))
+        deployment.status = .init(observedGeneration: 2, replicas: 3)
+        #expect(try JSONValueEncoder.encode(deployment) == throughText(deployment))
+        let service = Service(metadata: ObjectMeta(name: "s"), spec: .init(selector: ["a": "b"], ports: [ServicePort(name: "http", port: 80, targetPort: .int(8080))]))
+        #expect(try JSONValueEncoder.encode(service) == throughText(service))
+        let event = Event(
+            metadata: ObjectMeta(name: "e"), eventTime: MicroTime(Date(timeIntervalSince1970: 1_767_225_845.5)), reportingController: "c",
+            reportingInstance: "i", action: "a", reason: "r", regarding: ObjectReference(name: "x"), note: "n", type: "Normal")
+        #expect(try JSONValueEncoder.encode(event) == throughText(event))
+        let mixed: [String: [Double?]] = ["numbers": [1.0, 0.5, nil, -3]]
+        #expect(try JSONValueEncoder.encode(mixed) == throughText(mixed))
+        #expect(throws: EncodingError.self) { try JSONValueEncoder.encode(["x": Double.nan]) }
+    }
+}
