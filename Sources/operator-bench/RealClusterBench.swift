@@ -139,9 +139,16 @@ struct RealClusterBench {
         let resyncCPU = cpuSeconds(operatorProcess.process.processIdentifier) - resyncCPUBefore
         let steadyAfter = try await requestCounts(admin)
         let steadyWrites = writes(steadyAfter, since: steadyBefore)
+        let steadyDetail = steadyAfter
+            .filter { ["POST", "PATCH", "APPLY", "PUT", "DELETE"].contains($0.key.verb) && Self.operatorResources.contains($0.key.resource) }
+            .compactMap { entry -> String? in
+                let delta = entry.value - (steadyBefore[entry.key] ?? 0)
+                return delta > 0 ? "\(entry.key.verb) \(entry.key.resource) \(Int(delta))" : nil
+            }
+            .sorted().joined(separator: ", ")
         rows.append([
             "CPU of one full resync of \(samples + burst) unchanged Applications (s)", String(format: "%.2f", resyncCPU),
-            "\(Int(steadyWrites)) writes in the \(resyncSeconds + 2) s window (must be 0)",
+            "\(Int(steadyWrites)) writes in the \(resyncSeconds + 2) s window (must be 0)\(steadyDetail.isEmpty ? "" : ": " + steadyDetail)",
         ])
 
         // 4. Memory.
