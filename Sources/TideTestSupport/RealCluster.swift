@@ -134,22 +134,9 @@ public final class RealCluster: Sendable {
     /// summed from its own `apiserver_request_total`, for the `group/resource/subresource`
     /// keys in `resources` (e.g. `apps/deployments/`, `tide.dev/applications/status`).
     public func writeRequestCount(admin: KubeClient, resources: Set<String>) async throws -> Int {
-        let response = try await admin.send(.GET, path: "/metrics")
-        let text = String(decoding: response.body, as: UTF8.self)
-        var total = 0.0
-        for line in text.split(separator: "\n") where line.hasPrefix("apiserver_request_total{") {
-            guard let close = line.lastIndex(of: "}") else { continue }
-            let labels = "," + line[line.index(line.startIndex, offsetBy: "apiserver_request_total{".count)..<close]
-            func label(_ name: String) -> String {
-                guard let range = labels.range(of: ",\(name)=\"") else { return "" }
-                let rest = labels[range.upperBound...]
-                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) } ?? ""
-            }
-            guard ["POST", "PUT", "PATCH", "APPLY", "DELETE"].contains(label("verb")),
-                resources.contains("\(label("group"))/\(label("resource"))/\(label("subresource"))")
-            else { continue }
-            total += Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) ?? 0
-        }
+        let total = try await admin.apiServerRequestCounts()
+            .filter { ["POST", "PUT", "PATCH", "APPLY", "DELETE"].contains($0.verb) && resources.contains("\($0.group)/\($0.resource)/\($0.subresource)") }
+            .reduce(0) { $0 + $1.count }
         return Int(total)
     }
 }

@@ -128,17 +128,7 @@ struct OperatorBench: AsyncParsableCommand {
     }
 
     func createApplications(_ client: KubeClient, prefix: String, count: Int) async throws {
-        let applications = client.namespaced(Application.self, in: "default")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    for index in stride(from: worker, to: count, by: 8) {
-                        _ = try await applications.create(Application(metadata: ObjectMeta(name: "\(prefix)-\(index)"), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await createApplicationsConcurrently(client, namespace: "default", prefix: prefix, count: count)
     }
 
     /// Waits until `expected` Applications report status for their generation.
@@ -225,3 +215,18 @@ final class LineBuffer: @unchecked Sendable {
 
 func ms(_ value: Double) -> String { String(format: "%.2f", value * 1_000) }
 func mib(_ bytes: Int) -> String { String(format: "%.1f", Double(bytes) / 1_048_576) }
+
+/// Creates `count` Applications named `prefix-N` from 8 concurrent clients.
+func createApplicationsConcurrently(_ client: KubeClient, namespace: String, prefix: String, count: Int) async throws {
+    let applications = client.namespaced(Application.self, in: namespace)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<8 {
+            group.addTask {
+                for index in stride(from: worker, to: count, by: 8) {
+                    _ = try await applications.create(Application(metadata: ObjectMeta(name: "\(prefix)-\(index)"), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+}

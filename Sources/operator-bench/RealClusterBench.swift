@@ -195,40 +195,21 @@ struct RealClusterBench {
     /// `apiserver_request_total` summed by verb and resource (`resource/subresource`),
     /// leaving out the core Events kube-controller-manager writes.
     func requestCounts(_ admin: KubeClient) async throws -> [CountKey: Double] {
-        let text = String(decoding: try await admin.send(.GET, path: "/metrics").body, as: UTF8.self)
         var counts: [CountKey: Double] = [:]
-        for line in text.split(separator: "\n") where line.hasPrefix("apiserver_request_total{") {
-            guard let close = line.lastIndex(of: "}") else { continue }
-            let labels = "," + line[line.index(line.startIndex, offsetBy: "apiserver_request_total{".count)..<close]
-            func label(_ name: String) -> String {
-                guard let range = labels.range(of: ",\(name)=\"") else { return "" }
-                let rest = labels[range.upperBound...]
-                return rest.firstIndex(of: "\"").map { String(rest[..<$0]) } ?? ""
-            }
-            let group = label("group"), resource = label("resource"), subresource = label("subresource")
-            if resource == "events" && group != "events.k8s.io" { continue }
+        for entry in try await admin.apiServerRequestCounts() {
+            if entry.resource == "events" && entry.group != "events.k8s.io" { continue }
             // kube-controller-manager's own writes: status, and the Deployment controller's
             // revision annotation (an update; Tide only ever applies).
-            if ["deployments", "cronjobs"].contains(resource) && subresource == "status" { continue }
-            if resource == "deployments" && label("verb") == "PUT" { continue }
-            let key = CountKey(verb: label("verb"), resource: subresource.isEmpty ? resource : "\(resource)/\(subresource)")
-            counts[key, default: 0] += Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) ?? 0
+            if ["deployments", "cronjobs"].contains(entry.resource) && entry.subresource == "status" { continue }
+            if entry.resource == "deployments" && entry.verb == "PUT" { continue }
+            let resource = entry.subresource.isEmpty ? entry.resource : "\(entry.resource)/\(entry.subresource)"
+            counts[CountKey(verb: entry.verb, resource: resource), default: 0] += entry.count
         }
         return counts
     }
 
     func createApplications(_ client: KubeClient, namespace: String, prefix: String, count: Int) async throws {
-        let applications = client.namespaced(Application.self, in: namespace)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
-                group.addTask {
-                    for index in stride(from: worker, to: count, by: 8) {
-                        _ = try await applications.create(Application(metadata: ObjectMeta(name: "\(prefix)-\(index)"), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
-                    }
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await createApplicationsConcurrently(client, namespace: namespace, prefix: prefix, count: count)
     }
 
     func waitForStatus(_ applications: ResourceClient<Application, SingleScope>, expected: Int) async throws {
