@@ -25,6 +25,9 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Directory with the local-kube and tide-operator binaries (default: next to this one).")
     var binaries: String?
 
+    @Option(help: "The operator's --workers (with --real).")
+    var workers = 2
+
     @Flag(help: "Run against a real kube-apiserver, etcd and kube-controller-manager (scripts/envtest.sh) instead of LocalKube.")
     var real = false
 
@@ -37,7 +40,7 @@ struct OperatorBench: AsyncParsableCommand {
         let directory = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         if real {
-            try await RealClusterBench(root: root, binaries: directory, samples: min(latencySamples, 100), burst: burst, cached: cached).run()
+            try await RealClusterBench(root: root, binaries: directory, samples: min(latencySamples, 100), burst: burst, cached: cached, workers: workers).run()
             return
         }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-operator-bench-\(getpid())")

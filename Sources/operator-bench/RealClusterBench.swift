@@ -14,6 +14,7 @@ struct RealClusterBench {
     let samples: Int
     let burst: Int
     let cached: Int
+    let workers: Int
     let resyncSeconds = 20
 
     func run() async throws {
@@ -56,7 +57,7 @@ struct RealClusterBench {
 
         let operatorProcess = try Child.start(
             "\(binaries)/tide-operator",
-            ["--kubeconfig", operatorConfig.path, "--namespace", "bench", "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--workers", "2",
+            ["--kubeconfig", operatorConfig.path, "--namespace", "bench", "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--workers", String(workers),
              "--log-level", "error", "--resync-period", String(resyncSeconds)])
         defer { operatorProcess.stop() }
         try await Task.sleep(for: .seconds(3))
@@ -114,7 +115,7 @@ struct RealClusterBench {
         }
         // The bench's own requests: its Application POSTs and status LISTs.
         let operatorWrites = ["POST", "PATCH", "APPLY", "PUT", "DELETE"].reduce(0.0) { $0 + (perVerb[$1] ?? 0) }
-        rows.append(["\(burst) Applications → all Deployments (s)", String(format: "%.2f", burstTime), "8 creating clients, 2 workers"])
+        rows.append(["\(burst) Applications → all Deployments (s)", String(format: "%.2f", burstTime), "8 creating clients, \(workers) workers"])
         rows.append(["operator CPU during the burst (s)", String(format: "%.2f", operatorCPU), String(format: "kube-apiserver %.2f s", apiserverCPU)])
         rows.append([
             "operator writes per new Application", String(format: "%.2f", operatorWrites / Double(burst)),
