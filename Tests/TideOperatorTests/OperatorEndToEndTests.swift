@@ -221,6 +221,12 @@ struct OperatorEndToEndTests {
         for name in ["w1", "w2", "w3"] {
             #expect(await eventually { try await harness.condition("Ready", of: name)?.reason == "RollingOut" })
         }
+        let namespace = harness.namespace
+        let client = harness.client
+        // The Event is written after the status: wait for it before counting.
+        #expect(await eventually {
+            try await client.namespaced(Event.self, in: namespace).list().items.filter { $0.reason == "Created" }.count == 3
+        })
         try await Task.sleep(for: .milliseconds(300))
         let operatorRequests = server.requests.byUserAgent["tide-operator-test"]
         #expect((operatorRequests?.writes ?? 99) <= 3 * 4, "\(server.requests.snapshot)")

@@ -259,7 +259,7 @@ struct RealClusterTests {
         let restarted = try await OperatorHarness.start(.realCluster, sharing: harness)
         #expect(await eventually(timeout: .seconds(20)) { try await deployments.getIfPresent("loop-scaler")?.spec?.strategy?.type == "Recreate" })
         #expect(await eventually(timeout: .seconds(20)) { try await bindings.getIfPresent("loop-scaler")?.roleRef.kind == "Role" })
-        #expect(try await harness.events(about: "loop").contains { $0.note?.contains("replaced Deployment loop-scaler") == true })
+        #expect(await eventually { try await harness.events(about: "loop").contains { $0.note?.contains("replaced Deployment loop-scaler") == true } })
         await restarted.stop()
     }
 
