@@ -240,7 +240,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "TideAPITests", dependencies: ["TideAPI", "KubeAPI"], swiftSettings: strict),
-        .testTarget(name: "LocalModeTests", dependencies: ["LocalMode"], swiftSettings: strict),
+        .testTarget(name: "LocalModeTests", dependencies: ["LocalMode", "TideTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TideScalerTests",
             dependencies: ["TideTestSupport", 

@@ -58,7 +58,8 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
 
     /// A decoding error in words: what was expected and where (`.items[3].spec.port`).
     /// Never the document itself, which may hold secret values.
-    public static func describe(_ error: any Error) -> String {
+    public static func describe(_ error: any Error, droppingPathPrefix prefix: Int = 0) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String { Self.path(Array(codingPath.dropFirst(prefix))) }
         switch error {
         case DecodingError.typeMismatch(let type, let context):
             return "expected \(type) at \(path(context.codingPath))"
@@ -115,17 +116,12 @@ struct TolerantElement<Item: Decodable>: Decodable {
             result = .success(try Item(from: decoder))
         } catch {
             var failure = UndecodableObject(identityFrom: decoder, error: error)
-            if let value = try? JSONValue(from: decoder) {
-                if error is DecodingError, let data = try? KubeJSON.encoder.encode(value) {
-                    // Decoded on its own, the element names the field relative to the
-                    // object (`.spec.port`, not `.items[3].spec.port`).
-                    do { _ = try KubeJSON.decoder.decode(Item.self, from: data) } catch let standalone {
-                        failure.reason = UndecodableObject.describe(standalone, in: value)
-                    }
-                } else {
-                    // Some decoders only say a number does not fit, not where.
-                    failure.reason = UndecodableObject.describe(error, in: value)
-                }
+            if error is DecodingError {
+                // Name the field relative to the object (`.spec.port`, not `.items[3].spec.port`).
+                failure.reason = UndecodableObject.describe(error, droppingPathPrefix: decoder.codingPath.count)
+            } else if let value = try? JSONValue(from: decoder) {
+                // Some decoders only say a number does not fit, not where.
+                failure.reason = UndecodableObject.describe(error, in: value)
             }
             result = .failure(failure)
         }

@@ -119,3 +119,26 @@ public struct KubeConfigFile: Sendable, Hashable, Decodable {
         return result
     }
 }
+
+extension KubeConfigFile {
+    /// Writes a kubeconfig with one cluster and one bearer-token user, readable only
+    /// by its owner (the token is a secret). For running a binary as a ServiceAccount.
+    public static func writeTokenKubeconfig(server: URL, certificateAuthorityPath: String, token: String, to url: URL) throws {
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: cluster
+              cluster: {server: \(server.absoluteString), certificate-authority: \(certificateAuthorityPath)}
+            users:
+            - name: token
+              user: {token: \(token)}
+            contexts:
+            - name: cluster
+              context: {cluster: cluster, user: token}
+            current-context: cluster
+            """
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, 0o600)
+    }
+}

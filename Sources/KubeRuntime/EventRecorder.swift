@@ -21,9 +21,8 @@ public final class EventRecorder: Sendable {
     let clock: any RuntimeClock
     let logger: Logger
 
+    /// What this process last said of an Event (its name derives from the key).
     private struct Entry {
-        var namespace: String
-        var name: String
         var count: Int32
         var lastSeen: Duration
     }
@@ -91,7 +90,7 @@ public final class EventRecorder: Sendable {
                     reportingInstance: instance, action: action, reason: reason, regarding: regarding, note: note, type: type)
                 do {
                     _ = try await events.create(event)
-                    recent.withLock { $0[key] = Entry(namespace: namespace, name: name, count: 1, lastSeen: now) }
+                    recent.withLock { $0[key] = Entry(count: 1, lastSeen: now) }
                     return
                 } catch KubeError.alreadyExists {
                     // An earlier run said the same: continue its series.
@@ -109,7 +108,7 @@ public final class EventRecorder: Sendable {
                 await record(regarding: regarding, type: type, reason: reason, action: action, note: note)
                 return
             }
-            recent.withLock { $0[key] = Entry(namespace: namespace, name: name, count: count, lastSeen: now) }
+            recent.withLock { $0[key] = Entry(count: count, lastSeen: now) }
         } catch {
             recent.withLock { $0[key] = nil }
             logger.warning("could not record event", metadata: ["reason": "\(reason)", "object": "\(regarding.name ?? "")", "error": "\(error)"])

@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import Synchronization
 
 /// Checks LocalKube applies before storing an object, so that a client sees the same
 /// 422 a real API server would send.
@@ -134,6 +135,17 @@ enum Validation {
         return causes
     }
 
+    /// Schema patterns, compiled once each (NSRegularExpression is immutable and safe
+    /// to share), not on every write.
+    private static let patterns = Mutex<[String: NSRegularExpression]>([:])
+
+    static func compiled(_ pattern: String) -> NSRegularExpression? {
+        if let known = patterns.withLock({ $0[pattern] }) { return known }
+        guard let expression = try? NSRegularExpression(pattern: pattern) else { return nil }
+        patterns.withLock { $0[pattern] = expression }
+        return expression
+    }
+
     /// Validates `value` against a structural OpenAPI v3 schema: `type`, `required`,
     /// `properties`, `items`, `enum`, `minimum`/`maximum`, `minLength`/`maxLength`,
     /// `minItems`/`maxItems`, `pattern`. CEL rules are not evaluated.
@@ -188,7 +200,7 @@ enum Validation {
             if let maximum = schema["maxLength"]?.intValue, text.count > maximum {
                 causes.append(StatusCause(reason: "FieldValueTooLong", message: "Too long: may not be longer than \(maximum)", field: path))
             }
-            if let pattern = schema["pattern"]?.stringValue, let expression = try? NSRegularExpression(pattern: pattern),
+            if let pattern = schema["pattern"]?.stringValue, let expression = compiled(pattern),
                 expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil
             {
                 causes.append(StatusCause(

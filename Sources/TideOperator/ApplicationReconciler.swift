@@ -17,9 +17,7 @@ public final class ApplicationReconciler: Reconciler {
     let client: KubeClient
     let applications: ObjectCache<Application>
     let deployments: ObjectCache<Deployment>
-    /// The child kinds, by resource.
-    let children: [ResourceDescriptor: ChildKind]
-    let childOrder: [ChildKind]
+    let children: [ChildKind]
     let settings: OperatorSettings
     let serviceMonitors: ServiceMonitorDetector
     let events: EventRecorder
@@ -35,8 +33,7 @@ public final class ApplicationReconciler: Reconciler {
         self.client = client
         self.applications = applications
         self.deployments = deployments
-        self.childOrder = children
-        self.children = Dictionary(children.map { ($0.resource, $0) }, uniquingKeysWith: { first, _ in first })
+        self.children = children
         self.settings = settings
         self.serviceMonitors = serviceMonitors
         self.events = events
@@ -106,7 +103,7 @@ public final class ApplicationReconciler: Reconciler {
         let wrote = try await writeStatus(application, observation: observation)
         // One Event for everything this reconcile changed, after the status.
         if !changes.isEmpty {
-            let reason = outcomes.allSatisfy { $0 == .created || $0 == .upToDate || $0 == .foreign } ? "Created" : "Updated"
+            let reason = outcomes.contains { $0 == .updated || $0 == .replaced } ? "Updated" : "Created"
             await events.record(application, type: "Normal", reason: reason, action: "Apply", note: changes.joined(separator: ", "))
         }
         guard wrote else { return .requeue(after: Self.staleRetry) }
@@ -147,8 +144,8 @@ public final class ApplicationReconciler: Reconciler {
 
     /// Brings one child to its desired state, writing only where it differs.
     func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
-        func apply() async throws {
-            applied.record(child.resource, child.name, try await self.apply(child, namespace: namespace))
+        func write() async throws {
+            applied.record(child.resource, child.name, try await apply(child, namespace: namespace))
         }
         do {
             switch try await liveState(of: child, namespace: namespace, ownerUID: ownerUID) {
@@ -159,13 +156,13 @@ public final class ApplicationReconciler: Reconciler {
                 do {
                     try await client.resource(DynamicObject.self, at: child.resource, namespace: namespace).delete(child.name, preconditionUID: uid)
                 } catch KubeError.notFound {}
-                try await apply()
+                try await write()
                 return .replaced
             case .missing:
-                try await apply()
+                try await write()
                 return .created
             case .differs:
-                try await apply()
+                try await write()
                 return .updated
             }
         } catch let error as KubeError where !error.isRetryable {
@@ -178,7 +175,7 @@ public final class ApplicationReconciler: Reconciler {
     /// without Tide's labels).
     func liveState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
         let key = ObjectKey(namespace: namespace, name: child.name)
-        var live = try children[child.resource]?.live(key)
+        var live = try children.first { $0.resource == child.resource }?.live(key)
         if live == nil {
             let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
             if let object = try await handle.getIfPresent(child.name) {
@@ -205,7 +202,7 @@ public final class ApplicationReconciler: Reconciler {
         let uid = application.metadata.uid ?? ""
         let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
         var stale: [(ResourceDescriptor, String)] = []
-        for kind in childOrder {
+        for kind in children {
             for name in kind.controlled(uid) where !wanted.contains("\(kind.resource.plural)/\(name)") {
                 stale.append((kind.resource, name))
             }

@@ -25,11 +25,17 @@ public struct ChildKind: Sendable {
     /// Subscribes the controller to changes, mapped to the owning Application.
     let register: @Sendable (Controller) -> Void
 
-    /// The kinds, in the order they are applied.
-    public static let resources: [ResourceDescriptor] = [
-        Deployment.resource, Service.resource, ServiceMonitor.resource, ServiceAccount.resource, Role.resource,
-        RoleBinding.resource, CronJob.resource,
+    /// The child types, in the order they are applied: the one list everything
+    /// else follows.
+    static let types: [any NamespacedObject.Type] = [
+        Deployment.self, Service.self, ServiceMonitor.self, ServiceAccount.self, Role.self, RoleBinding.self, CronJob.self,
     ]
+
+    /// Kinds served by a CRD that may be missing: watched only while served.
+    static let servedByCRD: Set<ResourceDescriptor> = [ServiceMonitor.resource]
+
+    /// The child resources (for RBAC checks).
+    public static var resources: [ResourceDescriptor] { types.map { $0.resource } }
 
     /// The label every child carries; informers watch only these objects.
     public static let selector = "app.kubernetes.io/managed-by=tide"
@@ -42,22 +48,12 @@ public struct ChildKind: Sendable {
         client: KubeClient, namespace: String?, serviceMonitors: ServiceMonitorDetector, logger: Logger
     ) -> (kinds: [ChildKind], deployments: ObjectCache<Deployment>) {
         let deployments = makeInformer(Deployment.self, client: client, namespace: namespace, selector: selector, logger: logger)
-        let kinds = [
-            make(deployments),
-            make(Service.self, client: client, namespace: namespace, logger: logger),
-            make(ServiceMonitor.self, client: client, namespace: namespace, logger: logger, servedWhen: serviceMonitors),
-            make(ServiceAccount.self, client: client, namespace: namespace, logger: logger),
-            make(Role.self, client: client, namespace: namespace, logger: logger),
-            make(RoleBinding.self, client: client, namespace: namespace, logger: logger),
-            make(CronJob.self, client: client, namespace: namespace, logger: logger),
-        ]
-        return (kinds, deployments.cache)
-    }
-
-    static func make<K: NamespacedObject>(
-        _ type: K.Type, client: KubeClient, namespace: String?, logger: Logger, servedWhen detector: ServiceMonitorDetector? = nil
-    ) -> ChildKind {
-        make(makeInformer(type, client: client, namespace: namespace, selector: selector, logger: logger), servedWhen: detector)
+        func kind<K: NamespacedObject>(_ type: K.Type) -> ChildKind {
+            if K.self == Deployment.self { return make(deployments) }
+            let detector = servedByCRD.contains(K.resource) ? serviceMonitors : nil
+            return make(makeInformer(type, client: client, namespace: namespace, selector: selector, logger: logger), servedWhen: detector)
+        }
+        return (types.map { kind($0) }, deployments.cache)
     }
 
     static func make<K: NamespacedObject>(_ informer: Informer<K>, servedWhen detector: ServiceMonitorDetector? = nil) -> ChildKind {

@@ -166,21 +166,7 @@ extension RealCluster {
     /// Writes a kubeconfig that authenticates with `token` (for a binary run as a
     /// ServiceAccount). The caller removes the file.
     public func writeKubeconfig(token: String, to url: URL) throws {
-        let text = """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: envtest
-              cluster: {server: \(server.absoluteString), certificate-authority: \(directory.appendingPathComponent("ca.crt").path)}
-            users:
-            - name: token
-              user: {token: \(token)}
-            contexts:
-            - name: envtest
-              context: {cluster: envtest, user: token}
-            current-context: envtest
-            """
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        chmod(url.path, 0o600)
+        try KubeConfigFile.writeTokenKubeconfig(
+            server: server, certificateAuthorityPath: directory.appendingPathComponent("ca.crt").path, token: token, to: url)
     }
 }

@@ -45,15 +45,8 @@ struct RealClusterBench {
             contentType: "application/json", as: JSONValue.self)
         guard let token = reply["status"]?["token"]?.stringValue else { throw BenchError("no token for tide-operator") }
         let operatorConfig = work.appendingPathComponent("operator-kubeconfig")
-        try """
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: c, cluster: {server: \(connection.server.absoluteString), certificate-authority: \(envtest)/ca.crt}}]
-            users: [{name: u, user: {token: \(token)}}]
-            contexts: [{name: c, context: {cluster: c, user: u}}]
-            current-context: c
-            """.write(to: operatorConfig, atomically: true, encoding: .utf8)
-        chmod(operatorConfig.path, 0o600)
+        try KubeConfigFile.writeTokenKubeconfig(
+            server: connection.server, certificateAuthorityPath: "\(envtest)/ca.crt", token: token, to: operatorConfig)
 
         let operatorProcess = try Child.start(
             "\(binaries)/tide-operator",

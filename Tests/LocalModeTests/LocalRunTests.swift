@@ -1,18 +1,12 @@
 import Foundation
 import LocalMode
+import TideTestSupport
 import Testing
 
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// The build directory holding hello-service and tide-scaler next to the test bundle.
-let binaries: String = {
-    var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    while url.path != "/" {
-        url.deleteLastPathComponent()
-        if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("hello-service").path) { return url.path }
-    }
-    return repositoryRoot.appendingPathComponent(".build/debug").path
-}()
+let binaries = binariesDirectory
 
 /// Whether a process still exists (a zombie of ours counts as gone).
 func alive(_ pid: Int32) -> Bool {

@@ -212,6 +212,6 @@ func helloSpec(replicas: Int32? = 2) -> ApplicationSpec {
     ApplicationSpec(image: "hello:1", replicas: replicas, env: [EnvVar(name: "GREETING", value: "World")])
 }
 
-func newApplication(_ name: String, _ spec: ApplicationSpec, namespace: String = "demo") -> Application {
-    Application(metadata: ObjectMeta(name: name, namespace: namespace), spec: spec)
+func newApplication(_ name: String, _ spec: ApplicationSpec) -> Application {
+    Application(metadata: ObjectMeta(name: name, namespace: "demo"), spec: spec)
 }
