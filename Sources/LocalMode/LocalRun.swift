@@ -23,6 +23,9 @@ public struct LocalRun: Sendable {
         /// Requests per second one replica should serve.
         public var target = "5"
         public var maxReplicas: Int32 = 8
+        /// What the scaler reads: the Prometheus query, or hello-service's own
+        /// `/stats` endpoint through the HTTP source.
+        public var source = MetricSourceKind.prometheus
         /// Where binaries are (hello-service, tide-scaler).
         public var binaries: String
         public var prometheus = "/usr/bin/prometheus"
@@ -38,6 +41,15 @@ public struct LocalRun: Sendable {
             self.output = output
             self.repositoryRoot = repositoryRoot
         }
+    }
+
+    /// The metric source a local run scales on.
+    public enum MetricSourceKind: String, Sendable, CaseIterable {
+        /// `sum(rate(hello_requests_total[10s]))` from the local Prometheus, PerReplica.
+        case prometheus
+        /// `requestsPerSecond` from the first hello-service's `/stats` (a per-pod
+        /// figure, so a Total target: the HPA's Value semantics).
+        case http
     }
 
     public let configuration: Configuration
@@ -139,9 +151,9 @@ public struct LocalRun: Sendable {
             let name = application.name
             let namespace = application.namespace ?? "default"
             application.metadata = ObjectMeta(name: name, namespace: namespace)
-            application.spec.scaling?.prometheus.address = runner.url.absoluteString
-            application.spec.scaling?.prometheus.query = "sum(rate(hello_requests_total{namespace=\"\(namespace)\",service=\"\(name)\"}[10s]))"
-            application.spec.scaling?.target.value = configuration.target
+            let query = "sum(rate(hello_requests_total{namespace=\"\(namespace)\",service=\"\(name)\"}[10s]))"
+            application.spec.scaling?.prometheus = PrometheusSource(address: runner.url.absoluteString, query: query)
+            application.spec.scaling?.target = MetricTarget(type: .perReplica, value: configuration.target)
             application.spec.scaling?.maxReplicas = configuration.maxReplicas
             application.spec.scaling?.behavior = ScalingBehavior(
                 scaleUp: ScalingRules(stabilizationWindowSeconds: 0, selectPolicy: .max, policies: [
@@ -163,12 +175,22 @@ public struct LocalRun: Sendable {
             guard await kube.readyCount(name) > 0 else { throw LocalRunError.failed("the operator did not create Deployment \(name), or hello-service did not start") }
             // Wait for Prometheus to have two scrapes, so the first scaler run has a metric.
             let probe = try PrometheusClient(address: runner.url)
-            let query = application.spec.scaling!.prometheus.query
             for _ in 0..<50 {
                 if case .value = await probe.query(query) { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
             try await probe.shutdown()
+            if configuration.source == .http, let port = await kube.readyPorts().first {
+                // The scaler now reads the first process's own figure.
+                var current = try await applications.get(name)
+                current.spec.scaling?.prometheus = nil
+                current.spec.scaling?.target = nil
+                current.spec.scaling?.metrics = [ScalingMetric(
+                    name: "rps", http: HTTPSource(url: "http://127.0.0.1:\(port)/stats", valueLocation: "requestsPerSecond"),
+                    target: MetricTarget(type: .total, value: configuration.target))]
+                _ = try await applications.update(current)
+                emit("The scaler reads requestsPerSecond from http://127.0.0.1:\(port)/stats (HTTP source, Total target \(configuration.target))")
+            }
 
             // 6. Load, scaler ticks, kubelet and the timeline, together.
             let cronJob = try await client.namespaced(CronJob.self, in: namespace).get(Children.scalerName(for: application))

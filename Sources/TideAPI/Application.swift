@@ -61,7 +61,12 @@ public struct MetricsEndpoint: Sendable, Hashable, Codable {
 }
 
 /// How the scaler sizes the Application.
+///
+/// The metrics come either as the list `metrics` or, the original form, as one
+/// `prometheus` query with one `target` (read as a one-element list named
+/// ``ScalingMetric/singleMetricName``). ``resolvedMetrics`` gives the list either way.
 public struct Scaling: Sendable, Hashable, Codable {
+    /// `0` allows scaling to zero: see ``ScalingMetric/activation`` and ``cooldownPeriod``.
     public var minReplicas: Int32?
     public var maxReplicas: Int32
     /// CronJob schedule of the scaler in `CronJob` mode (default every minute).
@@ -70,8 +75,15 @@ public struct Scaling: Sendable, Hashable, Codable {
     public var mode: ScalingMode?
     /// Loop period in `Continuous` mode (default `10s`).
     public var interval: String?
-    public var prometheus: PrometheusSource
-    public var target: MetricTarget
+    /// The single-metric form: one Prometheus query (with ``target``).
+    public var prometheus: PrometheusSource?
+    /// The single-metric form's target.
+    public var target: MetricTarget?
+    /// Several metrics; the desired count is the largest of their recommendations.
+    public var metrics: [ScalingMetric]?
+    /// With `minReplicas: 0`: how long every metric must stay at or below its
+    /// activation value before the Deployment goes to zero (default `300s`).
+    public var cooldownPeriod: String?
     /// Relative change ignored around the target (default 0.1).
     public var tolerance: Double?
     public var behavior: ScalingBehavior?
@@ -83,7 +95,8 @@ public struct Scaling: Sendable, Hashable, Codable {
 
     public init(
         minReplicas: Int32? = nil, maxReplicas: Int32, schedule: String? = nil, mode: ScalingMode? = nil,
-        interval: String? = nil, prometheus: PrometheusSource, target: MetricTarget, tolerance: Double? = nil,
+        interval: String? = nil, prometheus: PrometheusSource? = nil, target: MetricTarget? = nil, metrics: [ScalingMetric]? = nil,
+        cooldownPeriod: String? = nil, tolerance: Double? = nil,
         behavior: ScalingBehavior? = nil, onMetricUnavailable: MetricUnavailablePolicy? = nil,
         fallback: Fallback? = nil, paused: Bool? = nil
     ) {
@@ -94,11 +107,122 @@ public struct Scaling: Sendable, Hashable, Codable {
         self.interval = interval
         self.prometheus = prometheus
         self.target = target
+        self.metrics = metrics
+        self.cooldownPeriod = cooldownPeriod
         self.tolerance = tolerance
         self.behavior = behavior
         self.onMetricUnavailable = onMetricUnavailable
         self.fallback = fallback
         self.paused = paused
+    }
+
+    /// Every metric the Application scales on: `metrics`, or the single
+    /// `prometheus` + `target` form as one metric named `prometheus`. Empty only for
+    /// a spec ``ApplicationSpec/validate()`` refuses.
+    public var resolvedMetrics: [ScalingMetric] {
+        if let metrics { return metrics }
+        guard let prometheus, let target else { return [] }
+        return [ScalingMetric(name: ScalingMetric.singleMetricName, prometheus: prometheus, target: target)]
+    }
+}
+
+/// One metric to scale on: a name, exactly one source, and the value it should have.
+public struct ScalingMetric: Sendable, Hashable, Codable {
+    /// The name of the metric the single-metric form (`scaling.prometheus`) reads as.
+    public static let singleMetricName = "prometheus"
+
+    /// Unique in the list; a DNS label (it names the metric in status, events and
+    /// the credentials folder).
+    public var name: String
+    public var prometheus: PrometheusSource?
+    public var http: HTTPSource?
+    public var target: MetricTarget
+    /// With `minReplicas: 0`: a value above this activates the Application from zero;
+    /// at or below it on every metric for `cooldownPeriod`, the Application goes to
+    /// zero (default `0`).
+    public var activation: String?
+
+    public init(name: String, prometheus: PrometheusSource? = nil, http: HTTPSource? = nil, target: MetricTarget, activation: String? = nil) {
+        self.name = name
+        self.prometheus = prometheus
+        self.http = http
+        self.target = target
+        self.activation = activation
+    }
+
+    /// The one source this metric reads, or `nil` when it names none or several
+    /// (``ApplicationSpec/validate()`` says which).
+    public var source: MetricSourceSpec? {
+        switch (prometheus, http) {
+        case (let prometheus?, nil): return .prometheus(prometheus)
+        case (nil, let http?): return .http(http)
+        default: return nil
+        }
+    }
+
+    /// The credentials this metric's source names.
+    public var auth: MetricSourceAuth? { prometheus?.auth ?? http?.auth }
+}
+
+/// Where a metric comes from. A new source is a new case and the file that reads it.
+public enum MetricSourceSpec: Sendable, Hashable {
+    case prometheus(PrometheusSource)
+    case http(HTTPSource)
+
+    /// The field the source is given in, e.g. `prometheus`.
+    public var field: String {
+        switch self {
+        case .prometheus: return "prometheus"
+        case .http: return "http"
+        }
+    }
+
+    public var timeout: String? {
+        switch self {
+        case .prometheus(let source): return source.timeout
+        case .http(let source): return source.timeout
+        }
+    }
+}
+
+/// A number read from an HTTP endpoint that answers JSON, such as
+/// `{"data": {"orders": 12}}` with `valueLocation: data.orders`.
+public struct HTTPSource: Sendable, Hashable, Codable {
+    /// `http://` or `https://` URL answered with a JSON document.
+    public var url: String
+    /// Dot-separated path to a JSON number in the reply; a numeric part indexes a
+    /// list, e.g. `items.0.count`.
+    public var valueLocation: String
+    /// Extra request headers, e.g. an API key from a Secret.
+    public var headers: [HTTPHeaderSource]?
+    /// Request timeout as a duration (default `5s`).
+    public var timeout: String?
+    public var auth: MetricSourceAuth?
+
+    public init(url: String, valueLocation: String, headers: [HTTPHeaderSource]? = nil, timeout: String? = nil, auth: MetricSourceAuth? = nil) {
+        self.url = url
+        self.valueLocation = valueLocation
+        self.headers = headers
+        self.timeout = timeout
+        self.auth = auth
+    }
+}
+
+/// A request header: a literal value, or one read from a Secret.
+public struct HTTPHeaderSource: Sendable, Hashable, Codable {
+    public var name: String
+    public var value: String?
+    public var valueFrom: ValueFrom?
+
+    public struct ValueFrom: Sendable, Hashable, Codable {
+        public var secretKeyRef: SecretKeyReference
+        public init(secretKeyRef: SecretKeyReference) { self.secretKeyRef = secretKeyRef }
+    }
+
+    public init(name: String, value: String? = nil, valueFrom: ValueFrom? = nil) {
+        self.name = name
+        self.value = value
+        self.valueFrom = valueFrom
     }
 }
 
@@ -120,9 +244,9 @@ public struct PrometheusSource: Sendable, Hashable, Codable {
     public var query: String
     /// Query timeout as a duration (default `5s`).
     public var timeout: String?
-    public var auth: PrometheusAuth?
+    public var auth: MetricSourceAuth?
 
-    public init(address: String, query: String, timeout: String? = nil, auth: PrometheusAuth? = nil) {
+    public init(address: String, query: String, timeout: String? = nil, auth: MetricSourceAuth? = nil) {
         self.address = address
         self.query = query
         self.timeout = timeout
@@ -130,9 +254,9 @@ public struct PrometheusSource: Sendable, Hashable, Codable {
     }
 }
 
-/// Credentials for Prometheus, read by the scaler from Secrets in the Application's
-/// namespace. TLS is verified; `caSecretRef` adds a CA to trust.
-public struct PrometheusAuth: Sendable, Hashable, Codable {
+/// Credentials for a metric source, read by the scaler from Secrets in the
+/// Application's namespace. TLS is verified; `caSecretRef` adds a CA to trust.
+public struct MetricSourceAuth: Sendable, Hashable, Codable {
     public var bearerTokenSecretRef: SecretKeyReference?
     public var caSecretRef: SecretKeyReference?
     public var basicAuthSecretRef: BasicAuthSecretReference?
@@ -146,6 +270,9 @@ public struct PrometheusAuth: Sendable, Hashable, Codable {
         self.basicAuthSecretRef = basicAuthSecretRef
     }
 }
+
+/// The credentials of a Prometheus source (the name of the single-metric form).
+public typealias PrometheusAuth = MetricSourceAuth
 
 public struct SecretKeyReference: Sendable, Hashable, Codable {
     public var name: String
@@ -260,7 +387,17 @@ public struct ApplicationStatus: Sendable, Hashable, Codable {
 /// The scaler's state, kept in the Application so a CronJob run behaves like a
 /// long-running HPA.
 public struct ScalingStatus: Sendable, Hashable, Codable {
+    /// The value of the metric that drove the last decision.
     public var lastMetricValue: String?
+    /// The metric that drove the last decision.
+    public var drivingMetric: String?
+    /// One line for `kubectl get`: each metric's value, and which one drove.
+    public var summary: String?
+    /// Each metric's last value and when it was read.
+    public var metrics: [MetricStatus]?
+    /// With `minReplicas: 0`: since when every metric has been at or below its
+    /// activation value (the cooldown runs from here).
+    public var inactiveSince: Time?
     public var lastQueryTime: Time?
     public var lastScaleTime: Time?
     public var desiredReplicas: Int32?
@@ -271,6 +408,24 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
     public var scaleEvents: [ScaleEvent]?
 
     public init() {}
+
+    /// One metric's last reading.
+    public struct MetricStatus: Sendable, Hashable, Codable {
+        public var name: String
+        /// The last value read (kept while the metric is unavailable).
+        public var value: String?
+        /// When `value` was read.
+        public var time: Time?
+        /// Why the latest read failed, e.g. `EndpointUnreachable`; absent when it succeeded.
+        public var unavailableReason: String?
+
+        public init(name: String, value: String? = nil, time: Time? = nil, unavailableReason: String? = nil) {
+            self.name = name
+            self.value = value
+            self.time = time
+            self.unavailableReason = unavailableReason
+        }
+    }
 
     public struct Recommendation: Sendable, Hashable, Codable {
         public var time: Time

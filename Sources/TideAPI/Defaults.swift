@@ -10,6 +10,13 @@ public enum Defaults {
     public static let continuousInterval = "10s"
     public static let queryTimeout = "5s"
     public static let tolerance = 0.1
+    /// With `minReplicas: 0`, how long every metric must stay at or below its
+    /// activation value before scaling to zero (KEDA's default).
+    public static let cooldownPeriod = "300s"
+    /// A metric's activation value when it names none.
+    public static let activation = "0"
+    /// The most metrics one Application may scale on.
+    public static let maximumMetrics = 10
 
     /// Scale up: the larger of +100% or +4 pods per 15 s, no stabilization.
     public static let scaleUp = ScalingRules(
@@ -38,7 +45,24 @@ extension ApplicationSpec {
             scaling.schedule = scaling.schedule ?? Defaults.schedule
             scaling.mode = scaling.mode ?? .cronJob
             scaling.interval = scaling.interval ?? Defaults.continuousInterval
-            scaling.prometheus.timeout = scaling.prometheus.timeout ?? Defaults.queryTimeout
+            if var prometheus = scaling.prometheus {
+                prometheus.timeout = prometheus.timeout ?? Defaults.queryTimeout
+                scaling.prometheus = prometheus
+            }
+            scaling.metrics = scaling.metrics?.map { metric in
+                var metric = metric
+                if var prometheus = metric.prometheus {
+                    prometheus.timeout = prometheus.timeout ?? Defaults.queryTimeout
+                    metric.prometheus = prometheus
+                }
+                if var http = metric.http {
+                    http.timeout = http.timeout ?? Defaults.queryTimeout
+                    metric.http = http
+                }
+                metric.activation = metric.activation ?? Defaults.activation
+                return metric
+            }
+            scaling.cooldownPeriod = scaling.cooldownPeriod ?? Defaults.cooldownPeriod
             scaling.tolerance = scaling.tolerance ?? Defaults.tolerance
             scaling.onMetricUnavailable = scaling.onMetricUnavailable ?? .hold
             scaling.paused = scaling.paused ?? false

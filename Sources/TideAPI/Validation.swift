@@ -62,29 +62,43 @@ extension Scaling {
         var issues: [ValidationIssue] = []
         func add(_ field: String, _ message: String) { issues.append(ValidationIssue(field: "spec.scaling." + field, message: message)) }
         let minimum = minReplicas ?? Defaults.minReplicas
-        if minimum < 1 { add("minReplicas", "must be at least 1, got \(minimum)") }
-        if maxReplicas < minimum { add("maxReplicas", "must be at least minReplicas (\(minimum)), got \(maxReplicas)") }
+        if minimum < 0 { add("minReplicas", "must be at least 0, got \(minimum)") }
+        if maxReplicas < max(minimum, 1) { add("maxReplicas", "must be at least minReplicas (\(minimum)) and at least 1, got \(maxReplicas)") }
         if let schedule, !Self.isCronSchedule(schedule) {
             add("schedule", "\"\(schedule)\" is not a five-field cron schedule such as \"* * * * *\"")
         }
         if let interval, DurationText.parse(interval) == nil { add("interval", "\"\(interval)\" is not a duration such as 10s") }
-        let trimmedQuery = prometheus.query.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmedQuery.isEmpty { add("prometheus.query", "must be a PromQL query; it is empty") }
-        if let url = URL(string: prometheus.address), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil {
-        } else {
-            add("prometheus.address", "\"\(prometheus.address)\" is not an http(s) URL such as http://prometheus:9090")
+        if let cooldownPeriod, DurationText.parse(cooldownPeriod) == nil {
+            add("cooldownPeriod", "\"\(cooldownPeriod)\" is not a duration such as 300s or 5m")
         }
-        if let timeout = prometheus.timeout {
-            if let duration = DurationText.parse(timeout) {
-                if duration > .seconds(60) { add("prometheus.timeout", "must be at most 60s, got \(timeout)") }
-            } else {
-                add("prometheus.timeout", "\"\(timeout)\" is not a duration such as 5s")
+        if let metrics {
+            if prometheus != nil || target != nil {
+                add("metrics", "give either metrics or prometheus with target, not both")
             }
-        }
-        if let value = Quantity.parse(target.value) {
-            if value <= 0 { add("target.value", "must be greater than zero, got \(target.value)") }
+            if metrics.isEmpty { add("metrics", "must name at least one metric") }
+            if metrics.count > Defaults.maximumMetrics {
+                add("metrics", "may name at most \(Defaults.maximumMetrics) metrics, got \(metrics.count)")
+            }
+            var names = Set<String>()
+            for (index, metric) in metrics.enumerated() {
+                let field = "metrics[\(index)]"
+                if !Self.isMetricName(metric.name) {
+                    add("\(field).name", "\"\(metric.name)\" must be 1-63 lowercase letters, digits and '-', starting with a letter")
+                } else if !names.insert(metric.name).inserted {
+                    add("\(field).name", "\"\(metric.name)\" names more than one metric")
+                }
+                issues += metric.validate(field: "spec.scaling." + field)
+            }
         } else {
-            add("target.value", "\"\(target.value)\" is not a number such as 5, 0.5 or 500m")
+            switch (prometheus, target) {
+            case (let prometheus?, let target?):
+                issues += prometheus.validate(field: "spec.scaling.prometheus")
+                issues += target.validate(field: "spec.scaling.target")
+            case (nil, _):
+                add("prometheus", "is required (or give metrics): the Prometheus query to scale on")
+            case (_, nil):
+                add("target", "is required with prometheus: the value the metric should have")
+            }
         }
         if let tolerance, !(0..<1).contains(tolerance) { add("tolerance", "must be at least 0 and below 1, got \(tolerance)") }
         for (name, rules) in [("scaleUp", behavior?.scaleUp), ("scaleDown", behavior?.scaleDown)] {
@@ -111,6 +125,14 @@ extension Scaling {
         return issues
     }
 
+    /// A DNS label: it names the metric in status, events and a credentials folder.
+    static func isMetricName(_ name: String) -> Bool {
+        let scalars = Array(name.unicodeScalars)
+        guard let first = scalars.first, let last = scalars.last, scalars.count <= 63, isASCIILetter(first), first.properties.isLowercase
+        else { return false }
+        return scalars.allSatisfy { ("a"..."z").contains($0) || isASCIIDigit($0) || $0 == "-" } && last != "-"
+    }
+
     /// Five whitespace-separated fields of `*`, numbers, ranges, lists and steps (or a
     /// `@hourly`-style macro).
     static func isCronSchedule(_ text: String) -> Bool {
@@ -121,6 +143,107 @@ extension Scaling {
         return fields.allSatisfy { field in
             field.unicodeScalars.allSatisfy { isASCIIDigit($0) || isASCIILetter($0) || "*/,-?".unicodeScalars.contains($0) }
         }
+    }
+}
+
+extension ScalingMetric {
+    func validate(field: String) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        switch (prometheus, http) {
+        case (let prometheus?, nil): issues += prometheus.validate(field: field + ".prometheus")
+        case (nil, let http?): issues += http.validate(field: field + ".http")
+        case (nil, nil): issues.append(ValidationIssue(field: field, message: "needs a source: prometheus or http"))
+        case (_?, _?): issues.append(ValidationIssue(field: field, message: "has two sources; give exactly one of prometheus and http"))
+        }
+        issues += target.validate(field: field + ".target")
+        if let activation {
+            if let value = Quantity.parse(activation) {
+                if value < 0 { issues.append(ValidationIssue(field: field + ".activation", message: "must not be negative, got \(activation)")) }
+            } else {
+                issues.append(ValidationIssue(field: field + ".activation", message: "\"\(activation)\" is not a number such as 0, 1 or 500m"))
+            }
+        }
+        return issues
+    }
+}
+
+extension MetricTarget {
+    func validate(field: String) -> [ValidationIssue] {
+        guard let number = Quantity.parse(value) else {
+            return [ValidationIssue(field: field + ".value", message: "\"\(value)\" is not a number such as 5, 0.5 or 500m")]
+        }
+        if number <= 0 { return [ValidationIssue(field: field + ".value", message: "must be greater than zero, got \(value)")] }
+        return []
+    }
+}
+
+/// Whether `text` is an absolute `http` or `https` URL with a host.
+func isHTTPURL(_ text: String) -> Bool {
+    guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty
+    else { return false }
+    return true
+}
+
+func validateTimeout(_ timeout: String?, field: String) -> [ValidationIssue] {
+    guard let timeout else { return [] }
+    guard let duration = DurationText.parse(timeout) else {
+        return [ValidationIssue(field: field, message: "\"\(timeout)\" is not a duration such as 5s")]
+    }
+    if duration > .seconds(60) { return [ValidationIssue(field: field, message: "must be at most 60s, got \(timeout)")] }
+    return []
+}
+
+extension PrometheusSource {
+    func validate(field: String) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            issues.append(ValidationIssue(field: field + ".query", message: "must be a PromQL query; it is empty"))
+        }
+        if !isHTTPURL(address) {
+            issues.append(ValidationIssue(field: field + ".address", message: "\"\(address)\" is not an http(s) URL such as http://prometheus:9090"))
+        }
+        return issues + validateTimeout(timeout, field: field + ".timeout")
+    }
+}
+
+extension HTTPSource {
+    /// The parts of `valueLocation`, or `nil` when a part is empty.
+    public var valuePath: [String]? {
+        let parts = valueLocation.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !valueLocation.isEmpty, parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return parts
+    }
+
+    func validate(field: String) -> [ValidationIssue] {
+        var issues: [ValidationIssue] = []
+        if !isHTTPURL(url) {
+            issues.append(ValidationIssue(field: field + ".url", message: "\"\(url)\" is not an http(s) URL such as http://orders.demo:8080/stats"))
+        }
+        if valuePath == nil {
+            issues.append(ValidationIssue(
+                field: field + ".valueLocation", message: "\"\(valueLocation)\" is not a dot-separated path such as data.orders or items.0.count"))
+        }
+        var seen = Set<String>()
+        for (index, header) in (headers ?? []).enumerated() {
+            let headerField = field + ".headers[\(index)]"
+            let validName = !header.name.isEmpty
+                && header.name.unicodeScalars.allSatisfy { isASCIILetter($0) || isASCIIDigit($0) || $0 == "-" }
+            if !validName {
+                issues.append(ValidationIssue(field: headerField + ".name", message: "\"\(header.name)\" is not a header name: ASCII letters, digits and '-'"))
+            } else if !seen.insert(header.name.lowercased()).inserted {
+                issues.append(ValidationIssue(field: headerField + ".name", message: "\"\(header.name)\" is set more than once"))
+            } else if ["host", "content-length", "authorization"].contains(header.name.lowercased()) {
+                issues.append(ValidationIssue(
+                    field: headerField + ".name", message: "\"\(header.name)\" is set by the scaler; use auth for credentials"))
+            }
+            if (header.value == nil) == (header.valueFrom == nil) {
+                issues.append(ValidationIssue(field: headerField, message: "needs exactly one of value and valueFrom.secretKeyRef"))
+            }
+            if let value = header.value, value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+                issues.append(ValidationIssue(field: headerField + ".value", message: "must not contain line breaks"))
+            }
+        }
+        return issues + validateTimeout(timeout, field: field + ".timeout")
     }
 }
 

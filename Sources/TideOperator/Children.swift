@@ -175,9 +175,9 @@ public enum Children {
             subjects: [.init(kind: "ServiceAccount", name: scalerName(for: application), namespace: application.namespace)])
     }
 
-    /// Where the scaler pod finds the Prometheus credentials the spec names, as the
-    /// files `token`, `ca.crt`, `username` and `password`.
-    public static let credentialsDirectory = "/var/run/secrets/tide.dev/prometheus"
+    /// Where the scaler pod finds the credentials its metrics' sources name: one
+    /// folder per metric, with the files ``MetricCredentialFiles`` names.
+    public static let credentialsDirectory = "/var/run/secrets/tide.dev/metrics"
 
     /// The scaler's arguments: which Application to scale, and where its credentials are.
     public static func scalerArguments(for application: Application) -> [String] {
@@ -186,22 +186,35 @@ public enum Children {
         return arguments
     }
 
-    /// The Secret keys named in `spec.scaling.prometheus.auth`, projected into one
-    /// volume under fixed file names. Optional, so a missing Secret lets the scaler
-    /// start and say so (MetricUnavailable) instead of a pod stuck in ContainerCreating.
+    /// The Secret keys each metric's source names (auth and header values), projected
+    /// into one volume as `<metric>/<file>`. Optional, so a missing Secret lets the
+    /// scaler start and say so (MetricUnavailable) instead of a pod stuck in
+    /// ContainerCreating.
     public static func credentialsVolume(for application: Application) -> Volume? {
-        guard let auth = application.spec.scaling?.prometheus.auth else { return nil }
         var sources: [ProjectedVolumeSource.Source] = []
-        func project(_ secret: String, _ items: [(key: String, path: String)]) {
-            sources.append(.init(secret: .init(name: secret, items: items.map { .init(key: $0.key, path: $0.path) }, optional: true)))
+        for metric in application.spec.scaling?.resolvedMetrics ?? [] {
+            func project(_ secret: String, _ items: [(key: String, file: String)]) {
+                sources.append(.init(secret: .init(
+                    name: secret, items: items.map { .init(key: $0.key, path: "\(metric.name)/\($0.file)") }, optional: true)))
+            }
+            if let auth = metric.auth {
+                if let token = auth.bearerTokenSecretRef { project(token.name, [(token.key, MetricCredentialFiles.token)]) }
+                if let basic = auth.basicAuthSecretRef {
+                    project(basic.name, [
+                        (basic.usernameKey ?? "username", MetricCredentialFiles.username),
+                        (basic.passwordKey ?? "password", MetricCredentialFiles.password),
+                    ])
+                }
+                if let ca = auth.caSecretRef { project(ca.name, [(ca.key, MetricCredentialFiles.certificateAuthority)]) }
+            }
+            for header in metric.http?.headers ?? [] {
+                if let reference = header.valueFrom?.secretKeyRef {
+                    project(reference.name, [(reference.key, MetricCredentialFiles.header(header.name))])
+                }
+            }
         }
-        if let token = auth.bearerTokenSecretRef { project(token.name, [(token.key, "token")]) }
-        if let basic = auth.basicAuthSecretRef {
-            project(basic.name, [(basic.usernameKey ?? "username", "username"), (basic.passwordKey ?? "password", "password")])
-        }
-        if let ca = auth.caSecretRef { project(ca.name, [(ca.key, "ca.crt")]) }
         guard !sources.isEmpty else { return nil }
-        return Volume(name: "prometheus-credentials", projected: .init(sources: sources))
+        return Volume(name: "metric-credentials", projected: .init(sources: sources))
     }
 
     static func scalerPod(for application: Application, settings: OperatorSettings, arguments: [String], restartPolicy: String) -> PodTemplateSpec {

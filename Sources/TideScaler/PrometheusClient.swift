@@ -6,15 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
-
-/// How the scaler authenticates to Prometheus. Values never appear in logs or errors.
-public enum PrometheusCredentials: Sendable {
-    case none
-    case bearer(String)
-    /// A token file, re-read on every query (projected tokens rotate).
-    case bearerFile(String)
-    case basic(username: String, password: String)
-}
+import TideAPI
 
 /// An instant-query client for the Prometheus HTTP API (`GET /api/v1/query`).
 ///
@@ -25,22 +17,14 @@ public enum PrometheusCredentials: Sendable {
 public final class PrometheusClient: Sendable {
     public let address: URL
     public let timeout: Duration
-    let credentials: PrometheusCredentials
+    let credentials: SourceCredentials
     let http: HTTPClient
 
-    public init(address: URL, timeout: Duration = .seconds(5), credentials: PrometheusCredentials = .none, caPEM: [UInt8]? = nil) throws {
+    public init(address: URL, timeout: Duration = .seconds(5), credentials: SourceCredentials = .none, caPEM: [UInt8]? = nil) throws {
         self.address = address
         self.timeout = timeout
         self.credentials = credentials
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(max(1, timeout.components.seconds)))
-        configuration.connectionPool.retryConnectionEstablishment = false
-        var tls = TLSConfiguration.makeClientConfiguration()
-        if let caPEM {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(caPEM))
-        }
-        configuration.tlsConfiguration = tls
-        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        http = try HTTPClient.forMetricSource(timeout: timeout, caPEM: caPEM)
     }
 
     public func shutdown() async throws { try await http.shutdown() }
@@ -56,17 +40,7 @@ public final class PrometheusClient: Sendable {
         var request = HTTPClientRequest(url: "\(base)/api/v1/query?query=\(encoded)&timeout=\(milliseconds)ms")
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "tide-scaler/0.1")
-        switch credentials {
-        case .none: break
-        case .bearer(let token): request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        case .bearerFile(let path):
-            guard let token = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !token.isEmpty else {
-                return .unavailable(.unreachable("the bearer token file \(path) cannot be read"))
-            }
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        case .basic(let username, let password):
-            request.headers.add(name: "Authorization", value: "Basic \(Data("\(username):\(password)".utf8).base64EncodedString())")
-        }
+        if let authorization = credentials.authorization { request.headers.add(name: "Authorization", value: authorization) }
         let code: Int
         let body: [UInt8]
         do {
@@ -125,6 +99,7 @@ public final class PrometheusClient: Sendable {
         }
     }
 
+    /// A transport error in words: TLS problems and refused connections said plainly.
     static func describe(_ error: any Error) -> String {
         if let error = error as? NIOSSLError { return "TLS: \(error)" }
         if let error = error as? BoringSSLError { return "TLS: \(error)" }
@@ -132,4 +107,21 @@ public final class PrometheusClient: Sendable {
         if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
         return text
     }
+}
+
+/// A metric read by one PromQL query.
+public struct PrometheusQuerySource: MetricSource {
+    public let query: String
+    let client: PrometheusClient
+
+    public init(_ source: PrometheusSource, timeout: Duration, secrets: SourceSecrets) throws {
+        guard let address = URL(string: source.address) else {
+            throw MetricUnavailable.unreachable("\(source.address) is not a URL")
+        }
+        query = source.query
+        client = try PrometheusClient(address: address, timeout: timeout, credentials: secrets.credentials, caPEM: secrets.caPEM)
+    }
+
+    public func read() async -> MetricReading { await client.query(query) }
+    public func shutdown() async { try? await client.shutdown() }
 }

@@ -49,22 +49,23 @@ public final class Scaler: Sendable {
     public let namespace: String
     public let name: String
     public let dryRun: Bool
-    /// Where the credentials named in `prometheus.auth` are mounted as files (`token`,
-    /// `ca.crt`, `username`, `password`); `nil` reads the Secrets through the API
-    /// (a scaler run by hand with the user's own rights).
+    /// Where the credentials each metric's source names are mounted as files, one
+    /// folder per metric (`<metric>/token`, `ca.crt`, `username`, `password`,
+    /// `headers/<name>`); `nil` reads the Secrets through the API (a scaler run by hand
+    /// with the user's own rights).
     public let credentialsDirectory: String?
     let client: KubeClient
     let events: EventRecorder
     let logger: Logger
     let now: @Sendable () -> Date
-    /// Builds the Prometheus client for a spec; replaceable in tests.
-    let makePrometheus: @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient
+    /// Builds the source a metric names; replaceable in tests.
+    let makeSource: @Sendable (MetricSourceSpec, SourceSecrets) throws -> any MetricSource
 
     public init(
         client: KubeClient, namespace: String, name: String, dryRun: Bool = false, credentialsDirectory: String? = nil,
         logger: Logger = Logger(label: "tide.scaler"),
         now: @escaping @Sendable () -> Date = { Date() },
-        makePrometheus: @escaping @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient = Scaler.defaultPrometheus
+        makeSource: @escaping @Sendable (MetricSourceSpec, SourceSecrets) throws -> any MetricSource = MetricSources.make
     ) {
         self.client = client
         self.namespace = namespace
@@ -73,16 +74,10 @@ public final class Scaler: Sendable {
         self.credentialsDirectory = credentialsDirectory
         self.logger = logger
         self.now = now
-        self.makePrometheus = makePrometheus
+        self.makeSource = makeSource
         self.events = EventRecorder(
             client: client, controller: "tide.dev/scaler", instance: ProcessInfo.processInfo.environment["POD_NAME"] ?? "tide-scaler",
             logger: logger)
-    }
-
-    public static let defaultPrometheus: @Sendable (PrometheusSource, PrometheusCredentials, [UInt8]?) throws -> PrometheusClient = { source, credentials, ca in
-        guard let url = URL(string: source.address) else { throw ScalerError.invalid("spec.scaling.prometheus.address is not a URL") }
-        let timeout = DurationText.parse(source.timeout ?? Defaults.queryTimeout) ?? .seconds(5)
-        return try PrometheusClient(address: url, timeout: timeout, credentials: credentials, caPEM: ca)
     }
 
     enum ScalerError: Error, CustomStringConvertible {
@@ -110,17 +105,17 @@ public final class Scaler: Sendable {
                 if !issues.isEmpty {
                     return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: " + issues.map(\.description).joined(separator: "; "))
                 }
-                let reading = await read(scaling, application: application)
+                let readings = await read(scaling.resolvedMetrics)
                 let current = application.spec.replicas ?? spec.effectiveReplicas
                 let decision = ScalingAlgorithm.decide(ScalingInput(
-                    currentReplicas: current, scaling: scaling, reading: reading, history: application.status?.scaling ?? ScalingStatus(),
+                    currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
                     now: now()))
                 logger.info("decision", metadata: [
                     "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
                     "reason": "\(decision.message)", "dryRun": "\(dryRun)",
                 ])
                 if dryRun {
-                    return outcome(for: decision, current: current, reading: reading, subject: subject)
+                    return outcome(for: decision, current: current, subject: subject)
                 }
                 if decision.desiredReplicas != current {
                     do {
@@ -133,8 +128,8 @@ public final class Scaler: Sendable {
                     }
                 }
                 try await writeStatus(decision)
-                await recordEvent(decision, application: application, current: current, scaling: scaling)
-                return outcome(for: decision, current: current, reading: reading, subject: subject)
+                await recordEvent(decision, application: application, current: current)
+                return outcome(for: decision, current: current, subject: subject)
             }
             return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
         } catch {
@@ -142,62 +137,93 @@ public final class Scaler: Sendable {
         }
     }
 
-    func outcome(for decision: ScalingDecision, current: Int32, reading: MetricReading, subject: String) -> ScalerOutcome {
-        if case .unavailable = reading {
+    /// Exit 2 only when no metric could be read: with one readable metric the run decided.
+    func outcome(for decision: ScalingDecision, current: Int32, subject: String) -> ScalerOutcome {
+        if !decision.recommendations.isEmpty, decision.recommendations.allSatisfy({ $0.replicas == nil }) {
             return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
         }
         let change = decision.desiredReplicas == current ? "kept \(current) replicas" : "scaled \(current) → \(decision.desiredReplicas)"
         return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
     }
 
-    /// Queries Prometheus with the credentials named in the spec.
-    func read(_ scaling: Scaling, application: Application) async -> MetricReading {
-        var credentials = PrometheusCredentials.none
-        var ca: [UInt8]?
-        do {
-            let secrets = client.namespaced(Secret.self, in: namespace)
-            let directory = credentialsDirectory
-            let namespace = namespace
-            /// The value of `key` in Secret `secret`: from the mounted file `file`, or
-            /// through the API when no directory is mounted.
-            func value(_ secret: String, _ key: String, file: String) async throws -> String {
-                let bytes: [UInt8]
-                if let directory {
-                    let path = (directory as NSString).appendingPathComponent(file)
-                    guard let data = FileManager.default.contents(atPath: path) else {
-                        throw ScalerError.invalid(
-                            "Secret \(namespace)/\(secret) key \(key) is not mounted (\(path) is missing): create the Secret with that key")
-                    }
-                    bytes = Array(data)
-                } else {
-                    guard let found = try await secrets.get(secret).value(forKey: key) else {
-                        throw ScalerError.invalid("Secret \(secret) has no key \(key)")
-                    }
-                    bytes = found
-                }
-                return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// Reads every metric at once, each with the credentials its source names.
+    func read(_ metrics: [ScalingMetric]) async -> [String: MetricReading] {
+        await withTaskGroup(of: (String, MetricReading).self) { group in
+            for metric in metrics {
+                group.addTask { (metric.name, await self.read(metric)) }
             }
-            if let auth = scaling.prometheus.auth {
-                if let reference = auth.bearerTokenSecretRef {
-                    credentials = .bearer(try await value(reference.name, reference.key, file: "token"))
-                } else if let reference = auth.basicAuthSecretRef {
-                    credentials = .basic(
-                        username: try await value(reference.name, reference.usernameKey ?? "username", file: "username"),
-                        password: try await value(reference.name, reference.passwordKey ?? "password", file: "password"))
-                }
-                if let reference = auth.caSecretRef { ca = Array(try await value(reference.name, reference.key, file: "ca.crt").utf8) }
-            }
-        } catch {
-            return .unavailable(.unreachable("credentials could not be read: \(error)"))
+            var readings: [String: MetricReading] = [:]
+            for await (name, reading) in group { readings[name] = reading }
+            return readings
         }
+    }
+
+    func read(_ metric: ScalingMetric) async -> MetricReading {
+        guard let spec = metric.source else {
+            return .unavailable(.credentialsUnavailable("metric \(metric.name) names no single source"))
+        }
+        let secrets: SourceSecrets
         do {
-            let prometheus = try makePrometheus(scaling.prometheus, credentials, ca)
-            let reading = await prometheus.query(scaling.prometheus.query)
-            try? await prometheus.shutdown()
-            return reading
+            secrets = try await self.secrets(for: metric)
+        } catch let error as MetricUnavailable {
+            return .unavailable(error)
         } catch {
-            return .unavailable(.unreachable("\(error)"))
+            return .unavailable(.credentialsUnavailable("\(error)"))
         }
+        let source: any MetricSource
+        do {
+            source = try makeSource(spec, secrets)
+        } catch let error as MetricUnavailable {
+            return .unavailable(error)
+        } catch {
+            return .unavailable(spec.field == "http" ? .endpointUnreachable("\(error)") : .unreachable("\(error)"))
+        }
+        let reading = await source.read()
+        await source.shutdown()
+        return reading
+    }
+
+    /// The credentials and header values `metric` names: from the files mounted for
+    /// it, or through the API when no folder is mounted.
+    func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {
+        let secrets = client.namespaced(Secret.self, in: namespace)
+        let directory = credentialsDirectory.map { ($0 as NSString).appendingPathComponent(metric.name) }
+        let namespace = namespace
+        func value(_ secret: String, _ key: String, file: String) async throws -> String {
+            let bytes: [UInt8]
+            if let directory {
+                let path = (directory as NSString).appendingPathComponent(file)
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw MetricUnavailable.credentialsUnavailable(
+                        "Secret \(namespace)/\(secret) key \(key) is not mounted (\(path) is missing): create the Secret with that key")
+                }
+                bytes = Array(data)
+            } else {
+                guard let found = try await secrets.get(secret).value(forKey: key) else {
+                    throw MetricUnavailable.credentialsUnavailable("Secret \(secret) has no key \(key)")
+                }
+                bytes = found
+            }
+            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        var result = SourceSecrets()
+        if let auth = metric.auth {
+            if let reference = auth.bearerTokenSecretRef {
+                result.credentials = .bearer(try await value(reference.name, reference.key, file: MetricCredentialFiles.token))
+            } else if let reference = auth.basicAuthSecretRef {
+                result.credentials = .basic(
+                    username: try await value(reference.name, reference.usernameKey ?? "username", file: MetricCredentialFiles.username),
+                    password: try await value(reference.name, reference.passwordKey ?? "password", file: MetricCredentialFiles.password))
+            }
+            if let reference = auth.caSecretRef {
+                result.caPEM = Array(try await value(reference.name, reference.key, file: MetricCredentialFiles.certificateAuthority).utf8)
+            }
+        }
+        for header in metric.http?.headers ?? [] {
+            guard let reference = header.valueFrom?.secretKeyRef else { continue }
+            result.headers[header.name] = try await value(reference.name, reference.key, file: MetricCredentialFiles.header(header.name))
+        }
+        return result
     }
 
     /// Writes `status.scaling` and the two scaling conditions onto the freshest
@@ -216,7 +242,8 @@ public final class Scaler: Sendable {
                 reason: decision.limited.reason, message: decision.limited.message))
             var scaling = try JSONValue(encoding: decision.history)
             // Fields the new history no longer has must be removed, not kept.
-            for key in ["recommendations", "scaleEvents", "lastScaleTime", "lastMetricValue"] where scaling[key] == nil {
+            for key in ["recommendations", "scaleEvents", "lastScaleTime", "lastMetricValue", "drivingMetric", "inactiveSince", "summary", "metrics"]
+            where scaling[key] == nil {
                 scaling[key] = .null
             }
             let patch: JSONValue = [
@@ -233,16 +260,14 @@ public final class Scaler: Sendable {
         throw KubeError.conflict(Status(message: "status of \(namespace)/\(name) kept changing", reason: "Conflict", code: 409))
     }
 
-    func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32, scaling: Scaling) async {
+    func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32) async {
         guard let kind = decision.event else { return }
-        let target = "target \(scaling.target.value) \(scaling.target.type == .perReplica ? "per replica" : "total")"
-        let value = decision.history.lastMetricValue.map { "metric \($0)" } ?? "no metric"
         let note: String
         switch kind {
-        case .scaledUp, .scaledDown:
-            note = "\(current) → \(decision.desiredReplicas) replicas; \(value), \(target); \(decision.message)"
+        case .scaledUp, .scaledDown, .scaledToZero, .scaledFromZero:
+            note = "\(current) → \(decision.desiredReplicas) replicas; \(decision.message)"
         case .metricUnavailable:
-            note = "\(decision.message); \(target)"
+            note = decision.message
         }
         await events.record(
             application, type: kind == .metricUnavailable ? "Warning" : "Normal", reason: kind.rawValue, action: "Scale", note: note)

@@ -3,23 +3,34 @@ import KubeAPI
 import TideAPI
 
 /// Everything one scaling decision needs; all of it comes from the Application and
-/// one metric reading, so a stateless CronJob run decides like a long-running HPA.
+/// one reading per metric, so a stateless CronJob run decides like a long-running HPA.
 public struct ScalingInput: Sendable, Hashable {
     /// Replicas the Application has now (`spec.replicas`).
     public var currentReplicas: Int32
     /// A defaulted, valid scaling spec.
     public var scaling: Scaling
-    public var reading: MetricReading
+    /// One reading per metric name; a metric without one counts as unavailable.
+    public var readings: [String: MetricReading]
     /// The scaler's memory from `status.scaling`.
     public var history: ScalingStatus
     public var now: Date
 
-    public init(currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date) {
+    public init(
+        currentReplicas: Int32, scaling: Scaling, readings: [String: MetricReading], history: ScalingStatus = ScalingStatus(), now: Date
+    ) {
         self.currentReplicas = currentReplicas
         self.scaling = scaling
-        self.reading = reading
+        self.readings = readings
         self.history = history
         self.now = now
+    }
+
+    /// Every metric reads `reading` (the single-metric form).
+    public init(currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date) {
+        self.init(
+            currentReplicas: currentReplicas, scaling: scaling,
+            readings: Dictionary(scaling.resolvedMetrics.map { ($0.name, reading) }, uniquingKeysWith: { first, _ in first }),
+            history: history, now: now)
     }
 }
 
@@ -36,8 +47,13 @@ public struct ScalingDecision: Sendable, Hashable {
     public var history: ScalingStatus
     /// The Event to emit, if any.
     public var event: EventKind?
+    /// Each metric's step-1 result, in spec order.
+    public var recommendations: [MetricRecommendation] = []
 
-    public enum EventKind: String, Sendable, Hashable { case scaledUp = "ScaledUp", scaledDown = "ScaledDown", metricUnavailable = "MetricUnavailable" }
+    public enum EventKind: String, Sendable, Hashable {
+        case scaledUp = "ScaledUp", scaledDown = "ScaledDown", metricUnavailable = "MetricUnavailable"
+        case scaledToZero = "ScaledToZero", scaledFromZero = "ScaledFromZero"
+    }
 
     public struct ConditionValue: Sendable, Hashable {
         public var status: Bool
@@ -53,10 +69,41 @@ public struct ScalingDecision: Sendable, Hashable {
 
     /// Whether `/scale` must be written.
     public func changes(_ current: Int32) -> Bool { desiredReplicas != current }
+
+    /// The metrics that could not be read.
+    public var unavailableMetrics: [MetricRecommendation] { recommendations.filter { $0.replicas == nil } }
+}
+
+/// Step 1's result for one metric.
+public struct MetricRecommendation: Sendable, Hashable {
+    public var metric: String
+    public var reading: MetricReading
+    /// The replicas this metric asks for; `nil` when it could not be read.
+    public var replicas: Int32?
+    /// E.g. `rps=30 for a target of 5 per replica → 6`.
+    public var explanation: String
+    /// Whether the value is above the metric's activation value (`nil` when unavailable).
+    public var isActive: Bool?
+}
+
+/// The result of one of steps 2–4: the replicas it allows, and the rule that changed
+/// them, if one did.
+public struct ScalingStep: Sendable, Hashable {
+    public var replicas: Int32
+    public var limit: Limit?
+
+    public struct Limit: Sendable, Hashable {
+        /// `ScalingLimited`'s reason, e.g. `ScaleUpLimit`.
+        public var reason: String
+        public var message: String
+    }
 }
 
 /// The scaling algorithm of DESIGN §4, with the HPA's (autoscaling/v2) semantics for
-/// tolerance, stabilization windows and rate policies. Pure: no I/O, no clock.
+/// tolerance, several metrics, stabilization windows and rate policies, and KEDA's for
+/// scale to zero. Pure: no I/O, no clock. Its four steps are separate functions:
+/// ``recommend(_:reading:current:tolerance:)``, ``stabilize(_:current:history:up:down:now:)``,
+/// ``rateLimit(_:current:up:down:events:now:)`` and ``clamp(_:minimum:maximum:)``.
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
         let scaling = input.scaling
@@ -75,121 +122,255 @@ public enum ScalingAlgorithm {
                 history: pruned(history, scaling: scaling, now: input.now), event: nil)
         }
 
-        switch input.reading {
-        case .unavailable(let why):
-            let failures = (history.consecutiveFailures ?? 0) + 1
-            history.consecutiveFailures = failures
-            var desired = current
-            var message = "metric unavailable (\(why.reason)): \(why); holding \(current) replicas"
-            if scaling.onMetricUnavailable == .fallback, let fallback = scaling.fallback, failures >= fallback.failureThreshold {
-                // Never scale down on an unavailable metric.
-                let target = min(max(fallback.replicas, minimum), maximum)
-                desired = max(current, target)
-                message = "metric unavailable \(failures) times in a row (\(why.reason)): \(why); fallback to \(desired) replicas"
-            }
-            desired = max(desired, minimum)
-            if desired != current { record(&history, change: desired - current, at: now) }
-            history.desiredReplicas = desired
-            return ScalingDecision(
-                desiredReplicas: desired, message: message,
-                active: .init(status: false, reason: "FailedGetMetric", message: "\(why.reason): \(why)"),
-                limited: .init(status: false, reason: "MetricUnavailable", message: "no decision without a metric"),
-                history: pruned(history, scaling: scaling, now: input.now), event: .metricUnavailable)
-
-        case .value(let value):
-            history.consecutiveFailures = 0
-            history.lastMetricValue = format(value)
-            let target = Quantity.parse(scaling.target.value) ?? 1
-            let tolerance = scaling.tolerance ?? Defaults.tolerance
-            // 1. The raw recommendation.
-            let raw: Int32
-            let ratio: Double
-            switch scaling.target.type {
-            case .perReplica:
-                ratio = current > 0 ? value / (target * Double(current)) : (value > 0 ? .infinity : 1)
-                raw = abs(ratio - 1) <= tolerance ? current : clampToInt32((value / target).rounded(.up))
-            case .total:
-                ratio = value / target
-                raw = abs(ratio - 1) <= tolerance ? current : clampToInt32((ratio * Double(max(current, 1))).rounded(.up))
-            }
-            let explanation = scaling.target.type == .perReplica
-                ? "metric \(format(value)) for a target of \(scaling.target.value) per replica"
-                : "metric \(format(value)) for a total target of \(scaling.target.value)"
-
-            // 2. Stabilization over the remembered recommendations.
-            let behavior = scaling.behavior ?? ScalingBehavior()
-            let up = behavior.scaleUp ?? Defaults.scaleUp
-            let down = behavior.scaleDown ?? Defaults.scaleDown
-            var upRecommendation = raw
-            var downRecommendation = raw
-            let upWindow = TimeInterval(up.stabilizationWindowSeconds ?? 0)
-            let downWindow = TimeInterval(down.stabilizationWindowSeconds ?? 300)
-            for recommendation in history.recommendations ?? [] {
-                let age = input.now.timeIntervalSince(recommendation.time.date)
-                if age < upWindow { upRecommendation = min(upRecommendation, recommendation.replicas) }
-                if age < downWindow { downRecommendation = max(downRecommendation, recommendation.replicas) }
-            }
-            var stabilized = current
-            if current < upRecommendation { stabilized = upRecommendation } else if current > downRecommendation { stabilized = downRecommendation }
-            history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
-
-            // 3. Rate policies, then 4. the min/max bounds.
-            var desired = stabilized
-            var limit: (reason: String, message: String)?
-            if stabilized != raw {
-                limit = stabilized > raw
-                    ? ("ScaleDownStabilized", "recent recommendations were higher; waiting out the \(Int(downWindow)) s scale-down window")
-                    : ("ScaleUpStabilized", "recent recommendations were lower; waiting out the \(Int(upWindow)) s scale-up window")
-            }
-            if desired > current {
-                let allowed = scaleUpLimit(current: current, rules: up, events: history.scaleEvents ?? [], now: input.now)
-                if desired > allowed {
-                    desired = allowed
-                    limit = ("ScaleUpLimit", "the scale-up policies allow at most \(allowed) replicas now")
-                }
-            } else if desired < current {
-                let allowed = scaleDownLimit(current: current, rules: down, events: history.scaleEvents ?? [], now: input.now)
-                if desired < allowed {
-                    desired = allowed
-                    limit = ("ScaleDownLimit", "the scale-down policies allow at least \(allowed) replicas now")
-                }
-            }
-            if desired > maximum {
-                desired = maximum
-                limit = ("TooManyReplicas", "the computed \(stabilized) replicas are above maxReplicas \(maximum)")
-            } else if desired < minimum {
-                desired = minimum
-                limit = ("TooFewReplicas", "the computed \(stabilized) replicas are below minReplicas \(minimum)")
-            }
-
-            history.desiredReplicas = desired
-            var event: ScalingDecision.EventKind?
-            if desired != current {
-                record(&history, change: desired - current, at: now)
-                history.lastScaleTime = now
-                event = desired > current ? .scaledUp : .scaledDown
-            }
-            let verb = desired > current ? "scaling up to" : desired < current ? "scaling down to" : "keeping"
-            var message = "\(explanation) → \(raw) replicas; \(verb) \(desired)"
-            if let limit { message += " (\(limit.reason): \(limit.message))" }
-            return ScalingDecision(
-                desiredReplicas: desired, message: message,
-                active: .init(status: true, reason: "ValidMetricFound", message: explanation),
-                limited: limit.map { .init(status: true, reason: $0.reason, message: $0.message) }
-                    ?? .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-                history: pruned(history, scaling: scaling, now: input.now), event: event)
+        // 1. One recommendation per metric.
+        let tolerance = scaling.tolerance ?? Defaults.tolerance
+        let recommendations = scaling.resolvedMetrics.map { metric in
+            recommend(
+                metric, reading: input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it")),
+                current: current, tolerance: tolerance)
         }
+        history.metrics = recommendations.map { recommendation in
+            let previous = input.history.metrics?.first { $0.name == recommendation.metric }
+            switch recommendation.reading {
+            case .value(let value): return .init(name: recommendation.metric, value: format(value), time: now)
+            case .unavailable(let why):
+                return .init(name: recommendation.metric, value: previous?.value, time: previous?.time, unavailableReason: why.reason)
+            }
+        }
+        let unavailable = recommendations.filter { $0.replicas == nil }
+        let failing = unavailable.map { "\($0.metric) (\($0.reading.unavailableReason)): \($0.explanation)" }.joined(separator: "; ")
+        history.consecutiveFailures = unavailable.isEmpty ? 0 : (history.consecutiveFailures ?? 0) + 1
+        // The driver: the largest recommendation (the first of equals, in spec order).
+        guard let driver = recommendations.reduce(nil, { (best: MetricRecommendation?, next) in
+            guard let replicas = next.replicas else { return best }
+            return (best?.replicas ?? Int32.min) >= replicas ? best : next
+        }), let driverReplicas = driver.replicas, let driverValue = driver.reading.value
+        else {
+            return unavailableDecision(
+                input, history: history, minimum: minimum, maximum: maximum, failing: failing, recommendations: recommendations)
+        }
+        history.lastMetricValue = format(driverValue)
+        history.drivingMetric = driver.metric
+        history.summary = summary(recommendations, driver: driver.metric)
+        let several = recommendations.count > 1
+        let explanation = several ? "\(driver.explanation) (the largest of \(recommendations.count) metrics)" : driver.explanation
+        var activeMessage = several ? "\(driver.metric) drove the decision: \(driver.explanation)" : driver.explanation
+        if !unavailable.isEmpty { activeMessage += "; unavailable: \(failing)" }
+        let active = ScalingDecision.ConditionValue(status: true, reason: "ValidMetricFound", message: activeMessage)
+
+        var raw = driverReplicas
+        var limit: ScalingStep.Limit?
+        if !unavailable.isEmpty, raw < current {
+            // HPA since 1.21: never scale down while a metric is unknown.
+            raw = current
+            limit = .init(
+                reason: "MetricUnavailable",
+                message: "not scaling down while \(unavailable.map(\.metric).joined(separator: ", ")) cannot be read")
+        }
+
+        // Scale to zero and back (minReplicas 0): KEDA's activation and cooldown.
+        if minimum == 0 {
+            let activeMetrics = recommendations.filter { $0.isActive == true }
+            if current == 0, activeMetrics.isEmpty {
+                history.inactiveSince = history.inactiveSince ?? now
+                history.desiredReplicas = 0
+                return ScalingDecision(
+                    desiredReplicas: 0, message: "every metric is at or below its activation value (\(history.summary ?? "")); keeping 0 replicas",
+                    active: .init(
+                        status: false, reason: "ScaledToZero",
+                        message: "every metric is at or below its activation value; 0 replicas until one rises above it"),
+                    limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
+                    history: pruned(history, scaling: scaling, now: input.now), event: nil, recommendations: recommendations)
+            }
+            if current > 0, activeMetrics.isEmpty, unavailable.isEmpty {
+                let since = history.inactiveSince ?? now
+                history.inactiveSince = since
+                let cooldown = DurationText.parse(scaling.cooldownPeriod ?? Defaults.cooldownPeriod)?.inSeconds ?? 300
+                let quiet = input.now.timeIntervalSince(since.date)
+                if quiet >= cooldown {
+                    record(&history, change: -current, at: now)
+                    history.lastScaleTime = now
+                    history.desiredReplicas = 0
+                    history.recommendations = nil
+                    return ScalingDecision(
+                        desiredReplicas: 0,
+                        message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling to zero",
+                        active: .init(status: true, reason: "ValidMetricFound", message: activeMessage),
+                        limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
+                        history: pruned(history, scaling: scaling, now: input.now), event: .scaledToZero, recommendations: recommendations)
+                }
+            } else {
+                history.inactiveSince = nil
+            }
+        }
+
+        // 2. Stabilize, 3. rate-limit (from zero, as if from one), 4. clamp (to at
+        // least one: zero is only reached by the cooldown above).
+        let behavior = scaling.behavior ?? ScalingBehavior()
+        let up = behavior.scaleUp ?? Defaults.scaleUp
+        let down = behavior.scaleDown ?? Defaults.scaleDown
+        let stabilized = stabilize(raw, current: current, history: history.recommendations ?? [], up: up, down: down, now: input.now)
+        history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
+        let limited = rateLimit(stabilized.replicas, current: max(current, 1), up: up, down: down, events: history.scaleEvents ?? [], now: input.now)
+        let clamped = clamp(limited.replicas, minimum: max(minimum, 1), maximum: maximum, computed: stabilized.replicas)
+        limit = clamped.limit ?? limited.limit ?? stabilized.limit ?? limit
+        let desired = clamped.replicas
+
+        history.desiredReplicas = desired
+        var event: ScalingDecision.EventKind?
+        if desired != current {
+            record(&history, change: desired - current, at: now)
+            history.lastScaleTime = now
+            event = current == 0 ? .scaledFromZero : desired > current ? .scaledUp : .scaledDown
+        } else if !unavailable.isEmpty {
+            event = .metricUnavailable
+        }
+        let verb = desired > current ? "scaling up to" : desired < current ? "scaling down to" : "keeping"
+        var message = "\(explanation); \(verb) \(desired)"
+        if let limit { message += " (\(limit.reason): \(limit.message))" }
+        if !unavailable.isEmpty, limit?.reason != "MetricUnavailable" { message += "; unavailable: \(failing)" }
+        return ScalingDecision(
+            desiredReplicas: desired, message: message, active: active,
+            limited: limit.map { .init(status: true, reason: $0.reason, message: $0.message) }
+                ?? .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
+            history: pruned(history, scaling: scaling, now: input.now), event: event, recommendations: recommendations)
+    }
+
+    /// No metric could be read: hold, or the fallback once failures reach its
+    /// threshold. Never down, and never to zero.
+    static func unavailableDecision(
+        _ input: ScalingInput, history: ScalingStatus, minimum: Int32, maximum: Int32, failing: String,
+        recommendations: [MetricRecommendation]
+    ) -> ScalingDecision {
+        var history = history
+        let scaling = input.scaling
+        let current = input.currentReplicas
+        let failures = history.consecutiveFailures ?? 1
+        let now = Time(input.now)
+        history.summary = summary(recommendations, driver: nil)
+        history.inactiveSince = nil
+        var desired = current
+        let several = recommendations.count > 1
+        let detail = recommendations.first.map { "(\($0.reading.unavailableReason)): \($0.explanation)" } ?? ""
+        var message = several ? "no metric could be read: \(failing); holding \(current) replicas" : "metric unavailable \(detail); holding \(current) replicas"
+        if scaling.onMetricUnavailable == .fallback, let fallback = scaling.fallback, failures >= fallback.failureThreshold {
+            let target = min(max(fallback.replicas, minimum), maximum)
+            desired = max(current, target)
+            message = several
+                ? "no metric could be read \(failures) times in a row: \(failing); fallback to \(desired) replicas"
+                : "metric unavailable \(failures) times in a row \(detail); fallback to \(desired) replicas"
+        }
+        desired = max(desired, minimum)
+        if desired != current { record(&history, change: desired - current, at: now) }
+        history.desiredReplicas = desired
+        let reasons = recommendations.map { "\($0.metric): \($0.reading.unavailableReason): \($0.explanation)" }.joined(separator: "; ")
+        return ScalingDecision(
+            desiredReplicas: desired, message: message,
+            active: .init(status: false, reason: "FailedGetMetric", message: several ? reasons : (recommendations.first.map { "\($0.reading.unavailableReason): \($0.explanation)" } ?? reasons)),
+            limited: .init(status: false, reason: "MetricUnavailable", message: "no decision without a metric"),
+            history: pruned(history, scaling: scaling, now: input.now), event: .metricUnavailable, recommendations: recommendations)
+    }
+
+    /// Step 1: the replicas one metric asks for. Inside `1 ± tolerance` of the target
+    /// it asks for `current`; PerReplica asks for `ceil(value / target)`, Total for
+    /// `ceil(value / target × current)`.
+    public static func recommend(_ metric: ScalingMetric, reading: MetricReading, current: Int32, tolerance: Double) -> MetricRecommendation {
+        guard case .value(let value) = reading else {
+            let why: String
+            if case .unavailable(let reason) = reading { why = reason.description } else { why = "" }
+            return MetricRecommendation(metric: metric.name, reading: reading, replicas: nil, explanation: why, isActive: nil)
+        }
+        let target = Quantity.parse(metric.target.value) ?? 1
+        let activation = Quantity.parse(metric.activation ?? Defaults.activation) ?? 0
+        let raw: Int32
+        switch metric.target.type {
+        case .perReplica:
+            let ratio = current > 0 ? value / (target * Double(current)) : (value > 0 ? .infinity : 1)
+            raw = abs(ratio - 1) <= tolerance ? current : clampToInt32((value / target).rounded(.up))
+        case .total:
+            let ratio = value / target
+            raw = abs(ratio - 1) <= tolerance ? current : clampToInt32((ratio * Double(max(current, 1))).rounded(.up))
+        }
+        let name = metric.name == ScalingMetric.singleMetricName ? "metric" : metric.name
+        let explanation = metric.target.type == .perReplica
+            ? "\(name) \(format(value)) for a target of \(metric.target.value) per replica → \(raw) replicas"
+            : "\(name) \(format(value)) for a total target of \(metric.target.value) → \(raw) replicas"
+        return MetricRecommendation(metric: metric.name, reading: reading, replicas: raw, explanation: explanation, isActive: value > activation)
+    }
+
+    /// Step 2: the stabilization windows over the remembered recommendations — up to
+    /// the lowest of the up-window, down to the highest of the down-window.
+    public static func stabilize(
+        _ recommended: Int32, current: Int32, history: [ScalingStatus.Recommendation], up: ScalingRules, down: ScalingRules, now: Date
+    ) -> ScalingStep {
+        var upRecommendation = recommended
+        var downRecommendation = recommended
+        let upWindow = TimeInterval(up.stabilizationWindowSeconds ?? 0)
+        let downWindow = TimeInterval(down.stabilizationWindowSeconds ?? 300)
+        for recommendation in history {
+            let age = now.timeIntervalSince(recommendation.time.date)
+            if age < upWindow { upRecommendation = min(upRecommendation, recommendation.replicas) }
+            if age < downWindow { downRecommendation = max(downRecommendation, recommendation.replicas) }
+        }
+        var stabilized = current
+        if current < upRecommendation { stabilized = upRecommendation } else if current > downRecommendation { stabilized = downRecommendation }
+        guard stabilized != recommended else { return ScalingStep(replicas: stabilized) }
+        return ScalingStep(
+            replicas: stabilized,
+            limit: stabilized > recommended
+                ? .init(reason: "ScaleDownStabilized", message: "recent recommendations were higher; waiting out the \(Int(downWindow)) s scale-down window")
+                : .init(reason: "ScaleUpStabilized", message: "recent recommendations were lower; waiting out the \(Int(upWindow)) s scale-up window"))
+    }
+
+    /// Step 3: the rate policies, using the remembered scale events.
+    public static func rateLimit(
+        _ proposed: Int32, current: Int32, up: ScalingRules, down: ScalingRules, events: [ScalingStatus.ScaleEvent], now: Date
+    ) -> ScalingStep {
+        if proposed > current {
+            let allowed = scaleUpLimit(current: current, rules: up, events: events, now: now)
+            if proposed > allowed {
+                return ScalingStep(replicas: allowed, limit: .init(reason: "ScaleUpLimit", message: "the scale-up policies allow at most \(allowed) replicas now"))
+            }
+        } else if proposed < current {
+            let allowed = scaleDownLimit(current: current, rules: down, events: events, now: now)
+            if proposed < allowed {
+                return ScalingStep(replicas: allowed, limit: .init(reason: "ScaleDownLimit", message: "the scale-down policies allow at least \(allowed) replicas now"))
+            }
+        }
+        return ScalingStep(replicas: proposed)
+    }
+
+    /// Step 4: the min/max bounds. `computed` is the count the message names (what
+    /// the metrics asked for, before the rate policies); `proposed` by default.
+    public static func clamp(_ proposed: Int32, minimum: Int32, maximum: Int32, computed: Int32? = nil) -> ScalingStep {
+        let named = computed ?? proposed
+        if proposed > maximum {
+            return ScalingStep(replicas: maximum, limit: .init(reason: "TooManyReplicas", message: "the computed \(named) replicas are above maxReplicas \(maximum)"))
+        }
+        if proposed < minimum {
+            return ScalingStep(replicas: minimum, limit: .init(reason: "TooFewReplicas", message: "the computed \(named) replicas are below minReplicas \(minimum)"))
+        }
+        return ScalingStep(replicas: proposed)
+    }
+
+    /// One line for `kubectl get`: the value alone for one metric; `name=value` for
+    /// several, and which drove.
+    static func summary(_ recommendations: [MetricRecommendation], driver: String?) -> String {
+        func value(_ recommendation: MetricRecommendation) -> String { recommendation.reading.value.map(format) ?? "unavailable" }
+        guard recommendations.count > 1 else { return recommendations.first.map(value) ?? "" }
+        let values = recommendations.map { "\($0.metric)=\(value($0))" }.joined(separator: " ")
+        return driver.map { "\(values) (by \($0))" } ?? values
     }
 
     /// The most replicas the scale-up policies allow now.
     static func scaleUpLimit(current: Int32, rules: ScalingRules, events: [ScalingStatus.ScaleEvent], now: Date) -> Int32 {
         if rules.selectPolicy == .disabled { return current }
-        let policies = rules.policies ?? Defaults.scaleUp.policies!
+        let policies = rules.policies ?? Defaults.scaleUp.policies ?? []
         var proposals: [Int32] = []
         for policy in policies {
             let added = events.filter { $0.change > 0 && now.timeIntervalSince($0.time.date) < TimeInterval(policy.periodSeconds) }
                 .reduce(Int32(0)) { $0 + $1.change }
-            let periodStart = current - added
+            let periodStart = max(current - added, 0)
             switch policy.type {
             case .pods: proposals.append(periodStart + policy.value)
             case .percent: proposals.append(clampToInt32((Double(periodStart) * (1 + Double(policy.value) / 100)).rounded(.up)))
@@ -202,7 +383,7 @@ public enum ScalingAlgorithm {
     /// The fewest replicas the scale-down policies allow now.
     static func scaleDownLimit(current: Int32, rules: ScalingRules, events: [ScalingStatus.ScaleEvent], now: Date) -> Int32 {
         if rules.selectPolicy == .disabled { return current }
-        let policies = rules.policies ?? Defaults.scaleDown.policies!
+        let policies = rules.policies ?? Defaults.scaleDown.policies ?? []
         var proposals: [Int32] = []
         for policy in policies {
             let removed = events.filter { $0.change < 0 && now.timeIntervalSince($0.time.date) < TimeInterval(policy.periodSeconds) }
@@ -248,5 +429,13 @@ public enum ScalingAlgorithm {
         while text.contains("."), text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text
+    }
+}
+
+extension MetricReading {
+    /// The unavailable reason, or `""` for a value.
+    var unavailableReason: String {
+        if case .unavailable(let why) = self { return why.reason }
+        return ""
     }
 }

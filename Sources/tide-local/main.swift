@@ -31,6 +31,9 @@ struct TideLocalCommand: AsyncParsableCommand {
     @Option(help: "Path to the prometheus binary.")
     var prometheus = "/usr/bin/prometheus"
 
+    @Option(help: "What the scaler reads: prometheus (a PromQL query) or http (hello-service's /stats JSON).")
+    var source = "prometheus"
+
     @Flag(help: "Do not print the per-second timeline.")
     var quiet = false
 
@@ -56,6 +59,10 @@ struct TideLocalCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.prometheus = prometheus
         configuration.verbose = !quiet
+        guard let kind = LocalRun.MetricSourceKind(rawValue: source) else {
+            throw ValidationError("--source must be prometheus or http, got \(source)")
+        }
+        configuration.source = kind
         do {
             let report = try await LocalRun(configuration: configuration).run { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))

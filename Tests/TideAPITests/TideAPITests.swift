@@ -20,7 +20,7 @@ struct ApplicationSpecTests {
         #expect(scaling.mode == .cronJob)
         #expect(scaling.tolerance == 0.1)
         #expect(scaling.onMetricUnavailable == .hold)
-        #expect(scaling.prometheus.timeout == "5s")
+        #expect(scaling.prometheus?.timeout == "5s")
         #expect(scaling.behavior?.scaleUp == Defaults.scaleUp)
         #expect(scaling.behavior?.scaleDown?.stabilizationWindowSeconds == 300)
         #expect(spec.effectiveReplicas == 1, "with scaling and no replicas, minReplicas")
@@ -82,8 +82,8 @@ struct ApplicationSpecTests {
         var scaling = scalingSpec()
         scaling.interval = "every now and then"
         scaling.schedule = "each minute"
-        scaling.prometheus.timeout = "2m"
-        scaling.target.value = "-1"
+        scaling.prometheus?.timeout = "2m"
+        scaling.target?.value = "-1"
         scaling.tolerance = 1.5
         scaling.onMetricUnavailable = .fallback
         let fields = Set(ApplicationSpec(image: "x", scaling: scaling).withDefaults.validate().map(\.field))
@@ -116,7 +116,7 @@ struct ApplicationSpecTests {
     func codable() throws {
         let json = #"{"apiVersion":"tide.dev/v1alpha1","kind":"Application","metadata":{"name":"a"},"spec":{"image":"x","scaling":{"maxReplicas":3,"prometheus":{"address":"http://p:9090","query":"up"},"target":{"type":"Total","value":"10"}}}}"#
         let application = try KubeJSON.decoder.decode(Application.self, from: Data(json.utf8))
-        #expect(application.spec.scaling?.target.type == .total)
+        #expect(application.spec.scaling?.target?.type == .total)
         let encoded = String(decoding: try KubeJSON.encoder.encode(application), as: UTF8.self)
         #expect(!encoded.contains("null"))
         #expect(throws: DecodingError.self) {

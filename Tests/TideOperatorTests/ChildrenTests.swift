@@ -132,25 +132,50 @@ struct ChildrenTests {
 struct ScalerPrivilegeTests {
     let settings = OperatorSettings(scalerImage: "tide:test")
 
-    @Test("the Secrets prometheus.auth names are projected as files under fixed names, optional, and the scaler is told where")
+    @Test("the Secrets a metric's source names are projected as files under <metric>/<fixed name>, optional, and the scaler is told where")
     func credentialsVolume() throws {
         var spec = scaled()
-        spec.scaling?.prometheus.auth = PrometheusAuth(
+        spec.scaling?.prometheus?.auth = PrometheusAuth(
             bearerTokenSecretRef: SecretKeyReference(name: "prom", key: "bearer"), caSecretRef: SecretKeyReference(name: "prom-ca", key: "tls.crt"))
         let app = application(spec: spec)
         let pod = try #require(Children.scalerCronJob(for: app, settings: settings).spec?.jobTemplate.spec.template.spec)
         let sources = try #require(pod.volumes?.first?.projected?.sources)
         #expect(sources.map { $0.secret?.name } == ["prom", "prom-ca"])
-        #expect(sources.first?.secret?.items == [.init(key: "bearer", path: "token")])
-        #expect(sources.last?.secret?.items == [.init(key: "tls.crt", path: "ca.crt")])
+        #expect(sources.first?.secret?.items == [.init(key: "bearer", path: "prometheus/token")])
+        #expect(sources.last?.secret?.items == [.init(key: "tls.crt", path: "prometheus/ca.crt")])
         #expect(sources.allSatisfy { $0.secret?.optional == true }, "a missing Secret is reported by the scaler, not a stuck pod")
-        #expect(pod.containers[0].volumeMounts == [VolumeMount(name: "prometheus-credentials", mountPath: Children.credentialsDirectory, readOnly: true)])
+        #expect(pod.containers[0].volumeMounts == [VolumeMount(name: "metric-credentials", mountPath: Children.credentialsDirectory, readOnly: true)])
         #expect(pod.containers[0].args?.contains(Children.credentialsDirectory) == true)
         var basic = scaled(.continuous)
-        basic.scaling?.prometheus.auth = PrometheusAuth(basicAuthSecretRef: BasicAuthSecretReference(name: "login"))
+        basic.scaling?.prometheus?.auth = PrometheusAuth(basicAuthSecretRef: BasicAuthSecretReference(name: "login"))
         let continuous = Children.scalerDeployment(for: application(spec: basic), settings: settings)
         #expect(continuous.spec?.template.spec?.volumes?.first?.projected?.sources.first?.secret?.items
-            == [.init(key: "username", path: "username"), .init(key: "password", path: "password")])
+            == [.init(key: "username", path: "prometheus/username"), .init(key: "password", path: "prometheus/password")])
+
+        // Several metrics: each under its own folder, header values from Secrets too.
+        var several = scaled()
+        several.scaling?.prometheus = nil
+        several.scaling?.target = nil
+        several.scaling?.metrics = [
+            ScalingMetric(
+                name: "orders",
+                http: HTTPSource(
+                    url: "https://orders:8443/stats", valueLocation: "orders",
+                    headers: [
+                        HTTPHeaderSource(name: "X-Api-Key", valueFrom: .init(secretKeyRef: SecretKeyReference(name: "orders-key", key: "key"))),
+                        HTTPHeaderSource(name: "X-Tenant", value: "demo"),
+                    ],
+                    auth: MetricSourceAuth(caSecretRef: SecretKeyReference(name: "orders-ca", key: "ca.crt"))),
+                target: MetricTarget(type: .perReplica, value: "5")),
+            ScalingMetric(
+                name: "rps", prometheus: PrometheusSource(address: "http://p:9090", query: "q", auth: PrometheusAuth(
+                    bearerTokenSecretRef: SecretKeyReference(name: "prom", key: "token"))),
+                target: MetricTarget(type: .perReplica, value: "5")),
+        ]
+        let items = Children.credentialsVolume(for: application(spec: several))?.projected?.sources.compactMap(\.secret).map {
+            "\($0.name): " + ($0.items ?? []).map { "\($0.key)→\($0.path)" }.joined(separator: ",")
+        }
+        #expect(items == ["orders-ca: ca.crt→orders/ca.crt", "orders-key: key→orders/headers/X-Api-Key", "prom: token→rps/token"])
     }
 
     @Test("immutable differences need a replacement: a RoleBinding's roleRef, a Deployment going to Recreate", arguments: [

@@ -115,7 +115,7 @@ struct RealPrometheusTests {
         let cluster = try await ScalerCluster.start()
         let window: Int32 = 6
         try await cluster.create("hello", prometheus: prometheus.url, replicas: 1) { scaling in
-            scaling.prometheus.query = #"sum(rate(hello_requests_total{namespace="demo",service="hello"}[5s]))"#
+            scaling.prometheus?.query = #"sum(rate(hello_requests_total{namespace="demo",service="hello"}[5s]))"#
             scaling.behavior = ScalingBehavior(scaleDown: ScalingRules(stabilizationWindowSeconds: window))
         }
         func tick() async -> ScalerOutcome { await Scaler(client: cluster.client, namespace: "default", name: "hello").runOnce() }

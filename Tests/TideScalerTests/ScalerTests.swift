@@ -58,7 +58,7 @@ struct ScalerTests {
         #expect(application.status?.conditions?[type: "ScalingActive"]?.reason == "ValidMetricFound")
         #expect(application.status?.conditions?[type: "ScalingLimited"]?.reason == "DesiredWithinRange")
         let events = try await cluster.client.namespaced(Event.self, in: "default").list().items
-        #expect(events.contains { $0.reason == "ScaledUp" && $0.note?.contains("2 → 6 replicas; metric 30, target 5 per replica") == true })
+        #expect(events.contains { $0.reason == "ScaledUp" && $0.note?.contains("2 → 6 replicas; metric 30 for a target of 5 per replica → 6 replicas; scaling up to 6") == true })
         // A second run with the same metric keeps 6 and writes no /scale.
         cluster.server.requests.reset()
         let again = await Scaler(client: cluster.client, namespace: "default", name: "hello").runOnce()
@@ -100,7 +100,7 @@ struct ScalerTests {
         let missing = await Scaler(client: cluster.client, namespace: "default", name: "ghost").runOnce()
         #expect(missing.exitCode == 3)
         #expect(missing.line == "Application default/ghost not found")
-        try await cluster.create("blank", prometheus: prometheus.url) { $0.prometheus.query = "  " }
+        try await cluster.create("blank", prometheus: prometheus.url) { $0.prometheus?.query = "  " }
         let blank = await Scaler(client: cluster.client, namespace: "default", name: "blank").runOnce()
         #expect(blank.exitCode == 3)
         #expect(blank.line.contains("spec.scaling.prometheus.query: must be a PromQL query; it is empty"))
