@@ -246,6 +246,7 @@ let package = Package(
             dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "HelloService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],

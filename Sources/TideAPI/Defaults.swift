@@ -84,10 +84,12 @@ extension ApplicationSpec {
     }
 
     /// The replicas the Deployment should run: `replicas`, or with scaling and no
-    /// replicas yet, `minReplicas`.
+    /// replicas yet, `minReplicas` — at least one: an Application that may scale to
+    /// zero starts serving, and goes to zero once its metrics have been quiet for the
+    /// cooldown.
     public var effectiveReplicas: Int32 {
         if let replicas { return replicas }
-        if let scaling { return scaling.minReplicas ?? Defaults.minReplicas }
+        if let scaling { return max(scaling.minReplicas ?? Defaults.minReplicas, 1) }
         return Defaults.replicas
     }
 }

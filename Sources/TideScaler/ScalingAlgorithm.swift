@@ -92,10 +92,20 @@ public struct ScalingStep: Sendable, Hashable {
     public var replicas: Int32
     public var limit: Limit?
 
+    public init(replicas: Int32, limit: Limit? = nil) {
+        self.replicas = replicas
+        self.limit = limit
+    }
+
     public struct Limit: Sendable, Hashable {
         /// `ScalingLimited`'s reason, e.g. `ScaleUpLimit`.
         public var reason: String
         public var message: String
+
+        public init(reason: String, message: String) {
+            self.reason = reason
+            self.message = message
+        }
     }
 }
 

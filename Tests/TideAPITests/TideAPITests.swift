@@ -123,4 +123,77 @@ struct ApplicationSpecTests {
             try KubeJSON.decoder.decode(Application.self, from: Data(#"{"metadata":{},"spec":{"image":"x","scaling":{"maxReplicas":3,"prometheus":{"address":"a","query":"q"},"target":{"type":"Sideways","value":"1"}}}}"#.utf8))
         }
     }
+
+    static func metricsSpec(_ metrics: [ScalingMetric], min: Int32? = nil) -> Scaling {
+        Scaling(minReplicas: min, maxReplicas: 5, metrics: metrics)
+    }
+
+    static let rps = ScalingMetric(
+        name: "rps", prometheus: PrometheusSource(address: "http://p:9090", query: "sum(x)"), target: MetricTarget(type: .perReplica, value: "5"))
+    static let orders = ScalingMetric(
+        name: "orders", http: HTTPSource(url: "http://orders:8080/stats", valueLocation: "data.orders"), target: MetricTarget(type: .perReplica, value: "10"))
+
+    @Test("several metrics: each needs one source, a unique DNS-label name, a valid target; the list is bounded; the forms do not mix")
+    func severalMetrics() {
+        func issues(_ scaling: Scaling) -> [String] { ApplicationSpec(image: "x", scaling: scaling).withDefaults.validate().map(\.description) }
+        #expect(issues(Self.metricsSpec([Self.rps, Self.orders])).isEmpty)
+        #expect(issues(Self.metricsSpec([Self.rps, Self.orders], min: 0)).isEmpty, "minReplicas 0 is scale to zero")
+        var both = Self.rps
+        both.http = Self.orders.http
+        var neither = Self.rps
+        neither.prometheus = nil
+        var badName = Self.orders
+        badName.name = "Orders_2"
+        var badLocation = Self.orders
+        badLocation.http?.valueLocation = "data..orders"
+        var badURL = Self.orders
+        badURL.http?.url = "orders:8080"
+        var badActivation = Self.rps
+        badActivation.name = "rps2"
+        badActivation.activation = "-1"
+        var badHeader = Self.orders
+        badHeader.name = "orders2"
+        badHeader.http?.headers = [HTTPHeaderSource(name: "Authorization", value: "Bearer x"), HTTPHeaderSource(name: "X-Key")]
+        let found = issues(Self.metricsSpec([both, neither, Self.rps, badName, badLocation, badURL, badActivation, badHeader]))
+        for expected in [
+            "spec.scaling.metrics[0]: has two sources; give exactly one of prometheus and http",
+            "spec.scaling.metrics[1]: needs a source: prometheus or http",
+            "spec.scaling.metrics[2].name: \"rps\" names more than one metric",
+            "spec.scaling.metrics[3].name: \"Orders_2\" must be 1-63 lowercase letters, digits and '-', starting with a letter",
+            "spec.scaling.metrics[4].http.valueLocation: \"data..orders\" is not a dot-separated path such as data.orders or items.0.count",
+            "spec.scaling.metrics[5].http.url: \"orders:8080\" is not an http(s) URL",
+            "spec.scaling.metrics[6].activation: must not be negative, got -1",
+            "spec.scaling.metrics[7].http.headers[0].name: \"Authorization\" is set by the scaler; use auth for credentials",
+            "spec.scaling.metrics[7].http.headers[1]: needs exactly one of value and valueFrom.secretKeyRef",
+        ] {
+            #expect(found.contains { $0.hasPrefix(expected) }, "missing: \(expected)\nfound: \(found)")
+        }
+        var mixed = Self.metricsSpec([Self.rps])
+        mixed.prometheus = PrometheusSource(address: "http://p:9090", query: "q")
+        #expect(issues(mixed).contains("spec.scaling.metrics: give either metrics or prometheus with target, not both"))
+        #expect(issues(Self.metricsSpec([])).contains("spec.scaling.metrics: must name at least one metric"))
+        let eleven = (0..<11).map { index -> ScalingMetric in
+            var metric = Self.rps
+            metric.name = "m\(index)"
+            return metric
+        }
+        #expect(issues(Self.metricsSpec(eleven)).contains("spec.scaling.metrics: may name at most 10 metrics, got 11"))
+        #expect(issues(Scaling(maxReplicas: 3)).contains("spec.scaling.prometheus: is required (or give metrics): the Prometheus query to scale on"))
+        var cooldown = Self.metricsSpec([Self.rps], min: 0)
+        cooldown.cooldownPeriod = "a while"
+        #expect(issues(cooldown).contains("spec.scaling.cooldownPeriod: \"a while\" is not a duration such as 300s or 5m"))
+    }
+
+    @Test("the single-metric form reads as one metric named prometheus; defaults fill each metric")
+    func resolvedMetrics() {
+        let single = ApplicationSpec(image: "x", scaling: scalingSpec()).withDefaults.scaling
+        #expect(single?.resolvedMetrics.map(\.name) == ["prometheus"])
+        #expect(single?.resolvedMetrics.first?.prometheus?.timeout == "5s")
+        let list = ApplicationSpec(image: "x", scaling: Self.metricsSpec([Self.rps, Self.orders], min: 0)).withDefaults
+        #expect(list.scaling?.resolvedMetrics.map(\.name) == ["rps", "orders"])
+        #expect(list.scaling?.metrics?.last?.http?.timeout == "5s")
+        #expect(list.scaling?.metrics?.allSatisfy { $0.activation == "0" } == true)
+        #expect(list.scaling?.cooldownPeriod == "300s")
+        #expect(list.effectiveReplicas == 1, "an Application that may scale to zero starts with one replica")
+    }
 }

@@ -137,9 +137,9 @@ struct RealClusterTests {
 
         // tide-scaler as the CronJob runs it, under the scaler's own token.
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-scaler-rbac-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work.appendingPathComponent("credentials"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("credentials/prometheus"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        try "mounted-token".write(to: work.appendingPathComponent("credentials/token"), atomically: true, encoding: .utf8)
+        try "mounted-token".write(to: work.appendingPathComponent("credentials/prometheus/token"), atomically: true, encoding: .utf8)
         let kubeconfig = work.appendingPathComponent("kubeconfig")
         try cluster.writeKubeconfig(token: token, to: kubeconfig)
         func runScaler(_ extra: [String]) async throws -> CommandResult {
