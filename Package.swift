@@ -255,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "TideOperatorTests",
             dependencies: ["TideTestSupport", 
-                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator",
+                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
