@@ -99,3 +99,15 @@ public let binariesDirectory: String = {
     }
     return RealCluster.repositoryRoot.appendingPathComponent(".build/debug").path
 }()
+
+/// A `hello-service` process from the build folder, on `127.0.0.1:port`; stop it with
+/// `terminate()` and `waitUntilExit()`.
+public func startHelloService(port: Int, arguments: [String] = []) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "\(binariesDirectory)/hello-service")
+    process.arguments = ["--host", "127.0.0.1", "--port", "\(port)"] + arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}

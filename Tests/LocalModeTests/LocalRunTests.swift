@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LocalMode
 import TideTestSupport
 import Testing
@@ -16,8 +17,10 @@ func alive(_ pid: Int32) -> Bool {
 
 @Suite("Local mode")
 struct LocalRunTests {
-    @Test("a short run: replicas rise under load and fall after it, with real processes and Prometheus; the plot and summary are written; nothing is left running")
-    func shortRun() async throws {
+    @Test(
+        "a short run: replicas rise under load and fall after it, with real processes and Prometheus; the plot and summary are written; nothing is left running",
+        arguments: LocalRun.MetricSourceKind.allCases)
+    func shortRun(source: LocalRun.MetricSourceKind) async throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tide-local-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: output) }
         var configuration = LocalRun.Configuration(binaries: binaries, output: output, repositoryRoot: repositoryRoot)
@@ -25,7 +28,12 @@ struct LocalRunTests {
         configuration.scalerEvery = .seconds(2)
         configuration.scaleDownWindow = 8
         configuration.verbose = false
-        let report = try await LocalRun(configuration: configuration).run { _ in }
+        configuration.source = source
+        let lines = LineCollector()
+        let report = try await LocalRun(configuration: configuration).run { lines.add($0) }
+        if source == .http {
+            #expect(lines.all.contains { $0.contains("/stats (HTTP source") }, "the scaler read hello-service's own endpoint")
+        }
         let summary = report.timeline.summary
         #expect(summary.roseAndFell, "\(report.timeline.summaryText())")
         #expect(summary.peakRunning >= 2, "real processes followed the replicas")
@@ -56,4 +64,10 @@ struct LocalRunTests {
         #expect(throws: LocalRunError.self) { try LoadProfile(parsing: "ramp:ten:0-40") }
         #expect(try LoadProfile(parsing: "ramp:30:0-40,plateau:60:40-40").duration == 90)
     }
+}
+
+final class LineCollector: Sendable {
+    let lines = Mutex<[String]>([])
+    func add(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
 }

@@ -16,12 +16,7 @@ struct ScaleToZeroTests {
         // The metric source: a hello-service process whose requests take 4 s, so
         // requests in flight can be held open while the scaler reads them.
         let port = try freeLoopbackPort()
-        let service = Process()
-        service.executableURL = URL(fileURLWithPath: "\(binariesDirectory)/hello-service")
-        service.arguments = ["--host", "127.0.0.1", "--port", "\(port)", "--work-ms", "4000"]
-        service.standardOutput = FileHandle.nullDevice
-        service.standardError = FileHandle.nullDevice
-        try service.run()
+        let service = try startHelloService(port: port, arguments: ["--work-ms", "4000"])
         defer {
             service.terminate()
             service.waitUntilExit()

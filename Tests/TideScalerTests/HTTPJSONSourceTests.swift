@@ -113,12 +113,7 @@ struct HTTPJSONSourceTests {
     @Test("a real hello-service process: /stats counts the requests it served, and the scaler reads them")
     func helloServiceProcess() async throws {
         let port = try freeLoopbackPort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "\(binariesDirectory)/hello-service")
-        process.arguments = ["--host", "127.0.0.1", "--port", "\(port)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try startHelloService(port: port)
         defer {
             process.terminate()
             process.waitUntilExit()
