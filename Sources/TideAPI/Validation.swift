@@ -54,6 +54,15 @@ extension ApplicationSpec {
     }
 }
 
+/// Starts with a lowercase ASCII letter, holds only those, digits and '-', and does
+/// not end with '-' (DNS-1035, without the length limit).
+func isDNSLabel(_ name: String) -> Bool {
+    let scalars = Array(name.unicodeScalars)
+    let isLowercaseLetter: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) }
+    return scalars.first.map(isLowercaseLetter) == true
+        && scalars.allSatisfy { isLowercaseLetter($0) || isASCIIDigit($0) || $0 == "-" } && scalars.last != "-"
+}
+
 func isASCIILetter(_ scalar: Unicode.Scalar) -> Bool { ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) }
 func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { ("0"..."9").contains(scalar) }
 
@@ -125,13 +134,9 @@ extension Scaling {
         return issues
     }
 
-    /// A DNS label: it names the metric in status, events and a credentials folder.
-    static func isMetricName(_ name: String) -> Bool {
-        let scalars = Array(name.unicodeScalars)
-        guard let first = scalars.first, let last = scalars.last, scalars.count <= 63, isASCIILetter(first), first.properties.isLowercase
-        else { return false }
-        return scalars.allSatisfy { ("a"..."z").contains($0) || isASCIIDigit($0) || $0 == "-" } && last != "-"
-    }
+    /// A DNS label of at most 63 characters: it names the metric in status, events and
+    /// a credentials folder.
+    static func isMetricName(_ name: String) -> Bool { name.unicodeScalars.count <= 63 && isDNSLabel(name) }
 
     /// Five whitespace-separated fields of `*`, numbers, ranges, lists and steps (or a
     /// `@hourly`-style macro).
@@ -262,10 +267,7 @@ extension Application {
     public func validate() -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
         let scalars = Array(name.unicodeScalars)
-        let isLowercaseLetter: (Unicode.Scalar) -> Bool = { ("a"..."z").contains($0) }
-        let validLabel = scalars.first.map(isLowercaseLetter) == true
-            && scalars.allSatisfy { isLowercaseLetter($0) || isASCIIDigit($0) || $0 == "-" } && scalars.last != "-"
-        if !validLabel {
+        if !isDNSLabel(name) {
             issues.append(ValidationIssue(
                 field: "metadata.name",
                 message: "\"\(name)\" must start with a lowercase letter and hold only lowercase letters, digits and '-' (it names the Service)"))

@@ -67,7 +67,7 @@ public final class HTTPJSONSource: MetricSource {
             } catch let error as HTTPClientError where error == .invalidURL || error == .emptyHost || error == .emptyScheme {
                 return .unavailable(.endpointUnreachable("\(location) is not a URL the scaler can request"))
             } catch {
-                return .unavailable(.endpointUnreachable(PrometheusClient.describe(error)))
+                return .unavailable(.endpointUnreachable(describeTransportError(error)))
             }
             let code = Int(response.status.code)
             guard (300..<400).contains(code), let target = response.headers.first(name: "Location") else {

@@ -92,4 +92,10 @@ public enum MetricReading: Sendable, Hashable {
         if case .value(let value) = self { return value }
         return nil
     }
+
+    /// Why there is no value, or `nil` for a value.
+    public var unavailable: MetricUnavailable? {
+        if case .unavailable(let why) = self { return why }
+        return nil
+    }
 }

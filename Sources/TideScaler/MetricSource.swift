@@ -71,3 +71,13 @@ extension HTTPClient {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }
+
+/// A transport error in words, for any source: TLS problems and refused connections
+/// said plainly.
+func describeTransportError(_ error: any Error) -> String {
+    if let error = error as? NIOSSLError { return "TLS: \(error)" }
+    if let error = error as? BoringSSLError { return "TLS: \(error)" }
+    let text = "\(error)"
+    if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
+    return text
+}

@@ -50,7 +50,7 @@ public final class PrometheusClient: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             return .unavailable(.timeout(timeout))
         } catch {
-            return .unavailable(.unreachable(Self.describe(error)))
+            return .unavailable(.unreachable(describeTransportError(error)))
         }
         return Self.parse(code: code, body: body)
     }
@@ -97,15 +97,6 @@ public final class PrometheusClient: Sendable {
             guard value.isFinite else { return .unavailable(.notFinite(text)) }
             return .value(value)
         }
-    }
-
-    /// A transport error in words: TLS problems and refused connections said plainly.
-    static func describe(_ error: any Error) -> String {
-        if let error = error as? NIOSSLError { return "TLS: \(error)" }
-        if let error = error as? BoringSSLError { return "TLS: \(error)" }
-        let text = "\(error)"
-        if text.contains("Connection refused") || text.contains("errno: 111") { return "connection refused" }
-        return text
     }
 }
 

@@ -148,7 +148,7 @@ public enum ScalingAlgorithm {
             }
         }
         let unavailable = recommendations.filter { $0.replicas == nil }
-        let failing = unavailable.map { "\($0.metric) (\($0.reading.unavailableReason)): \($0.explanation)" }.joined(separator: "; ")
+        let failing = unavailable.map { "\($0.metric) (\($0.reading.unavailable?.reason ?? "")): \($0.explanation)" }.joined(separator: "; ")
         history.consecutiveFailures = unavailable.isEmpty ? 0 : (history.consecutiveFailures ?? 0) + 1
         // The driver: the largest recommendation (the first of equals, in spec order).
         guard let driver = recommendations.reduce(nil, { (best: MetricRecommendation?, next) in
@@ -261,7 +261,7 @@ public enum ScalingAlgorithm {
         history.inactiveSince = nil
         var desired = current
         let several = recommendations.count > 1
-        let detail = recommendations.first.map { "(\($0.reading.unavailableReason)): \($0.explanation)" } ?? ""
+        let detail = recommendations.first.map { "(\($0.reading.unavailable?.reason ?? "")): \($0.explanation)" } ?? ""
         var message = several ? "no metric could be read: \(failing); holding \(current) replicas" : "metric unavailable \(detail); holding \(current) replicas"
         if scaling.onMetricUnavailable == .fallback, let fallback = scaling.fallback, failures >= fallback.failureThreshold {
             let target = min(max(fallback.replicas, minimum), maximum)
@@ -273,10 +273,10 @@ public enum ScalingAlgorithm {
         desired = max(desired, minimum)
         if desired != current { record(&history, change: desired - current, at: now) }
         history.desiredReplicas = desired
-        let reasons = recommendations.map { "\($0.metric): \($0.reading.unavailableReason): \($0.explanation)" }.joined(separator: "; ")
+        let reasons = recommendations.map { "\($0.metric): \($0.reading.unavailable?.reason ?? ""): \($0.explanation)" }.joined(separator: "; ")
         return ScalingDecision(
             desiredReplicas: desired, message: message,
-            active: .init(status: false, reason: "FailedGetMetric", message: several ? reasons : (recommendations.first.map { "\($0.reading.unavailableReason): \($0.explanation)" } ?? reasons)),
+            active: .init(status: false, reason: "FailedGetMetric", message: several ? reasons : (recommendations.first.map { "\($0.reading.unavailable?.reason ?? ""): \($0.explanation)" } ?? reasons)),
             limited: .init(status: false, reason: "MetricUnavailable", message: "no decision without a metric"),
             history: pruned(history, scaling: scaling, now: input.now), event: .metricUnavailable, recommendations: recommendations)
     }
@@ -285,10 +285,9 @@ public enum ScalingAlgorithm {
     /// it asks for `current`; PerReplica asks for `ceil(value / target)`, Total for
     /// `ceil(value / target × current)`.
     public static func recommend(_ metric: ScalingMetric, reading: MetricReading, current: Int32, tolerance: Double) -> MetricRecommendation {
-        guard case .value(let value) = reading else {
-            let why: String
-            if case .unavailable(let reason) = reading { why = reason.description } else { why = "" }
-            return MetricRecommendation(metric: metric.name, reading: reading, replicas: nil, explanation: why, isActive: nil)
+        guard let value = reading.value else {
+            return MetricRecommendation(
+                metric: metric.name, reading: reading, replicas: nil, explanation: reading.unavailable?.description ?? "", isActive: nil)
         }
         let target = Quantity.parse(metric.target.value) ?? 1
         let activation = Quantity.parse(metric.activation ?? Defaults.activation) ?? 0
@@ -439,13 +438,5 @@ public enum ScalingAlgorithm {
         while text.contains("."), text.hasSuffix("0") { text.removeLast() }
         if text.hasSuffix(".") { text.removeLast() }
         return text
-    }
-}
-
-extension MetricReading {
-    /// The unavailable reason, or `""` for a value.
-    var unavailableReason: String {
-        if case .unavailable(let why) = self { return why.reason }
-        return ""
     }
 }

@@ -160,7 +160,7 @@ struct HTTPJSONSourceTests {
         endpoints.live.set(6)
         #expect(try await readHTTP(endpoints.url("moved"), "data.orders") == .value(6))
         let unreachable = try await readHTTP("http://127.0.0.1:\(try freeLoopbackPort())/stats", "orders")
-        #expect(unreachable.unavailableReasonForTests == "EndpointUnreachable")
+        #expect(unreachable.unavailable?.reason == "EndpointUnreachable")
     }
 
     @Test("the bearer token and header values come from the mounted files; literal headers are sent as given; none are logged")
@@ -177,7 +177,7 @@ struct HTTPJSONSourceTests {
         #expect(reading == .value(9.5))
         let refused = try await readHTTP(endpoints.url("secured"), "items.1.count", headers: headers,
             secrets: SourceSecrets(credentials: .bearer("wrong"), headers: ["X-Api-Key": "key-from-secret"]))
-        #expect(refused.unavailableReasonForTests == "EndpointHTTPError")
+        #expect(refused.unavailable?.reason == "EndpointHTTPError")
         #expect(!"\(refused)".contains("wrong"), "the token is not in the reason")
         _ = try await readHTTP(endpoints.url("live"), "data.orders", headers: headers, secrets: SourceSecrets(headers: ["X-Api-Key": "k"]))
         #expect(endpoints.live.headers.withLock { $0["x-tenant"] } == "demo")
@@ -189,12 +189,5 @@ struct HTTPJSONSourceTests {
             #expect(error.reason == "CredentialsUnavailable")
             #expect("\(error)".contains("X-Api-Key"))
         }
-    }
-}
-
-extension MetricReading {
-    var unavailableReasonForTests: String? {
-        if case .unavailable(let why) = self { return why.reason }
-        return nil
     }
 }
