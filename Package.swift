@@ -4,6 +4,10 @@ import PackageDescription
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
+/// For what the image ships: a member is visible only through a module the file
+/// imports, so none of Foundation's (and so ICU's) reaches these targets through a
+/// dependency; they import FoundationEssentials.
+let essentials: [SwiftSetting] = strict + [.enableUpcomingFeature("MemberImportVisibility")]
 
 let package = Package(
     name: "tide",
@@ -12,7 +16,10 @@ let package = Package(
         .library(name: "KubeAPI", targets: ["KubeAPI"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
         .library(name: "LocalKube", targets: ["LocalKube"]),
+        .library(name: "KubeSupport", targets: ["KubeSupport"]),
+        .library(name: "StructuredLogging", targets: ["StructuredLogging"]),
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
+        .library(name: "KubeProbes", targets: ["KubeProbes"]),
         .library(name: "TideAPI", targets: ["TideAPI"]),
         .library(name: "TideOperator", targets: ["TideOperator"]),
         .library(name: "TideScaler", targets: ["TideScaler"]),
@@ -33,7 +40,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
@@ -46,7 +53,7 @@ let package = Package(
     targets: [
         .target(
             name: "KubeAPI",
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .target(
             name: "KubeClient",
@@ -56,48 +63,73 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
+        ),
+        // How every Tide binary logs (JSON lines or text), apart so that hello-service
+        // links no Kubernetes client.
+        .target(
+            name: "StructuredLogging",
+            dependencies: ["KubeAPI", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: essentials
+        ),
+        // What a Tide program that talks to the API server needs besides the client:
+        // the event recorder and the clock. The scaler links this, not KubeRuntime.
+        .target(
+            name: "KubeSupport",
+            dependencies: [
+                "KubeAPI", "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: essentials
         ),
         .target(
             name: "KubeRuntime",
             dependencies: [
-                "KubeAPI", "KubeClient",
+                "KubeAPI", "KubeClient", "KubeSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
-        .target(name: "TideAPI", dependencies: ["KubeAPI"], swiftSettings: strict),
+        // The probes and metrics HTTP server, apart so that the scaler (which serves
+        // nothing) links neither Hummingbird nor the Prometheus registry.
+        .target(
+            name: "KubeProbes",
+            dependencies: [
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: essentials
+        ),
+        .target(name: "TideAPI", dependencies: ["KubeAPI"], swiftSettings: essentials),
         .target(
             name: "TideOperator",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "TideAPI",
+                "KubeAPI", "KubeClient", "KubeRuntime", "KubeProbes", "KubeSupport", "TideAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .target(
             name: "TideScaler",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "TideAPI",
+                "KubeAPI", "KubeClient", "KubeSupport", "TideAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .target(
             name: "HelloService",
@@ -108,12 +140,12 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .target(
             name: "LocalMode",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -132,30 +164,30 @@ let package = Package(
         .executableTarget(
             name: "hello-service",
             dependencies: [
-                "HelloService", "KubeRuntime",
+                "HelloService", "StructuredLogging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .executableTarget(
             name: "tide-scaler",
             dependencies: [
-                "KubeClient", "KubeRuntime", "TideAPI", "TideScaler",
+                "KubeClient", "KubeSupport", "StructuredLogging", "TideAPI", "TideScaler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .executableTarget(
             name: "tide-operator",
             dependencies: [
-                "KubeClient", "KubeRuntime", "TideOperator",
+                "KubeClient", "KubeRuntime", "KubeSupport", "StructuredLogging", "TideOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: essentials
         ),
         .target(
             name: "LocalKube",
@@ -191,7 +223,7 @@ let package = Package(
             name: "kube-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime",
+                "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime", "KubeSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -225,13 +257,16 @@ let package = Package(
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: strict),
         .testTarget(
             name: "KubeClientTests",
-            dependencies: ["TideTestSupport", "KubeAPI", "KubeClient", "LocalKube"],
+            dependencies: [
+                "TideTestSupport", "KubeAPI", "KubeClient", "LocalKube",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "KubeRuntimeTests",
-            dependencies: ["TideTestSupport", 
-                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube",
+            dependencies: ["TideTestSupport",
+                "KubeAPI", "KubeClient", "KubeRuntime", "KubeProbes", "KubeSupport", "LocalKube",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -255,7 +290,7 @@ let package = Package(
         .testTarget(
             name: "TideOperatorTests",
             dependencies: ["TideTestSupport", 
-                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

@@ -6,7 +6,9 @@ if [ "${1:-}" = --real ]; then
   # The operator against a real control plane only (needs the envtest binaries).
   shift
   for product in tide-operator tide-scaler hello-service operator-bench; do swift build -c release --product "$product"; done
-  exec .build/release/operator-bench --real "$@"
+  # The binaries as the image ships them, to size and to run one scaler decision from.
+  scripts/build-image-binaries.sh .build/image --configuration release --static
+  exec .build/release/operator-bench --real --image-binaries .build/image "$@"
 fi
 swift build -c release --product kube-bench
 .build/release/kube-bench "$@"

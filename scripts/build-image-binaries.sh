@@ -21,15 +21,26 @@ while [ $# -gt 0 ]; do
 done
 binaries=(tide-operator tide-scaler hello-service)
 
+# In release, the scaler (a short Job that waits on the network) is built for size:
+# -Osize and identical code folded, in its own build folder so the operator and
+# hello-service keep -O. Debug builds share one folder (what the tests run).
+flags_for() {
+  if [ "$configuration" = release ] && [ "$1" = tide-scaler ]; then
+    echo "--scratch-path .build/size -Xswiftc -Osize -Xlinker --icf=safe"
+  fi
+}
+
 # One `swift build --product` builds one product: build each.
-for binary in "${binaries[@]}"; do
-  swift build -c "$configuration" ${static[@]+"${static[@]}"} --product "$binary"
-done
-bin=$(swift build -c "$configuration" ${static[@]+"${static[@]}"} --show-bin-path)
 mkdir -p "$out"
 for binary in "${binaries[@]}"; do
+  # shellcheck disable=SC2046
+  swift build -c "$configuration" ${static[@]+"${static[@]}"} $(flags_for "$binary") --product "$binary"
+  # shellcheck disable=SC2046
+  bin=$(swift build -c "$configuration" ${static[@]+"${static[@]}"} $(flags_for "$binary") --show-bin-path)
   [ -x "$bin/$binary" ] || { echo "error: $binary was not built (looked in $bin)" >&2; exit 1; }
   cp "$bin/$binary" "$out/$binary"
+  # What ships carries no symbol tables or debug info.
+  if [ "$configuration" = release ]; then strip "$out/$binary"; fi
 done
 # Every command the manifests and the operator name must be one of them.
 named=$( (grep -rhoE 'command: \[[a-z-]+\]' config || true; grep -hoE 'command: \["[a-z-]+"\]' Sources/TideOperator/Children.swift || true) \
@@ -42,4 +53,13 @@ for binary in "${binaries[@]}"; do
   [ -x "$out/$binary" ] || { echo "error: $out/$binary is missing" >&2; exit 1; }
   "$out/$binary" --help >/dev/null 2>&1 || { echo "error: $out/$binary --help failed" >&2; exit 1; }
 done
-echo "image binaries in $out: ${binaries[*]} ($(du -sh "$out" | cut -f1))"
+printf '%-14s | %10s\n' binary MB
+printf '%-14s-|-%10s\n' -------------- ----------
+total=0
+for binary in "${binaries[@]}"; do
+  size=$(stat -c %s "$out/$binary")
+  total=$((total + size))
+  printf '%-14s | %10.1f\n' "$binary" "$(awk -v b="$size" 'BEGIN { print b / 1000000 }')"
+done
+printf '%-14s | %10.1f\n' together "$(awk -v b="$total" 'BEGIN { print b / 1000000 }')"
+echo "image binaries in $out (configuration $configuration${static[*]:+, static})"

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An arbitrary JSON document, used where Tide does not model a field (CRD schemas,
 /// objects stored by LocalKube, raw watch payloads).

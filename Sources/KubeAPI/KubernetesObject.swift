@@ -159,4 +159,8 @@ public struct RawWatchEvent: Sendable, Codable, Hashable {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

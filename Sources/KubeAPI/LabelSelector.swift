@@ -67,30 +67,30 @@ public struct LabelSelector: Sendable, Hashable, Codable {
         var labels: [String: String] = [:]
         var expressions: [Requirement] = []
         for term in Self.splitTerms(text) {
-            let trimmed = term.trimmingCharacters(in: .whitespaces)
+            let trimmed = term.trimmingWhitespace()
             if trimmed.isEmpty { continue }
-            if let range = trimmed.range(of: " notin ") ?? trimmed.range(of: " in ") {
-                let key = String(trimmed[..<range.lowerBound]).trimmingCharacters(in: .whitespaces)
-                let isIn = trimmed[range].trimmingCharacters(in: .whitespaces) == "in"
-                var rest = trimmed[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            if let range = trimmed.firstRange(of: " notin ") ?? trimmed.firstRange(of: " in ") {
+                let key = String(trimmed[..<range.lowerBound]).trimmingWhitespace()
+                let isIn = trimmed[range].trimmingWhitespace() == "in"
+                var rest = trimmed[range.upperBound...].trimmingWhitespace()
                 guard rest.hasPrefix("("), rest.hasSuffix(")"), Self.isValidKey(key) else {
                     throw LabelSelectorError(term: trimmed)
                 }
                 rest = String(rest.dropFirst().dropLast())
-                let values = rest.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                let values = rest.split(separator: ",").map { $0.trimmingWhitespace() }
                 expressions.append(Requirement(key: key, operator: isIn ? "In" : "NotIn", values: values))
-            } else if let range = trimmed.range(of: "!=") {
-                let key = trimmed[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
-                let value = trimmed[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            } else if let range = trimmed.firstRange(of: "!=") {
+                let key = trimmed[..<range.lowerBound].trimmingWhitespace()
+                let value = trimmed[range.upperBound...].trimmingWhitespace()
                 guard Self.isValidKey(key) else { throw LabelSelectorError(term: trimmed) }
                 expressions.append(Requirement(key: key, operator: "NotIn", values: [value]))
-            } else if let range = trimmed.range(of: "==") ?? trimmed.range(of: "=") {
-                let key = trimmed[..<range.lowerBound].trimmingCharacters(in: .whitespaces)
-                let value = trimmed[range.upperBound...].trimmingCharacters(in: .whitespaces)
+            } else if let range = trimmed.firstRange(of: "==") ?? trimmed.firstRange(of: "=") {
+                let key = trimmed[..<range.lowerBound].trimmingWhitespace()
+                let value = trimmed[range.upperBound...].trimmingWhitespace()
                 guard Self.isValidKey(key) else { throw LabelSelectorError(term: trimmed) }
                 labels[key] = value
             } else if trimmed.hasPrefix("!") {
-                let key = trimmed.dropFirst().trimmingCharacters(in: .whitespaces)
+                let key = trimmed.dropFirst().trimmingWhitespace()
                 guard Self.isValidKey(key) else { throw LabelSelectorError(term: trimmed) }
                 expressions.append(Requirement(key: key, operator: "DoesNotExist"))
             } else {
@@ -130,4 +130,8 @@ public struct LabelSelectorError: Error, Sendable, Hashable, CustomStringConvert
     public var description: String { "unable to parse label selector term '\(term)'" }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif

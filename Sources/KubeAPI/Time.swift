@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// A point in time as Kubernetes `metav1.Time` encodes it: RFC 3339 with whole
 /// seconds in UTC (`2026-01-02T15:04:05Z`).

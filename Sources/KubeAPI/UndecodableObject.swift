@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// An object the server sent that Tide's types cannot read (a field of a type the
 /// schema admits but the Swift type does not model, say). Lists and watches report it
@@ -79,14 +83,14 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
     static func describe(_ error: any Error, in document: JSONValue) -> String {
         var text = "\(error)"
         if case DecodingError.dataCorrupted(let context) = error, let underlying = context.underlyingError { text += " \(underlying)" }
-        guard let range = text.range(of: "numberIsNotRepresentableInSwift(parsed: \""),
+        guard let range = text.firstRange(of: "numberIsNotRepresentableInSwift(parsed: \""),
             let end = text[range.upperBound...].firstIndex(of: "\"")
         else { return describe(error) }
         let number = String(text[range.upperBound..<end])
         let location = document.firstPath { value in
             switch value {
             case .int(let integer): return String(integer) == number
-            case .double(let double): return "\(double)" == number || String(format: "%.0f", double) == number
+            case .double(let double): return "\(double)" == number || Double(number) == double
             default: return false
             }
         }
@@ -96,7 +100,7 @@ public struct UndecodableObject: Error, Sendable, Hashable, CustomStringConverti
     /// A decoder's message without the offending value (`Cannot initialize X from
     /// invalid String value <whatever the user wrote>`), and never long.
     static func bounded(_ message: String) -> String {
-        if let range = message.range(of: " value ") { return String(message[..<range.lowerBound]) + " value" }
+        if let range = message.firstRange(of: " value ") { return String(message[..<range.lowerBound]) + " value" }
         return message.count > 120 ? String(message.prefix(120)) + "…" : message
     }
 

@@ -1,5 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Synchronization
+import KubeAPI
 
 /// Everything needed to talk to one API server: where it is, how to trust it and who
 /// Tide is. Produced by ``KubeConfigLoader`` or built directly (tests, LocalKube).
@@ -102,7 +107,7 @@ public final class TokenFile: Sendable {
         }
         do {
             let text = try String(contentsOfFile: path, encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+                .trimmingWhitespace()
             guard !text.isEmpty else {
                 throw KubeConfigError.invalid(source: "token file \(path)", reason: "the file is empty")
             }

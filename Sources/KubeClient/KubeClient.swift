@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import Logging
 import NIOCore
@@ -241,12 +245,12 @@ public final class KubeClient: Sendable {
         if let decoded = try? KubeJSON.decoder.decode(Status.self, from: Data(body)), decoded.kind == "Status" {
             status = decoded
         } else {
-            let text = String(decoding: body.prefix(512), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: body.prefix(512), as: UTF8.self).trimmingWhitespace()
             status = Status(message: text.isEmpty ? "HTTP \(code)" : text, reason: nil, code: code)
         }
         if status.code == nil { status.code = code }
         var retryAfter: Duration?
-        if let header = headers.first(name: "Retry-After"), let seconds = Int(header.trimmingCharacters(in: .whitespaces)) {
+        if let header = headers.first(name: "Retry-After"), let seconds = Int(header.trimmingWhitespace()) {
             retryAfter = .seconds(seconds)
         } else if let seconds = status.details?.retryAfterSeconds {
             retryAfter = .seconds(seconds)
@@ -256,9 +260,20 @@ public final class KubeClient: Sendable {
 
     /// Percent-encodes a query parameter value (everything but unreserved characters).
     public static func percentEncode(_ text: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: "~"):
+                encoded.append(byte)
+            default:
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     static func describe(transportError error: any Error) -> String {

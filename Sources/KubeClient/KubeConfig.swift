@@ -1,5 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
-import Yams
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import KubeAPI
 
 /// The parts of a kubeconfig file Tide reads (`clusters`, `users`, `contexts`,
 /// `current-context`). Unknown fields are ignored, as kubectl does.
@@ -51,6 +58,28 @@ public struct KubeConfigFile: Sendable, Hashable, Decodable {
             case insecureSkipTLSVerify = "insecure-skip-tls-verify"
             case tlsServerName = "tls-server-name"
         }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            server = try container.decodeIfPresent(String.self, forKey: .server)
+            certificateAuthority = try container.decodeIfPresent(String.self, forKey: .certificateAuthority)
+            certificateAuthorityData = try container.decodeIfPresent(String.self, forKey: .certificateAuthorityData)
+            tlsServerName = try container.decodeIfPresent(String.self, forKey: .tlsServerName)
+            // YAML scalars arrive as text; JSON kubeconfigs carry a real boolean.
+            if let flag = try? container.decodeIfPresent(Bool.self, forKey: .insecureSkipTLSVerify) {
+                insecureSkipTLSVerify = flag
+            } else if let text = try container.decodeIfPresent(String.self, forKey: .insecureSkipTLSVerify) {
+                switch text {
+                case "true", "True", "TRUE": insecureSkipTLSVerify = true
+                case "false", "False", "FALSE": insecureSkipTLSVerify = false
+                default:
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .insecureSkipTLSVerify, in: container, debugDescription: "expected true or false")
+                }
+            } else {
+                insecureSkipTLSVerify = nil
+            }
+        }
     }
 
     public struct NamedUser: Sendable, Hashable, Decodable {
@@ -95,11 +124,13 @@ public struct KubeConfigFile: Sendable, Hashable, Decodable {
         public init(from decoder: any Decoder) throws {}
     }
 
-    /// Parses kubeconfig YAML. Relative file paths inside stay relative; see
-    /// ``KubeConfigLoader`` for how they are resolved.
+    /// Parses a kubeconfig (YAML or JSON, see ``KubeConfigYAML`` for the YAML read).
+    /// Relative file paths inside stay relative; see ``KubeConfigLoader`` for how they
+    /// are resolved.
     public static func parse(_ yaml: String) throws -> KubeConfigFile {
-        let document = try YAMLDecoder().decode(KubeConfigFile.self, from: yaml)
-        return document
+        let document = try KubeConfigYAML.parse(yaml)
+        if document == .null { return KubeConfigFile() }
+        return try JSONDecoder().decode(KubeConfigFile.self, from: JSONEncoder().encode(document))
     }
 
     /// Merges `other` under `self` with kubectl's rule: the first file to define a

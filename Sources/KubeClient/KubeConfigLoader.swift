@@ -1,6 +1,10 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOSSL
-import Yams
+import KubeAPI
 
 /// Why a configuration could not be loaded.
 ///
@@ -52,7 +56,7 @@ public struct KubeConfigLoader: Sendable {
     public init(
         kubeconfigPath: String? = nil, context: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        homeDirectory: String = NSHomeDirectory(),
+        homeDirectory: String = FilePaths.home,
         serviceAccountDirectory: String = "/var/run/secrets/kubernetes.io/serviceaccount"
     ) {
         self.kubeconfigPath = kubeconfigPath
@@ -97,7 +101,7 @@ public struct KubeConfigLoader: Sendable {
             attempts.append(.init(source: "in-cluster", reason: "KUBERNETES_SERVICE_HOST not set"))
         }
 
-        let home = (homeDirectory as NSString).appendingPathComponent(".kube/config")
+        let home = FilePaths.join(homeDirectory, ".kube/config")
         if FileManager.default.fileExists(atPath: home) {
             do { return try loadKubeconfig(files: [home], requireAll: true) } catch { throw fail(home, error) }
         }
@@ -125,7 +129,7 @@ public struct KubeConfigLoader: Sendable {
             } catch {
                 throw KubeConfigError.invalid(source: file, reason: "not a valid kubeconfig YAML document (\(Self.describe(error)))")
             }
-            let directory = (file as NSString).deletingLastPathComponent
+            let directory = FilePaths.directory(of: file)
             for cluster in parsed.clusters where directoryOfCluster[cluster.name] == nil {
                 directoryOfCluster[cluster.name] = directory
             }
@@ -247,17 +251,17 @@ public struct KubeConfigLoader: Sendable {
             throw KubeConfigError.invalid(source: "in-cluster", reason: "KUBERNETES_SERVICE_HOST/PORT do not form a URL")
         }
         let dir = serviceAccountDirectory
-        let tokenPath = (dir as NSString).appendingPathComponent("token")
-        let caPath = (dir as NSString).appendingPathComponent("ca.crt")
+        let tokenPath = FilePaths.join(dir, "token")
+        let caPath = FilePaths.join(dir, "ca.crt")
         let tokenFile = TokenFile(path: tokenPath)
         do { _ = try tokenFile.token() } catch {
             throw KubeConfigError.invalid(source: "in-cluster", reason: "service-account token \(tokenPath) cannot be read or is empty")
         }
         let ca = try Self.readFile(caPath, what: "service-account CA", source: "in-cluster")
         try Self.validateCertificates(ca, what: "service-account CA \(caPath)", source: "in-cluster")
-        let namespacePath = (dir as NSString).appendingPathComponent("namespace")
+        let namespacePath = FilePaths.join(dir, "namespace")
         let namespace = (try? String(contentsOfFile: namespacePath, encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+            .trimmingWhitespace()
         return ClusterConnection(
             server: server, certificateAuthorityPEM: ca, credential: .tokenFile(tokenFile),
             namespace: (namespace?.isEmpty == false ? namespace : nil) ?? "default", source: "in-cluster service account")
@@ -266,9 +270,9 @@ public struct KubeConfigLoader: Sendable {
     static func absolute(_ path: String, relativeTo directory: String) -> String {
         if path.hasPrefix("/") { return path }
         if path.hasPrefix("~/") {
-            return (NSHomeDirectory() as NSString).appendingPathComponent(String(path.dropFirst(2)))
+            return FilePaths.join(FilePaths.home, String(path.dropFirst(2)))
         }
-        return (directory as NSString).appendingPathComponent(path)
+        return FilePaths.join(directory, path)
     }
 
     static func readFile(_ path: String, what: String, source: String) throws -> [UInt8] {
@@ -299,11 +303,8 @@ public struct KubeConfigLoader: Sendable {
     /// Describes a parse error without quoting the document, which may hold secrets.
     static func describe(_ error: any Error) -> String {
         switch error {
-        case YamlError.scanner(_, let problem, let mark, _), YamlError.parser(_, let problem, let mark, _),
-            YamlError.composer(_, let problem, let mark, _):
-            return "\(problem) at line \(mark.line), column \(mark.column)"
-        case DecodingError.dataCorrupted(let context) where context.underlyingError is YamlError:
-            return describe(context.underlyingError!)
+        case let error as KubeConfigYAML.SyntaxError:
+            return error.description
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
             DecodingError.dataCorrupted(let context):
             return "unexpected value at \(path(context.codingPath))"

@@ -1,3 +1,5 @@
+import KubeAPI
+import NIOHTTP1
 /// The API server's own count of the requests it served (`apiserver_request_total`),
 /// read from its `/metrics` (needs `get` on the non-resource URL `/metrics`).
 ///
@@ -20,11 +22,11 @@ extension KubeClient {
             guard let close = line.lastIndex(of: "}") else { continue }
             let labels = "," + line[line.index(line.startIndex, offsetBy: prefix.count)..<close]
             func label(_ name: String) -> String {
-                guard let range = labels.range(of: ",\(name)=\"") else { return "" }
+                guard let range = labels.firstRange(of: ",\(name)=\"") else { return "" }
                 let rest = labels[range.upperBound...]
                 return rest.firstIndex(of: "\"").map { String(rest[..<$0]) } ?? ""
             }
-            let value = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) ?? 0
+            let value = Double(line[line.index(after: close)...].trimmingWhitespace()) ?? 0
             counts.append(APIServerRequestCount(
                 verb: label("verb"), group: label("group"), resource: label("resource"), subresource: label("subresource"), count: value))
         }

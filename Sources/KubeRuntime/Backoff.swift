@@ -46,4 +46,11 @@ public struct Backoff: Sendable, Hashable {
     public var currentAttempt: Int { attempt }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif

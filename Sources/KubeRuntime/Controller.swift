@@ -1,3 +1,4 @@
+import KubeSupport
 import KubeAPI
 import Logging
 import ServiceLifecycle

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import KubeSupport
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import KubeClient
 import Logging

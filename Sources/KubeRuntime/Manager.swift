@@ -13,13 +13,14 @@ public struct Manager: Sendable {
     public let controller: Controller
     public let informers: [any ServiceLifecycle.Service]
     public let leaderElector: LeaderElector?
-    public let probeServer: ProbeServer?
+    /// Serves the probes (a `KubeProbes.ProbeServer`); first to start, last to stop.
+    public let probeServer: (any ServiceLifecycle.Service)?
     public let shutdownTimeout: Duration
     let logger: Logger
 
     public init(
         controller: Controller, informers: [any ServiceLifecycle.Service], leaderElector: LeaderElector? = nil,
-        probeServer: ProbeServer? = nil, shutdownTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "tide.manager")
+        probeServer: (any ServiceLifecycle.Service)? = nil, shutdownTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "tide.manager")
     ) {
         self.controller = controller
         self.informers = informers

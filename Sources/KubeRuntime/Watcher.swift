@@ -1,3 +1,4 @@
+import KubeSupport
 import KubeAPI
 import KubeClient
 import Logging

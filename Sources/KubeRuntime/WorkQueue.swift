@@ -1,3 +1,4 @@
+import KubeSupport
 import DequeModule
 import KubeAPI
 
@@ -179,4 +180,11 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif

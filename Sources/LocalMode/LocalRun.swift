@@ -3,6 +3,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import KubeRuntime
+import KubeSupport
 import LocalKube
 import Logging
 import ServiceLifecycle

@@ -1,8 +1,10 @@
+import KubeAPI
+
 /// Parses Prometheus/Go-style durations: `500ms`, `15s`, `1m30s`, `2h`, `1d`.
 public enum DurationText {
     /// The duration, or `nil` if the text is not a positive duration of that form.
     public static func parse(_ text: String) -> Duration? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         guard !trimmed.isEmpty else { return nil }
         var total = Duration.zero
         var number = ""
@@ -45,7 +47,7 @@ public enum DurationText {
 /// `1.5M`, `1Ki`.
 public enum Quantity {
     public static func parse(_ text: String) -> Double? {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         let suffixes: [(String, Double)] = [
             ("Ki", 1_024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("m", 0.001), ("k", 1_000), ("M", 1_000_000),
             ("G", 1_000_000_000),
@@ -59,4 +61,9 @@ public enum Quantity {
     }
 }
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import KubeAPI

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 
 /// One problem with a spec: the field and what is wrong, in words a user can act on.
@@ -19,7 +23,7 @@ extension ApplicationSpec {
         var issues: [ValidationIssue] = []
         func add(_ field: String, _ message: String) { issues.append(ValidationIssue(field: field, message: message)) }
 
-        if image.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if image.trimmingWhitespace().isEmpty {
             add("spec.image", "must name a container image")
         } else if image.contains(where: \.isWhitespace) {
             add("spec.image", "must not contain whitespace: \"\(image)\"")
@@ -141,7 +145,7 @@ extension Scaling {
     /// Five whitespace-separated fields of `*`, numbers, ranges, lists and steps (or a
     /// `@hourly`-style macro).
     static func isCronSchedule(_ text: String) -> Bool {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         if ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"].contains(trimmed) { return true }
         let fields = trimmed.split(whereSeparator: \.isWhitespace)
         guard fields.count == 5 else { return false }
@@ -201,7 +205,7 @@ func validateTimeout(_ timeout: String?, field: String) -> [ValidationIssue] {
 extension PrometheusSource {
     func validate(field: String) -> [ValidationIssue] {
         var issues: [ValidationIssue] = []
-        if query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        if query.trimmingWhitespace().isEmpty {
             issues.append(ValidationIssue(field: field + ".query", message: "must be a PromQL query; it is empty"))
         }
         if !isHTTPURL(address) {

@@ -1,7 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import KubeClient
 import KubeRuntime
+import KubeSupport
 import Logging
 import TideAPI
 import Synchronization

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 
 /// Rewrites resource quantities the way the API server stores them (`0.5` → `500m`,
@@ -13,7 +17,7 @@ public enum CanonicalQuantity {
     /// The canonical text, or `text` unchanged when it is not a quantity Tide can
     /// rewrite (exponent notation, garbage: the API server will judge it).
     public static func canonical(_ text: String) -> String {
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace()
         var number = trimmed
         var value: Decimal
         var isBinary = false
@@ -56,10 +60,9 @@ public enum CanonicalQuantity {
         return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
     }
 
+    /// Whether `value` has no fractional digits; its description (the text written
+    /// above) never has trailing zeros or exponent notation.
     private static func isInteger(_ value: Decimal) -> Bool {
-        var source = value
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &source, 0, .plain)
-        return rounded == value
+        !value.description.contains(".")
     }
 }

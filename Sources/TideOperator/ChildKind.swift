@@ -1,6 +1,7 @@
 import KubeAPI
 import KubeClient
 import KubeRuntime
+import KubeSupport
 import Logging
 import ServiceLifecycle
 import TideAPI

@@ -1,7 +1,13 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import KubeClient
+import KubeProbes
 import KubeRuntime
+import KubeSupport
 import Logging
 import Metrics
 import Prometheus

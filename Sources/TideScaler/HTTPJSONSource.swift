@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import NIOCore
 import NIOHTTP1
@@ -89,11 +93,11 @@ public final class HTTPJSONSource: MetricSource {
     public static func parse(code: Int, body: [UInt8], location path: [String]) -> MetricReading {
         let location = path.joined(separator: ".")
         guard (200..<300).contains(code) else {
-            let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingWhitespace()
             return .unavailable(.endpointHTTPStatus(code, text))
         }
         guard let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body)) else {
-            let start = String(decoding: body.prefix(40), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let start = String(decoding: body.prefix(40), as: UTF8.self).trimmingWhitespace()
             return .unavailable(.notJSON(start))
         }
         var current = document

@@ -1,7 +1,12 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import NIOSSL
 import TideAPI
+import NIOCore
 
 /// How a source authenticates. Values never appear in logs or errors.
 public enum SourceCredentials: Sendable, Hashable {

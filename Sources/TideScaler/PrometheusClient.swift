@@ -1,5 +1,9 @@
 import AsyncHTTPClient
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import KubeClient
 import Logging
@@ -63,7 +67,7 @@ public final class PrometheusClient: Sendable {
                 errorType: document["errorType"]?.stringValue ?? "unknown", error: document["error"]?.stringValue ?? "no message"))
         }
         guard code == 200 else {
-            let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingWhitespace()
             return .unavailable(.httpStatus(code, text))
         }
         guard let document, case .object = document else { return .unavailable(.malformedResponse("the body is not JSON")) }

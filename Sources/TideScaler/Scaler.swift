@@ -1,7 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeAPI
 import KubeClient
-import KubeRuntime
+import KubeSupport
 import Logging
 import TideAPI
 
@@ -187,12 +191,12 @@ public final class Scaler: Sendable {
     /// it, or through the API when no folder is mounted.
     func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {
         let secrets = client.namespaced(Secret.self, in: namespace)
-        let directory = credentialsDirectory.map { ($0 as NSString).appendingPathComponent(metric.name) }
+        let directory = credentialsDirectory.map { FilePaths.join($0, metric.name) }
         let namespace = namespace
         func value(_ secret: String, _ key: String, file: String) async throws -> String {
             let bytes: [UInt8]
             if let directory {
-                let path = (directory as NSString).appendingPathComponent(file)
+                let path = FilePaths.join(directory, file)
                 guard let data = FileManager.default.contents(atPath: path) else {
                     throw MetricUnavailable.credentialsUnavailable(
                         "Secret \(namespace)/\(secret) key \(key) is not mounted (\(path) is missing): create the Secret with that key")
@@ -204,7 +208,7 @@ public final class Scaler: Sendable {
                 }
                 bytes = found
             }
-            return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            return String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         }
         var result = SourceSecrets()
         if let auth = metric.auth {

@@ -1,8 +1,13 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HelloService
-import KubeRuntime
+import StructuredLogging
 import Logging
+import Hummingbird
 
 /// `hello-service`: Tide's sample microservice.
 @main

@@ -25,6 +25,9 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Directory with the local-kube and tide-operator binaries (default: next to this one).")
     var binaries: String?
 
+    @Option(help: "Directory with the image's binaries (scripts/build-image-binaries.sh --static) to size and to run one scaler decision from (with --real).")
+    var imageBinaries: String?
+
     @Option(help: "The operator's --workers (with --real).")
     var workers = 2
 
@@ -40,7 +43,7 @@ struct OperatorBench: AsyncParsableCommand {
         let directory = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         if real {
-            try await RealClusterBench(root: root, binaries: directory, samples: min(latencySamples, 100), burst: burst, cached: cached, workers: workers).run()
+            try await RealClusterBench(root: root, binaries: directory, samples: min(latencySamples, 100), burst: burst, cached: cached, workers: workers, imageBinaries: imageBinaries).run()
             return
         }
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-operator-bench-\(getpid())")

@@ -15,6 +15,8 @@ struct RealClusterBench {
     let burst: Int
     let cached: Int
     let workers: Int
+    /// Where the image's binaries are (`scripts/build-image-binaries.sh --static`), if built.
+    let imageBinaries: String?
     let resyncSeconds = 20
 
     func run() async throws {
@@ -159,16 +161,40 @@ struct RealClusterBench {
             rows.append(["operator RSS with \(cached) Applications (MiB)", mib(operatorProcess.residentBytes()), String(format: "%d more converged in %.1f s", more, converge)])
         }
 
-        // 5. Binary sizes.
+        // 5. The image's binaries: sizes, and one scaler decision's peak memory.
+        let image = imageBinaries ?? binaries
+        let described = imageBinaries == nil ? "as built by bench.sh (dynamic, not stripped)" : "static, stripped, as the image ships them"
+        var total = 0
         for binary in ["tide-operator", "tide-scaler", "hello-service"] {
-            let size = (try? FileManager.default.attributesOfItem(atPath: "\(binaries)/\(binary)")[.size] as? Int) ?? 0
-            rows.append(["\(binary) binary (MB)", String(format: "%.1f", Double(size) / 1_000_000), "as built, not stripped"])
+            let size = (try? FileManager.default.attributesOfItem(atPath: "\(image)/\(binary)")[.size] as? Int) ?? 0
+            total += size
+            rows.append(["\(binary) binary (MB)", String(format: "%.1f", Double(size) / 1_000_000), described])
         }
+        rows.append(["the three binaries together (MB)", String(format: "%.1f", Double(total) / 1_000_000), described])
+        let decision = try await scalerDecision(admin, image: image, kubeconfig: adminConfig)
+        rows.append(["one tide-scaler decision, start → exit: peak RSS (MiB)", mib(decision.peakResidentBytes), decision.note])
         seen.stop()
         floorApplications.stop()
         floorDeployments.stop()
         try await admin.shutdown()
         printTable("tide-operator against a real kube-apiserver 1.28.7 (separate processes, loopback)", rows: rows)
+    }
+
+    /// Runs `tide-scaler --once` for an Application whose metric is a real hello-service's
+    /// request count (HTTP JSON source), as the CronJob does, and reports its peak RSS.
+    func scalerDecision(_ admin: KubeClient, image: String, kubeconfig: String) async throws -> (peakResidentBytes: Int, note: String) {
+        let port = try freeLoopbackPort()
+        let hello = try Child.start("\(image)/hello-service", ["--host", "127.0.0.1", "--port", String(port)])
+        defer { hello.stop() }
+        try await Task.sleep(for: .seconds(1))
+        let scaling = Scaling(
+            minReplicas: 1, maxReplicas: 5,
+            metrics: [ScalingMetric(name: "served", http: HTTPSource(url: "http://127.0.0.1:\(port)/stats", valueLocation: "requests"), target: .init(type: .total, value: "10"))])
+        let application = Application(metadata: ObjectMeta(name: "scaler-rss"), spec: ApplicationSpec(image: "hello:1", replicas: 1, scaling: scaling))
+        _ = try await admin.namespaced(Application.self, in: "floor").create(application)
+        let run = try spawnMeasured(
+            "\(image)/tide-scaler", ["--namespace", "floor", "--application", "scaler-rss", "--kubeconfig", kubeconfig, "--once", "--log-level", "error"])
+        return (run.peakResidentBytes, "exit \(run.status) in \(String(format: "%.2f", run.seconds)) s; HTTP JSON metric, status written")
     }
 
     func writes(_ after: [CountKey: Double], since before: [CountKey: Double]) -> Double {

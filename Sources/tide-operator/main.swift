@@ -1,7 +1,13 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import KubeClient
 import KubeRuntime
+import KubeSupport
+import StructuredLogging
 import Logging
 import TideOperator
 

@@ -1,7 +1,15 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KubeClient
-import KubeRuntime
+import KubeSupport
+import StructuredLogging
 import Logging
 import TideAPI
 import TideScaler
@@ -89,11 +97,12 @@ struct TideScalerCommand: AsyncParsableCommand {
     }
 
     static func line(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        var bytes = Array((text + "\n").utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     static func fail(_ code: Int32, _ text: String) -> Never {
         line(text)
-        Foundation.exit(code)
+        Glibc.exit(code)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KubeRuntime
+import KubeSupport
 import Synchronization
 import Testing
 

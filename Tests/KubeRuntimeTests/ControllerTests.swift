@@ -2,7 +2,9 @@ import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeClient
+import KubeProbes
 import KubeRuntime
+import KubeSupport
 import LocalKube
 import Logging
 import Prometheus

@@ -1,7 +1,9 @@
 import Foundation
 import KubeAPI
 import KubeClient
+import KubeProbes
 import KubeRuntime
+import KubeSupport
 import LocalKube
 import Logging
 import Prometheus

@@ -2,6 +2,7 @@ import Foundation
 import KubeAPI
 import KubeClient
 import KubeRuntime
+import KubeSupport
 import LocalKube
 import Testing
 

@@ -173,4 +173,16 @@ struct ScalingAlgorithmTests {
         #expect(ScalingAlgorithm.format(12.5) == "12.5")
         #expect(ScalingAlgorithm.format(1.0 / 3.0) == "0.333")
     }
+
+    /// How a metric value reads in status and `kubectl get`: three decimals at most,
+    /// no trailing zeros, no "-0".
+    @Test(
+        "metric values are written with at most three decimals",
+        arguments: [
+            (0.0, "0"), (12.5, "12.5"), (1.0 / 3.0, "0.333"), (2.0004, "2"), (2.0005, "2.001"), (-3.25, "-3.25"),
+            (-0.0001, "0"), (1_234_567.8915, "1234567.892"), (0.05, "0.05"), (100.0, "100"), (Double.infinity, "inf"),
+        ])
+    func formatsValues(value: Double, text: String) {
+        #expect(ScalingAlgorithm.format(value) == text)
+    }
 }
