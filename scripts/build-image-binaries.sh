@@ -24,9 +24,13 @@ binaries=(tide-operator tide-scaler hello-service)
 # In release, the scaler (a short Job that waits on the network) is built for size:
 # -Osize and identical code folded, in its own build folder so the operator and
 # hello-service keep -O. Debug builds share one folder (what the tests run).
+# Static builds get their own folders too, so they do not undo a dynamic release build
+# (benchmarks) in .build.
 flags_for() {
   if [ "$configuration" = release ] && [ "$1" = tide-scaler ]; then
     echo "--scratch-path .build/size -Xswiftc -Osize -Xlinker --icf=safe"
+  elif [ ${#static[@]} -gt 0 ]; then
+    echo "--scratch-path .build/static"
   fi
 }
 
