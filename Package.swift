@@ -145,7 +145,7 @@ let package = Package(
         .target(
             name: "LocalMode",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "tide-scaler",
             dependencies: [
-                "KubeClient", "KubeSupport", "StructuredLogging", "TideAPI", "TideScaler",
+                "KubeClient", "StructuredLogging", "TideAPI", "TideScaler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -183,7 +183,7 @@ let package = Package(
         .executableTarget(
             name: "tide-operator",
             dependencies: [
-                "KubeClient", "KubeRuntime", "KubeSupport", "StructuredLogging", "TideOperator",
+                "KubeClient", "KubeRuntime", "StructuredLogging", "TideOperator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -223,7 +223,7 @@ let package = Package(
             name: "kube-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime", "KubeSupport",
+                "KubeAPI", "KubeClient", "LocalKube", "KubeRuntime",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -236,7 +236,7 @@ let package = Package(
             name: "operator-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeClient", "TideAPI",
+                "KubeAPI", "KubeClient", "LocalKube", "TideAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

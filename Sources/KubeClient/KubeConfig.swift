@@ -130,7 +130,7 @@ public struct KubeConfigFile: Sendable, Hashable, Decodable {
     public static func parse(_ yaml: String) throws -> KubeConfigFile {
         let document = try KubeConfigYAML.parse(yaml)
         if document == .null { return KubeConfigFile() }
-        return try JSONDecoder().decode(KubeConfigFile.self, from: JSONEncoder().encode(document))
+        return try document.decode(as: KubeConfigFile.self)
     }
 
     /// Merges `other` under `self` with kubectl's rule: the first file to define a

@@ -99,15 +99,18 @@ public enum KubeConfigYAML {
         /// The key and the text after `key:` when `line` is a mapping entry.
         static func mappingKey(in line: Line) throws(SyntaxError) -> (key: String, rest: Substring)? {
             let content = line.content
-            for marker in ["&", "*", "!", "?", "|", ">", "%", "@", "`"] where content.hasPrefix(marker) {
-                if marker == "?" && content.count > 1 && content.dropFirst().first != " " { break }
-                if marker == "|" || marker == ">" { return nil }
-                throw SyntaxError(line: line.number, reason: unsupported(marker))
+            switch content.first {
+            case "|", ">":
+                return nil  // a block scalar, not a key
+            case "?" where content.count == 1 || content.dropFirst().first == " ", "&", "*", "!", "%", "@", "`":
+                throw SyntaxError(line: line.number, reason: unsupported(String(content.first!)))
+            default:
+                break
             }
             if let quote = content.first, quote == "\"" || quote == "'" {
                 var scanner = Scanner(text: content, line: line.number)
                 let key = try scanner.quoted()
-                let rest = scanner.remainder.drop(while: { $0 == " " })
+                let rest = scanner.text.drop(while: { $0 == " " })
                 guard rest.first == ":", rest.count == 1 || rest.dropFirst().first == " " else { return nil }
                 return (key, rest.dropFirst())
             }
@@ -197,7 +200,7 @@ public enum KubeConfigYAML {
                 while true {
                     do throws(SyntaxError) {
                         let value = try scanner.flowValue()
-                        let rest = Self.stripComment(scanner.remainder.drop(while: { $0 == " " }))
+                        let rest = Self.stripComment(scanner.text.drop(while: { $0 == " " }))
                         guard rest.isEmpty else {
                             throw SyntaxError(line: line, reason: "unexpected text after a value")
                         }
@@ -234,12 +237,13 @@ public enum KubeConfigYAML {
         /// A `|` or `>` block scalar: the lines indented deeper than its key.
         mutating func blockScalar(header: Substring, line: Int, parentIndent: Int) throws(SyntaxError) -> JSONValue {
             let folded = header.first == ">"
-            var chomping = "clip"
+            enum Chomping { case clip, strip, keep }
+            var chomping = Chomping.clip
             var explicitIndent: Int?
             for character in header.dropFirst() {
                 switch character {
-                case "-": chomping = "strip"
-                case "+": chomping = "keep"
+                case "-": chomping = .strip
+                case "+": chomping = .keep
                 case "1"..."9": explicitIndent = Int(String(character))
                 default: throw SyntaxError(line: line, reason: "a block scalar header is `|` or `>` with optional `-`, `+` and an indentation digit")
                 }
@@ -286,9 +290,9 @@ public enum KubeConfigYAML {
                 text = raw.joined(separator: "\n")
             }
             switch chomping {
-            case "strip": break
-            case "keep": text += String(repeating: "\n", count: raw.isEmpty ? trailingBlank : trailingBlank + 1)
-            default: if !raw.isEmpty { text += "\n" }
+            case .strip: break
+            case .keep: text += String(repeating: "\n", count: raw.isEmpty ? trailingBlank : trailingBlank + 1)
+            case .clip: if !raw.isEmpty { text += "\n" }
             }
             return .string(text)
         }
@@ -330,10 +334,9 @@ public enum KubeConfigYAML {
     /// Reads flow values (`{…}`, `[…]`, quoted and plain scalars) from one string.
     struct Scanner {
         static let endOfInput = "the value is not closed before the end of the document"
+        /// What is left to read.
         var text: Substring
         var line: Int
-
-        var remainder: Substring { text }
 
         mutating func skipSpaces() { text = text.drop(while: { $0 == " " }) }
 

@@ -1,7 +1,6 @@
 import KubeAPI
 import KubeClient
 import KubeRuntime
-import KubeSupport
 import Logging
 import ServiceLifecycle
 import TideAPI

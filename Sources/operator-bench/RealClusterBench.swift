@@ -2,6 +2,7 @@ import BenchmarkSupport
 import Foundation
 import KubeAPI
 import KubeClient
+import LocalKube
 import TideAPI
 
 /// `operator-bench --real`: tide-operator (a separate process, under its own
@@ -183,7 +184,7 @@ struct RealClusterBench {
     /// Runs `tide-scaler --once` for an Application whose metric is a real hello-service's
     /// request count (HTTP JSON source), as the CronJob does, and reports its peak RSS.
     func scalerDecision(_ admin: KubeClient, image: String, kubeconfig: String) async throws -> (peakResidentBytes: Int, note: String) {
-        let port = try freeLoopbackPort()
+        let port = try LoopbackPort.free()
         let hello = try Child.start("\(image)/hello-service", ["--host", "127.0.0.1", "--port", String(port)])
         defer { hello.stop() }
         try await Task.sleep(for: .seconds(1))
@@ -192,9 +193,9 @@ struct RealClusterBench {
             metrics: [ScalingMetric(name: "served", http: HTTPSource(url: "http://127.0.0.1:\(port)/stats", valueLocation: "requests"), target: .init(type: .total, value: "10"))])
         let application = Application(metadata: ObjectMeta(name: "scaler-rss"), spec: ApplicationSpec(image: "hello:1", replicas: 1, scaling: scaling))
         _ = try await admin.namespaced(Application.self, in: "floor").create(application)
-        let run = try spawnMeasured(
+        let run = try Spawn.run(
             "\(image)/tide-scaler", ["--namespace", "floor", "--application", "scaler-rss", "--kubeconfig", kubeconfig, "--once", "--log-level", "error"])
-        return (run.peakResidentBytes, "exit \(run.status) in \(String(format: "%.2f", run.seconds)) s; HTTP JSON metric, status written")
+        return (run.maxRSSKiB * 1_024, "exit \(run.exitCode) in \(String(format: "%.2f", run.wall)) s; HTTP JSON metric, status written")
     }
 
     func writes(_ after: [CountKey: Double], since before: [CountKey: Double]) -> Double {

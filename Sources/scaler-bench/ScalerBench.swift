@@ -165,30 +165,3 @@ struct ScalerBench: AsyncParsableCommand {
         print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
     }
 }
-
-/// posix_spawn + wait4, for a child's wall time and peak memory.
-enum Spawn {
-    struct Result { var wall: Double; var maxRSSKiB: Int; var exitCode: Int32 }
-
-    static func run(_ path: String, _ arguments: [String]) throws -> Result {
-        var pid: pid_t = 0
-        let argv = ([path] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        let start = ContinuousClock.now
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .ENOENT) }
-        var status: Int32 = 0
-        var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
-        let elapsed = ContinuousClock.now - start
-        let exitCode = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Result(
-            wall: elapsed.inSeconds,
-            maxRSSKiB: Int(usage.ru_maxrss), exitCode: exitCode)
-    }
-}

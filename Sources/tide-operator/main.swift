@@ -6,7 +6,6 @@ import Foundation
 #endif
 import KubeClient
 import KubeRuntime
-import KubeSupport
 import StructuredLogging
 import Logging
 import TideOperator

@@ -8,7 +8,6 @@ import Foundation
 import Glibc
 #endif
 import KubeClient
-import KubeSupport
 import StructuredLogging
 import Logging
 import TideAPI

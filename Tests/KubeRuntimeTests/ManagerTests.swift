@@ -3,7 +3,6 @@ import KubeAPI
 import KubeClient
 import KubeProbes
 import KubeRuntime
-import KubeSupport
 import LocalKube
 import Logging
 import Prometheus

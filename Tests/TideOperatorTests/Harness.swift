@@ -2,7 +2,6 @@ import Foundation
 import KubeAPI
 import KubeClient
 import KubeRuntime
-import KubeSupport
 import LocalKube
 import Logging
 import ServiceLifecycle
