@@ -20,6 +20,9 @@ let package = Package(
         .library(name: "StructuredLogging", targets: ["StructuredLogging"]),
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
         .library(name: "KubeProbes", targets: ["KubeProbes"]),
+        .library(name: "KubeCertificates", targets: ["KubeCertificates"]),
+        .library(name: "TideMetricsAdapter", targets: ["TideMetricsAdapter"]),
+        .executable(name: "tide-metrics-adapter", targets: ["tide-metrics-adapter"]),
         .library(name: "TideAPI", targets: ["TideAPI"]),
         .library(name: "TideOperator", targets: ["TideOperator"]),
         .library(name: "TideScaler", targets: ["TideScaler"]),
@@ -108,7 +111,33 @@ let package = Package(
             ],
             swiftSettings: essentials
         ),
+        // Certificates minted in memory: LocalKube's HTTPS mode and the metrics
+        // adapter's generated serving certificate.
+        .target(
+            name: "KubeCertificates",
+            dependencies: [
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: essentials
+        ),
         .target(name: "TideAPI", dependencies: ["KubeAPI"], swiftSettings: essentials),
+        .target(
+            name: "TideMetricsAdapter",
+            dependencies: [
+                "KubeAPI", "KubeClient", "KubeCertificates", "KubeProbes", "TideAPI", "TideScaler",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: essentials
+        ),
         .target(
             name: "TideOperator",
             dependencies: [
@@ -181,6 +210,17 @@ let package = Package(
             swiftSettings: essentials
         ),
         .executableTarget(
+            name: "tide-metrics-adapter",
+            dependencies: [
+                "KubeClient", "KubeProbes", "StructuredLogging", "TideMetricsAdapter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: essentials
+        ),
+        .executableTarget(
             name: "tide-operator",
             dependencies: [
                 "KubeClient", "KubeRuntime", "StructuredLogging", "TideOperator",
@@ -192,7 +232,7 @@ let package = Package(
         .target(
             name: "LocalKube",
             dependencies: [
-                "KubeAPI",
+                "KubeAPI", "KubeCertificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -212,7 +252,7 @@ let package = Package(
         .executableTarget(
             name: "local-kube",
             dependencies: [
-                "LocalKube",
+                "LocalKube", "KubeCertificates",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
@@ -253,12 +293,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Runs a program and reports its own peak memory (see its main.c); the benchmarks
+        // measure the scaler through it.
+        .executableTarget(name: "peak-rss"),
         .target(name: "TideTestSupport", dependencies: ["LocalKube", "KubeAPI", "KubeClient"], swiftSettings: strict),
         .testTarget(name: "KubeAPITests", dependencies: ["KubeAPI"], swiftSettings: strict),
         .testTarget(
             name: "KubeClientTests",
             dependencies: [
-                "TideTestSupport", "KubeAPI", "KubeClient", "LocalKube",
+                "TideTestSupport", "KubeAPI", "KubeClient", "KubeCertificates", "LocalKube",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
@@ -271,6 +314,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TideMetricsAdapterTests",
+            dependencies: [
+                "TideMetricsAdapter", "TideAPI", "TideScaler", "KubeAPI", "KubeClient", "KubeCertificates", "TideTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

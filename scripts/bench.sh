@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = --real ]; then
   # The operator against a real control plane only (needs the envtest binaries).
   shift
-  for product in tide-operator tide-scaler hello-service operator-bench; do swift build -c release --product "$product"; done
+  for product in tide-operator tide-scaler hello-service operator-bench peak-rss; do swift build -c release --product "$product"; done
   # The binaries as the image ships them, to size and to run one scaler decision from.
   scripts/build-image-binaries.sh .build/image --configuration release --static
   exec .build/release/operator-bench --real --image-binaries .build/image "$@"
@@ -18,5 +18,6 @@ swift build -c release --product operator-bench
 .build/release/operator-bench
 swift build -c release --product hello-service
 swift build -c release --product tide-scaler
+swift build -c release --product peak-rss
 swift build -c release --product scaler-bench
 .build/release/scaler-bench

@@ -82,7 +82,7 @@ certificates() {
     rm -f "$d/$1.csr" "$d/$1.ext"
   }
   sign apiserver "/CN=kube-apiserver" ca \
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.0.0.1
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:127.64.0.1
 extendedKeyUsage=serverAuth"
   sign admin "/O=system:masters/CN=tide-envtest-admin" ca "extendedKeyUsage=clientAuth"
   sign front-proxy-client "/CN=front-proxy-client" front-proxy-ca "extendedKeyUsage=clientAuth"
@@ -138,6 +138,9 @@ up() {
   echo $! >> "$d/pids"
   wait_for etcd "http://127.0.0.1:$etcd_port/health" 30 || { tail -5 "$d/etcd.log" >&2; stop_all "$d"; die "etcd did not become healthy (log: $d/etcd.log)"; }
 
+  # Service ClusterIPs are allocated on loopback (127.64.0.0/16): the aggregator dials
+  # an APIService's Service at its ClusterIP, and with no kube-proxy here that address
+  # must be one a local process can listen on (Endpoints refuse loopback addresses).
   "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" \
     --secure-port "$api_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
@@ -147,7 +150,7 @@ up() {
     --service-account-issuer https://kubernetes.default.svc \
     --authorization-mode RBAC \
     --enable-admission-plugins OwnerReferencesPermissionEnforcement \
-    --service-cluster-ip-range 10.0.0.0/16 \
+    --service-cluster-ip-range 127.64.0.0/16 \
     --endpoint-reconciler-type none \
     --requestheader-client-ca-file "$d/front-proxy-ca.crt" \
     --requestheader-allowed-names front-proxy-client \
@@ -186,7 +189,7 @@ EOF
     --bind-address 127.0.0.1 --secure-port "$kcm_port" --controllers '*' --leader-elect=false \
     --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \
     --cluster-signing-cert-file "$d/ca.crt" --cluster-signing-key-file "$d/ca.key" \
-    --service-cluster-ip-range 10.0.0.0/16 \
+    --service-cluster-ip-range 127.64.0.0/16 \
     --horizontal-pod-autoscaler-sync-period 5s \
     --v 1 \
     >"$d/kube-controller-manager.log" 2>&1 &

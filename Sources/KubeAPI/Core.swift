@@ -463,3 +463,17 @@ public struct Secret: NamespacedObject, Hashable, CustomStringConvertible {
 }
 
 import Foundation
+
+/// `core/v1` ConfigMap (string data only).
+public struct ConfigMap: NamespacedObject, Hashable {
+    public static let resource = ResourceDescriptor(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true)
+    public var apiVersion: String? = "v1"
+    public var kind: String? = "ConfigMap"
+    public var metadata: ObjectMeta
+    public var data: [String: String]?
+
+    public init(metadata: ObjectMeta, data: [String: String]? = nil) {
+        self.metadata = metadata
+        self.data = data
+    }
+}

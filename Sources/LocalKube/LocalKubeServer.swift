@@ -8,6 +8,7 @@ import Logging
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
+import KubeCertificates
 
 /// How a LocalKube server listens and whom it lets in.
 public struct LocalKubeOptions: Sendable {

@@ -62,8 +62,7 @@ public final class Scaler: Sendable {
     let events: EventRecorder
     let logger: Logger
     let now: @Sendable () -> Date
-    /// Builds the source a metric names; replaceable in tests.
-    let makeSource: @Sendable (MetricSourceSpec, SourceSecrets) throws -> any MetricSource
+    let reader: MetricReader
 
     public init(
         client: KubeClient, namespace: String, name: String, dryRun: Bool = false, credentialsDirectory: String? = nil,
@@ -78,7 +77,7 @@ public final class Scaler: Sendable {
         self.credentialsDirectory = credentialsDirectory
         self.logger = logger
         self.now = now
-        self.makeSource = makeSource
+        self.reader = MetricReader(client: client, namespace: namespace, credentialsDirectory: credentialsDirectory, makeSource: makeSource)
         self.events = EventRecorder(
             client: client, controller: "tide.dev/scaler", instance: ProcessInfo.processInfo.environment["POD_NAME"] ?? "tide-scaler",
             logger: logger)
@@ -109,7 +108,7 @@ public final class Scaler: Sendable {
                 if !issues.isEmpty {
                     return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: " + issues.map(\.description).joined(separator: "; "))
                 }
-                let readings = await read(scaling.resolvedMetrics)
+                let readings = await reader.read(scaling.resolvedMetrics)
                 let current = application.spec.replicas ?? spec.effectiveReplicas
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
@@ -148,86 +147,6 @@ public final class Scaler: Sendable {
         }
         let change = decision.desiredReplicas == current ? "kept \(current) replicas" : "scaled \(current) → \(decision.desiredReplicas)"
         return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
-    }
-
-    /// Reads every metric at once, each with the credentials its source names.
-    func read(_ metrics: [ScalingMetric]) async -> [String: MetricReading] {
-        await withTaskGroup(of: (String, MetricReading).self) { group in
-            for metric in metrics {
-                group.addTask { (metric.name, await self.read(metric)) }
-            }
-            var readings: [String: MetricReading] = [:]
-            for await (name, reading) in group { readings[name] = reading }
-            return readings
-        }
-    }
-
-    func read(_ metric: ScalingMetric) async -> MetricReading {
-        guard let spec = metric.source else {
-            return .unavailable(.credentialsUnavailable("metric \(metric.name) names no single source"))
-        }
-        let secrets: SourceSecrets
-        do {
-            secrets = try await self.secrets(for: metric)
-        } catch let error as MetricUnavailable {
-            return .unavailable(error)
-        } catch {
-            return .unavailable(.credentialsUnavailable("\(error)"))
-        }
-        let source: any MetricSource
-        do {
-            source = try makeSource(spec, secrets)
-        } catch let error as MetricUnavailable {
-            return .unavailable(error)
-        } catch {
-            return .unavailable(spec.field == "http" ? .endpointUnreachable("\(error)") : .unreachable("\(error)"))
-        }
-        let reading = await source.read()
-        await source.shutdown()
-        return reading
-    }
-
-    /// The credentials and header values `metric` names: from the files mounted for
-    /// it, or through the API when no folder is mounted.
-    func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {
-        let secrets = client.namespaced(Secret.self, in: namespace)
-        let directory = credentialsDirectory.map { FilePaths.join($0, metric.name) }
-        let namespace = namespace
-        func value(_ secret: String, _ key: String, file: String) async throws -> String {
-            let bytes: [UInt8]
-            if let directory {
-                let path = FilePaths.join(directory, file)
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw MetricUnavailable.credentialsUnavailable(
-                        "Secret \(namespace)/\(secret) key \(key) is not mounted (\(path) is missing): create the Secret with that key")
-                }
-                bytes = Array(data)
-            } else {
-                guard let found = try await secrets.get(secret).value(forKey: key) else {
-                    throw MetricUnavailable.credentialsUnavailable("Secret \(secret) has no key \(key)")
-                }
-                bytes = found
-            }
-            return String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
-        }
-        var result = SourceSecrets()
-        if let auth = metric.auth {
-            if let reference = auth.bearerTokenSecretRef {
-                result.credentials = .bearer(try await value(reference.name, reference.key, file: MetricCredentialFiles.token))
-            } else if let reference = auth.basicAuthSecretRef {
-                result.credentials = .basic(
-                    username: try await value(reference.name, reference.usernameKey ?? "username", file: MetricCredentialFiles.username),
-                    password: try await value(reference.name, reference.passwordKey ?? "password", file: MetricCredentialFiles.password))
-            }
-            if let reference = auth.caSecretRef {
-                result.caPEM = Array(try await value(reference.name, reference.key, file: MetricCredentialFiles.certificateAuthority).utf8)
-            }
-        }
-        for header in metric.http?.headers ?? [] {
-            guard let reference = header.valueFrom?.secretKeyRef else { continue }
-            result.headers[header.name] = try await value(reference.name, reference.key, file: MetricCredentialFiles.header(header.name))
-        }
-        return result
     }
 
     /// Writes `status.scaling` and the two scaling conditions onto the freshest

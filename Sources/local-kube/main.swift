@@ -3,6 +3,7 @@ import Foundation
 import LocalKube
 import Logging
 import UnixSignals
+import KubeCertificates
 
 /// Runs LocalKube until interrupted and prints how to point kubectl at it.
 @main

@@ -117,7 +117,7 @@ struct ScalerBench: AsyncParsableCommand {
 
         let rows = [
             ("tide-scaler, start to exit (median ms)", String(format: "%.1f", median(wall) * 1_000), "exit codes \(codes.sorted()); \(runs) runs"),
-            ("tide-scaler, peak resident memory (median MiB)", String(format: "%.1f", Double(peak.sorted()[peak.count / 2]) / 1_024), "max RSS from wait4"),
+            ("tide-scaler, peak resident memory (median MiB)", String(format: "%.1f", Double(peak.sorted()[peak.count / 2]) / 1_024), "max RSS from wait4 in a small helper (peak-rss)"),
             ("same decision in-process (median ms)", String(format: "%.1f", median(inProcess) * 1_000), "no process start, warm connections"),
             ("/bin/true, start to exit (median ms)", String(format: "%.1f", median(floor) * 1_000), "floor: process creation"),
         ]

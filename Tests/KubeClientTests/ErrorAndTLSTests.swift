@@ -4,6 +4,7 @@ import KubeClient
 import LocalKube
 import Testing
 import TideTestSupport
+import KubeCertificates
 
 @Suite("Typed errors and TLS")
 struct ErrorAndTLSTests {

@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import LocalKube
 import Testing
+import KubeCertificates
 
 /// A scratch directory with kubeconfig fixtures, removed at the end.
 final class FixtureDirectory {

@@ -5,6 +5,7 @@ import LocalKube
 import TideTestSupport
 import Testing
 import Yams
+import KubeCertificates
 
 /// The reference reading of a document: Yams (a full YAML implementation), every
 /// scalar as text except YAML's nulls — what ``KubeConfigYAML`` promises.

@@ -1,10 +1,14 @@
 import Crypto
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import SwiftASN1
 import X509
 
-/// A throw-away certificate authority for LocalKube's HTTPS mode: it signs the
-/// server certificate (valid for `localhost`, `127.0.0.1` and `::1`) and client
+/// A throw-away certificate authority: it signs server certificates (LocalKube's
+/// HTTPS mode, the metrics adapter's generated serving certificate) and client
 /// certificates for tests of mutual TLS. Keys are P-256 and live only in memory.
 public struct CertificateAuthority: Sendable {
     /// A PEM certificate and its PEM (PKCS#8) private key.
@@ -36,14 +40,18 @@ public struct CertificateAuthority: Sendable {
         self.certificatePEM = try certificate.serializeAsPEM().pemString
     }
 
-    /// A server certificate for the loopback names.
+    /// A server certificate for the loopback names (`localhost`, `127.0.0.1`, `::1`).
     public func issueServerCertificate() throws -> Identity {
+        try issueServerCertificate(
+            commonName: "localkube", dnsNames: ["localhost"],
+            ipAddresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]])
+    }
+
+    /// A server certificate for `dnsNames` and `ipAddresses` (4 or 16 bytes each).
+    public func issueServerCertificate(commonName: String, dnsNames: [String], ipAddresses: [[UInt8]] = []) throws -> Identity {
         try issue(
-            commonName: "localkube", usage: .serverAuth,
-            names: [
-                .dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1])),
-                .ipAddress(ASN1OctetString(contentBytes: ArraySlice([UInt8](repeating: 0, count: 15) + [1]))),
-            ])
+            commonName: commonName, usage: .serverAuth,
+            names: dnsNames.map { .dnsName($0) } + ipAddresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) })
     }
 
     /// A client certificate for user `commonName` in `organizations` (Kubernetes groups).

@@ -1,0 +1,67 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import KubeClient
+
+/// Whether a user may read an external metric, asked of the API server with a
+/// SubjectAccessReview, the answer kept for a short time.
+///
+/// The question is the one kube-apiserver itself would ask for the request:
+/// verb `list` on resource `<metric name>` in group `external.metrics.k8s.io`
+/// (the HPA controller's role grants exactly that). An answer the server could not
+/// give (an error) is not kept.
+public actor AccessReviewer {
+    public struct Decision: Sendable, Hashable {
+        public var allowed: Bool
+        /// The authorizer's reason, when it gave one.
+        public var reason: String?
+    }
+
+    struct Key: Hashable {
+        var user: UserInfo
+        var namespace: String
+        var metric: String
+    }
+
+    let review: @Sendable (SubjectAccessReview) async throws -> SubjectAccessReview
+    let ttl: Duration
+    let capacity: Int
+    var answers: [Key: (decision: Decision, until: ContinuousClock.Instant)] = [:]
+
+    /// - Parameters:
+    ///   - ttl: how long an answer is reused (kube-apiserver's webhook authorizer
+    ///     keeps allowed answers 5 minutes; a metrics API is asked every 15 s per HPA,
+    ///     so a short time keeps revocations quick).
+    ///   - capacity: the most answers kept; when full, expired ones go first, then all.
+    public init(client: KubeClient, ttl: Duration = .seconds(10), capacity: Int = 1_024) {
+        let reviews = client.clusterScoped(SubjectAccessReview.self)
+        self.init(review: { try await reviews.create($0) }, ttl: ttl, capacity: capacity)
+    }
+
+    init(review: @escaping @Sendable (SubjectAccessReview) async throws -> SubjectAccessReview, ttl: Duration, capacity: Int) {
+        self.review = review
+        self.ttl = ttl
+        self.capacity = capacity
+    }
+
+    /// Whether `user` may read `metric` in `namespace`.
+    public func decide(_ user: UserInfo, namespace: String, metric: String) async throws -> Decision {
+        let key = Key(user: user, namespace: namespace, metric: metric)
+        let now = ContinuousClock.now
+        if let answer = answers[key], answer.until > now { return answer.decision }
+        let asked = try await review(SubjectAccessReview(spec: .init(
+            user: user.name, groups: user.groups.isEmpty ? nil : user.groups, extra: user.extra.isEmpty ? nil : user.extra,
+            resourceAttributes: .init(
+                namespace: namespace, verb: "list", group: ExternalMetricsAPI.group, version: ExternalMetricsAPI.version, resource: metric))))
+        let decision = Decision(allowed: asked.status?.allowed ?? false, reason: asked.status?.reason)
+        if answers.count >= capacity {
+            answers = answers.filter { $0.value.until > now }
+            if answers.count >= capacity { answers.removeAll() }
+        }
+        answers[key] = (decision, ContinuousClock.now + ttl)
+        return decision
+    }
+}

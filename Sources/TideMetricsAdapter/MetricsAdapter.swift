@@ -1,0 +1,122 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import KubeClient
+import KubeProbes
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// `tide-metrics-adapter` as a whole: reads the cluster's front-proxy settings, gets
+/// its serving certificate, and serves ``ExternalMetricsAPI`` over HTTPS plus
+/// `/metrics` (and the probes) over plain HTTP, until SIGTERM.
+public struct MetricsAdapter: Sendable {
+    public struct Options: Sendable {
+        public var host = "0.0.0.0"
+        public var port = 6443
+        /// `/metrics`, `/healthz`, `/readyz` over plain HTTP; `nil` disables.
+        public var probeAddress: (host: String, port: Int)? = ("0.0.0.0", 8080)
+        /// PEM files of the serving certificate and key; `nil` mints one at start.
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// The adapter's Service, for a minted certificate's names and the APIService check.
+        public var serviceName = "tide-metrics-adapter"
+        public var serviceNamespace = "tide-system"
+        /// The APIService to publish a minted certificate's CA to; `nil` publishes nothing.
+        public var apiService: String? = "v1beta1.external.metrics.k8s.io"
+        /// Extra names and addresses for a minted certificate (tests dial an address).
+        public var extraNames: [String] = []
+        public var extraAddresses: [[UInt8]] = []
+        public var cacheTTL: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    public let client: KubeClient
+    public let options: Options
+    let logger: Logger
+
+    public init(client: KubeClient, options: Options, logger: Logger = Logger(label: "tide.metrics-adapter")) {
+        self.client = client
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Reads the front-proxy settings kube-apiserver publishes.
+    public static func authenticator(_ client: KubeClient) async throws -> RequestHeaderAuthenticator {
+        let configMap = try await client.namespaced(ConfigMap.self, in: RequestHeaderAuthenticator.configMapNamespace)
+            .get(RequestHeaderAuthenticator.configMapName)
+        return try RequestHeaderAuthenticator(configMap: configMap.data ?? [:])
+    }
+
+    /// Runs until cancelled or SIGTERM/SIGINT. `onBound` receives the HTTPS port.
+    public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
+        let authenticator = try await Self.authenticator(client)
+        let identity: MetricsAdapterServer.ServingIdentity
+        if let certificateFile = options.certificateFile, let keyFile = options.keyFile {
+            identity = try ServingCertificate.load(certificateFile: certificateFile, keyFile: keyFile)
+            logger.info("serving with the certificate from files", metadata: ["certificate": "\(certificateFile)"])
+        } else {
+            let minted = try ServingCertificate.mint(
+                service: options.serviceName, namespace: options.serviceNamespace, extraNames: options.extraNames, ipAddresses: options.extraAddresses)
+            identity = minted.identity
+            if let apiService = options.apiService {
+                try await ServingCertificate.publish(
+                    caPEM: minted.caPEM, apiService: apiService, namespace: options.serviceNamespace, service: options.serviceName, client: client)
+                logger.info("published the serving certificate's CA", metadata: ["apiService": "\(apiService)"])
+            }
+        }
+
+        let registry = PrometheusCollectorRegistry()
+        let requests = RequestMetrics(registry: registry)
+        let api = ExternalMetricsAPI(backend: .cluster(client, reviewer: AccessReviewer(client: client)), cacheTTL: options.cacheTTL)
+        let ready = ReadyFlag()
+        let server = try MetricsAdapterServer(
+            host: options.host, port: options.port, identity: identity, authenticator: authenticator, api: api,
+            onRequest: { kind, status, seconds in requests.record(kind: kind, status: status, seconds: seconds) },
+            onBound: { port in
+                ready.set()
+                onBound(port)
+            }, logger: logger)
+        var services: [any ServiceLifecycle.Service] = [server]
+        if let address = options.probeAddress {
+            services.append(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: { ready.isSet }, logger: logger))
+        }
+        logger.info("serving \(ExternalMetricsAPI.groupVersion)", metadata: ["address": "\(options.host):\(options.port)"])
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Request counts and latency by kind and status code.
+struct RequestMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    func record(kind: String, status: Int, seconds: Double) {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "tide", subsystem: "metrics_adapter", metricName: "requests", unitName: "total",
+                helpText: "Requests the metrics adapter answered, by kind (metric, discovery, probe, other) and status code."),
+            labels: [("kind", kind), ("code", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "tide", subsystem: "metrics_adapter", metricName: "request_duration", unitName: "seconds",
+                helpText: "Time to answer a request, by kind."),
+            labels: [("kind", kind)],
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(500), .seconds(2), .seconds(10)]
+        ).recordNanoseconds(Int64(seconds * 1e9))
+    }
+}
+
+/// Set once the HTTPS server listens.
+final class ReadyFlag: Sendable {
+    private let state = Mutex(false)
+    func set() { state.withLock { $0 = true } }
+    var isSet: Bool { state.withLock { $0 } }
+}

@@ -1,0 +1,71 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import KubeCertificates
+import KubeClient
+
+/// Where the adapter's serving certificate comes from: files (a mounted Secret in the
+/// layout cert-manager writes: `tls.crt`, `tls.key`), or minted at start for the
+/// adapter's Service with its CA published in the APIService's `caBundle`.
+public enum ServingCertificate {
+    public enum Failure: Error, Hashable, CustomStringConvertible {
+        case unreadable(path: String)
+        case heldByAnother(apiService: String, service: String)
+        case notRegistered(apiService: String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let path): return "cannot read \(path)"
+            case .heldByAnother(let apiService, let service):
+                return "APIService \(apiService) is served by \(service), not by this adapter; Tide will not take it over "
+                    + "(only one server can hold it: remove the other one first if Tide should serve it)"
+            case .notRegistered(let apiService):
+                return "APIService \(apiService) does not exist: apply the metrics-adapter component of config/ first"
+            }
+        }
+    }
+
+    /// The identity in `certificateFile` and `keyFile` (PEM).
+    public static func load(certificateFile: String, keyFile: String) throws -> MetricsAdapterServer.ServingIdentity {
+        guard let certificate = FileManager.default.contents(atPath: certificateFile) else { throw Failure.unreadable(path: certificateFile) }
+        guard let key = FileManager.default.contents(atPath: keyFile) else { throw Failure.unreadable(path: keyFile) }
+        return .init(certificateChainPEM: String(decoding: certificate, as: UTF8.self), keyPEM: String(decoding: key, as: UTF8.self))
+    }
+
+    /// A new CA and a certificate it signs for `service` in `namespace`: the names the
+    /// aggregator dials (`<service>.<namespace>.svc`), plus any `extraNames`.
+    public static func mint(service: String, namespace: String, extraNames: [String] = [], ipAddresses: [[UInt8]] = []) throws
+        -> (identity: MetricsAdapterServer.ServingIdentity, caPEM: String)
+    {
+        let authority = try CertificateAuthority(commonName: "tide-metrics-adapter-ca@\(Int(Date().timeIntervalSince1970))")
+        let names = [service, "\(service).\(namespace)", "\(service).\(namespace).svc", "\(service).\(namespace).svc.cluster.local"] + extraNames
+        let leaf = try authority.issueServerCertificate(commonName: "\(service).\(namespace).svc", dnsNames: names, ipAddresses: ipAddresses)
+        return (.init(certificateChainPEM: leaf.certificatePEM, keyPEM: leaf.keyPEM), authority.certificatePEM)
+    }
+
+    /// Whether `apiService` is this adapter's to update: it must name Service
+    /// `service` in `namespace`.
+    public static func checkOwnership(_ apiService: APIService, namespace: String, service: String) throws {
+        let name = apiService.name
+        guard let reference = apiService.spec?.service else {
+            throw Failure.heldByAnother(apiService: name, service: "kube-apiserver itself (no spec.service)")
+        }
+        guard reference.namespace == namespace, reference.name == service else {
+            throw Failure.heldByAnother(apiService: name, service: "Service \(reference.namespace ?? "")/\(reference.name ?? "")")
+        }
+    }
+
+    /// Publishes `caPEM` as the `caBundle` of APIService `name`, after checking that it
+    /// names this adapter's Service. Never creates or takes over an APIService.
+    public static func publish(caPEM: String, apiService name: String, namespace: String, service: String, client: KubeClient) async throws {
+        let apiServices = client.clusterScoped(APIService.self)
+        guard let current = try await apiServices.getIfPresent(name) else { throw Failure.notRegistered(apiService: name) }
+        try checkOwnership(current, namespace: namespace, service: service)
+        let bundle = Data(caPEM.utf8).base64EncodedString()
+        guard current.spec?.caBundle != bundle else { return }
+        _ = try await apiServices.mergePatch(name, patch: ["spec": ["caBundle": .string(bundle), "insecureSkipTLSVerify": .null]])
+    }
+}
