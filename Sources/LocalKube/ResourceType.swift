@@ -57,9 +57,7 @@ public struct ResourceType: Sendable, Hashable {
         ResourceType(Namespace.resource, singular: "namespace", shortNames: ["ns"], hasStatus: true),
         ResourceType(ServiceAccount.resource, singular: "serviceaccount", shortNames: ["sa"]),
         ResourceType(Service.resource, singular: "service", shortNames: ["svc"], categories: ["all"], hasStatus: true),
-        ResourceType(
-            ResourceDescriptor(group: "", version: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true),
-            singular: "configmap", shortNames: ["cm"]),
+        ResourceType(ConfigMap.resource, singular: "configmap", shortNames: ["cm"]),
         ResourceType(
             ResourceDescriptor(group: "", version: "v1", plural: "secrets", kind: "Secret", namespaced: true),
             singular: "secret"),
@@ -67,6 +65,7 @@ public struct ResourceType: Sendable, Hashable {
             Deployment.resource, singular: "deployment", shortNames: ["deploy"], categories: ["all"], hasStatus: true,
             scale: ScalePaths(specReplicas: ["spec", "replicas"], statusReplicas: ["status", "replicas"], labelSelector: nil)),
         ResourceType(CronJob.resource, singular: "cronjob", shortNames: ["cj"], categories: ["all"], hasStatus: true),
+        ResourceType(HorizontalPodAutoscaler.resource, singular: "horizontalpodautoscaler", shortNames: ["hpa"], categories: ["all"], hasStatus: true),
         ResourceType(RoleBinding.resource, singular: "rolebinding"),
         ResourceType(
             ResourceDescriptor(

@@ -71,7 +71,8 @@ public struct Scaling: Sendable, Hashable, Codable {
     public var maxReplicas: Int32
     /// CronJob schedule of the scaler in `CronJob` mode (default every minute).
     public var schedule: String?
-    /// `CronJob` (default) or `Continuous` (the scaler runs as a Deployment and loops).
+    /// `CronJob` (default), `Continuous` (the scaler runs as a Deployment and loops) or
+    /// `HPA` (a native HorizontalPodAutoscaler on the metrics adapter's values).
     public var mode: ScalingMode?
     /// Loop period in `Continuous` mode (default `10s`).
     public var interval: String?
@@ -227,8 +228,13 @@ public struct HTTPHeaderSource: Sendable, Hashable, Codable {
 }
 
 public enum ScalingMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The scaler runs as a CronJob, one decision per tick.
     case cronJob = "CronJob"
+    /// The scaler runs as a Deployment and decides every `interval`.
     case continuous = "Continuous"
+    /// No Tide scaler: a native HorizontalPodAutoscaler scales the Deployment on the
+    /// metrics `tide-metrics-adapter` serves as `external.metrics.k8s.io`.
+    case hpa = "HPA"
 }
 
 public enum MetricUnavailablePolicy: String, Sendable, Hashable, Codable, CaseIterable {

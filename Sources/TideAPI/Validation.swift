@@ -126,6 +126,18 @@ extension Scaling {
                 }
             }
         }
+        if mode == .hpa {
+            // What a HorizontalPodAutoscaler cannot do is refused, not silently dropped.
+            if minimum < 1 {
+                add("minReplicas", "must be at least 1 in mode HPA (a HorizontalPodAutoscaler does not scale to zero; use mode CronJob or Continuous for that)")
+            }
+            if onMetricUnavailable == .fallback {
+                add("onMetricUnavailable", "Fallback is not available in mode HPA (a HorizontalPodAutoscaler holds its replicas when a metric fails)")
+            }
+            if let tolerance, tolerance != Defaults.tolerance {
+                add("tolerance", "is cluster-wide in mode HPA (kube-controller-manager --horizontal-pod-autoscaler-tolerance); leave it at \(Defaults.tolerance)")
+            }
+        }
         if onMetricUnavailable == .fallback, fallback == nil {
             add("fallback", "is required when onMetricUnavailable is Fallback")
         }

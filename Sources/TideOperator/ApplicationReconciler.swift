@@ -22,6 +22,7 @@ public final class ApplicationReconciler: Reconciler {
     let client: KubeClient
     let applications: ObjectCache<Application>
     let deployments: ObjectCache<Deployment>
+    let autoscalers: ObjectCache<HorizontalPodAutoscaler>?
     let children: [ChildKind]
     let settings: OperatorSettings
     let serviceMonitors: ServiceMonitorDetector
@@ -31,13 +32,14 @@ public final class ApplicationReconciler: Reconciler {
     public let conflictRecheck: Duration = .seconds(60)
 
     public init(
-        client: KubeClient, applications: ObjectCache<Application>, deployments: ObjectCache<Deployment>, children: [ChildKind],
-        settings: OperatorSettings,
+        client: KubeClient, applications: ObjectCache<Application>, deployments: ObjectCache<Deployment>,
+        autoscalers: ObjectCache<HorizontalPodAutoscaler>? = nil, children: [ChildKind], settings: OperatorSettings,
         serviceMonitors: ServiceMonitorDetector, events: EventRecorder, logger: Logger = Logger(label: "tide.reconciler")
     ) {
         self.client = client
         self.applications = applications
         self.deployments = deployments
+        self.autoscalers = autoscalers
         self.children = children
         self.settings = settings
         self.serviceMonitors = serviceMonitors
@@ -105,6 +107,9 @@ public final class ApplicationReconciler: Reconciler {
         // status is then already the right one, not a second write later.
         observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
             ?? applied.object(Deployment.resource, application.name).flatMap { try? JSONValue(encoding: $0).decode(as: Deployment.self) }
+        if defaulted.spec.scaling?.mode == .hpa {
+            observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
+        }
         let wrote = try await writeStatus(application, observation: observation)
         // One Event for everything this reconcile changed, after the status.
         if !changes.isEmpty {
@@ -150,6 +155,7 @@ public final class ApplicationReconciler: Reconciler {
     /// Brings one child to its desired state, writing only where it differs.
     func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
         func write() async throws {
+            if child.handsReplicasToAutoscaler { try await handReplicasOver(child, namespace: namespace) }
             applied.record(child.resource, child.name, try await apply(child, namespace: namespace))
         }
         do {
@@ -191,6 +197,31 @@ public final class ApplicationReconciler: Reconciler {
         guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
         if child.body.isSubset(of: live.json) { return .upToDate }
         return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
+    }
+
+    /// The field manager that holds a Deployment's `spec.replicas` between Tide
+    /// releasing it (mode HPA) and the HorizontalPodAutoscaler's first change.
+    static let handoverFieldManager = "tide-operator-handover"
+
+    /// Before a body without `spec.replicas` is applied over a live Deployment: applies
+    /// the live count under ``handoverFieldManager``, so the field has another owner and
+    /// server-side apply keeps it when Tide's manager lets it go (a field only its
+    /// releasing manager owned would be removed, and the Deployment reset to 1).
+    /// Not forced: a conflict means the HorizontalPodAutoscaler already set a newer
+    /// count, and owns it.
+    func handReplicasOver(_ child: DesiredChild, namespace: String) async throws {
+        guard let replicas = deployments.get(ObjectKey(namespace: namespace, name: child.name))?.spec?.replicas else { return }
+        let body: JSONValue = [
+            "apiVersion": .string(Deployment.resource.apiVersion), "kind": .string(Deployment.resource.kind),
+            "metadata": ["name": .string(child.name), "namespace": .string(namespace)],
+            "spec": ["replicas": .int(Int64(replicas))],
+        ]
+        let handle = client.resource(DynamicObject.self, at: Deployment.resource, namespace: namespace)
+        do {
+            _ = try await handle.apply(try body.decode(as: DynamicObject.self), fieldManager: Self.handoverFieldManager, force: false)
+        } catch KubeError.conflict {
+            return
+        }
     }
 
     /// Server-side applies `child` and returns the object the server now holds.

@@ -29,6 +29,7 @@ public struct ChildKind: Sendable {
     /// else follows.
     static let types: [any NamespacedObject.Type] = [
         Deployment.self, Service.self, ServiceMonitor.self, ServiceAccount.self, Role.self, RoleBinding.self, CronJob.self,
+        HorizontalPodAutoscaler.self,
     ]
 
     /// Kinds served by a CRD that may be missing: watched only while served.
@@ -43,17 +44,20 @@ public struct ChildKind: Sendable {
     /// Every child kind, watched in `namespace` (or all namespaces). ServiceMonitors
     /// are watched only while `serviceMonitors` reports their resource served.
     ///
-    /// - Returns: the kinds, and the Deployment cache (the status reads it typed).
+    /// - Returns: the kinds, and the Deployment and HorizontalPodAutoscaler caches (the
+    ///   status reads them typed).
     static func all(
         client: KubeClient, namespace: String?, serviceMonitors: ServiceMonitorDetector, logger: Logger
-    ) -> (kinds: [ChildKind], deployments: ObjectCache<Deployment>) {
+    ) -> (kinds: [ChildKind], deployments: ObjectCache<Deployment>, autoscalers: ObjectCache<HorizontalPodAutoscaler>) {
         let deployments = makeInformer(Deployment.self, client: client, namespace: namespace, selector: selector, logger: logger)
+        let autoscalers = makeInformer(HorizontalPodAutoscaler.self, client: client, namespace: namespace, selector: selector, logger: logger)
         func kind<K: NamespacedObject>(_ type: K.Type) -> ChildKind {
             if K.self == Deployment.self { return make(deployments) }
+            if K.self == HorizontalPodAutoscaler.self { return make(autoscalers) }
             let detector = servedByCRD.contains(K.resource) ? serviceMonitors : nil
             return make(makeInformer(type, client: client, namespace: namespace, selector: selector, logger: logger), servedWhen: detector)
         }
-        return (types.map { kind($0) }, deployments.cache)
+        return (types.map { kind($0) }, deployments.cache, autoscalers.cache)
     }
 
     static func make<K: NamespacedObject>(_ informer: Informer<K>, servedWhen detector: ServiceMonitorDetector? = nil) -> ChildKind {

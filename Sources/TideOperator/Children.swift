@@ -19,6 +19,10 @@ public struct DesiredChild: Sendable, Hashable {
     public var name: String
     /// The apply body: exactly the fields Tide owns.
     public var body: JSONValue
+    /// The body leaves `spec.replicas` to a HorizontalPodAutoscaler (mode HPA): before
+    /// such a body is applied over a live object, the live count is handed to a
+    /// separate field manager, so that releasing the field does not reset it.
+    public var handsReplicasToAutoscaler = false
 
     public init(_ object: some KubernetesObject) throws {
         resource = type(of: object).resource
@@ -84,19 +88,64 @@ public enum Children {
 
     /// Every child, given a defaulted, valid spec. The ServiceMonitor is included only
     /// when `serviceMonitors` is true (its CRD is installed).
+    /// In mode HPA there is no scaler: a HorizontalPodAutoscaler (none while
+    /// `paused`, which leaves the replicas where they are) scales the Deployment, whose
+    /// `spec.replicas` Tide then leaves alone.
     public static func desired(for application: Application, settings: OperatorSettings, serviceMonitors: Bool) throws -> [DesiredChild] {
-        var children = [try DesiredChild(deployment(for: application)), try DesiredChild(service(for: application))]
+        var deployment = try DesiredChild(deployment(for: application))
+        deployment.handsReplicasToAutoscaler = application.spec.scaling?.mode == .hpa
+        var children = [deployment, try DesiredChild(service(for: application))]
         if serviceMonitors { children.append(try DesiredChild(serviceMonitor(for: application))) }
         if let scaling = application.spec.scaling {
+            let mode = scaling.mode ?? .cronJob
+            if mode == .hpa {
+                if scaling.paused != true { children.append(try DesiredChild(horizontalPodAutoscaler(for: application))) }
+                return children
+            }
             children.append(try DesiredChild(scalerServiceAccount(for: application)))
             children.append(try DesiredChild(scalerRole(for: application)))
             children.append(try DesiredChild(scalerRoleBinding(for: application)))
-            switch scaling.mode ?? .cronJob {
+            switch mode {
             case .cronJob: children.append(try DesiredChild(scalerCronJob(for: application, settings: settings)))
             case .continuous: children.append(try DesiredChild(scalerDeployment(for: application, settings: settings)))
+            case .hpa: break
             }
         }
         return children
+    }
+
+    /// The external metric name the metrics adapter serves `metric` of `application`
+    /// under (`<application>-<metric>`).
+    public static func externalMetricName(_ metric: ScalingMetric, of application: Application) -> String {
+        "\(application.name)-\(metric.name)"
+    }
+
+    /// Mode HPA: an `autoscaling/v2` HorizontalPodAutoscaler for the Deployment, one
+    /// External metric per Application metric (`PerReplica` → `AverageValue`,
+    /// `Total` → `Value`), the Application's bounds and `behavior`.
+    public static func horizontalPodAutoscaler(for application: Application) -> HorizontalPodAutoscaler {
+        let scaling = application.spec.scaling
+        let metrics = (scaling?.resolvedMetrics ?? []).map { metric in
+            let target: HorizontalPodAutoscaler.MetricTarget = switch metric.target.type {
+            case .perReplica: .init(type: "AverageValue", averageValue: metric.target.value)
+            case .total: .init(type: "Value", value: metric.target.value)
+            }
+            return HorizontalPodAutoscaler.MetricSpec(external: .init(metric: .init(name: externalMetricName(metric, of: application)), target: target))
+        }
+        func rules(_ rules: ScalingRules?) -> HorizontalPodAutoscaler.Rules? {
+            rules.map {
+                .init(
+                    stabilizationWindowSeconds: $0.stabilizationWindowSeconds, selectPolicy: $0.selectPolicy?.rawValue,
+                    policies: $0.policies?.map { .init(type: $0.type.rawValue, value: $0.value, periodSeconds: $0.periodSeconds) })
+            }
+        }
+        let behavior = scaling?.behavior.map { HorizontalPodAutoscaler.Behavior(scaleUp: rules($0.scaleUp), scaleDown: rules($0.scaleDown)) }
+        return HorizontalPodAutoscaler(
+            metadata: metadata(application.name, for: application, component: "autoscaler"),
+            spec: .init(
+                scaleTargetRef: .init(apiVersion: Deployment.resource.apiVersion, kind: Deployment.resource.kind, name: application.name),
+                minReplicas: max(scaling?.minReplicas ?? Defaults.minReplicas, 1), maxReplicas: scaling?.maxReplicas ?? 1,
+                metrics: metrics, behavior: behavior))
     }
 
     public static func deployment(for application: Application) -> Deployment {
@@ -123,7 +172,8 @@ public enum Children {
         return Deployment(
             metadata: metadata(application.name, for: application, component: "server"),
             spec: .init(
-                replicas: spec.effectiveReplicas, selector: LabelSelector(matchLabels: selector(for: application)),
+                // Mode HPA: the HorizontalPodAutoscaler owns the count.
+                replicas: spec.scaling?.mode == .hpa ? nil : spec.effectiveReplicas, selector: LabelSelector(matchLabels: selector(for: application)),
                 template: PodTemplateSpec(metadata: podMetadata, spec: podSpec)))
     }
 

@@ -13,6 +13,8 @@ public struct Observation: Sendable, Hashable {
     public var serviceMonitorsAvailable = true
     /// The live Deployment's status, if it exists.
     public var deployment: Deployment?
+    /// Mode HPA: the live HorizontalPodAutoscaler, if it exists.
+    public var autoscaler: HorizontalPodAutoscaler?
 
     public init() {}
 }
@@ -21,7 +23,9 @@ public struct Observation: Sendable, Hashable {
 public enum StatusBuilder {
     /// Computes the next status, keeping the scaler's part (`scaling`, `ScalingActive`,
     /// `ScalingLimited`) and every condition's `lastTransitionTime` unless its status
-    /// changes.
+    /// changes. In mode HPA there is no scaler: `AbleToScale`, `ScalingActive` and
+    /// `ScalingLimited` mirror the HorizontalPodAutoscaler's, and the replicas to roll
+    /// out are the Deployment's own count.
     public static func status(for application: Application, observation: Observation, now: Time = .now) -> ApplicationStatus {
         var status = application.status ?? ApplicationStatus()
         let generation = application.metadata.generation
@@ -46,8 +50,14 @@ public enum StatusBuilder {
             return status
         }
 
-        let desired = application.spec.effectiveReplicas
+        let hpaMode = application.spec.scaling?.mode == .hpa
         let deployment = observation.deployment
+        let desired = hpaMode ? (deployment?.spec?.replicas ?? application.spec.effectiveReplicas) : application.spec.effectiveReplicas
+        if hpaMode {
+            mirror(observation.autoscaler, paused: application.spec.scaling?.paused == true, into: &conditions, generation: generation, now: now)
+        } else {
+            conditions.removeAll { $0.type == "AbleToScale" }
+        }
         let rolledOut: Bool = {
             guard let deployment, let live = deployment.status else { return false }
             let observed = (live.observedGeneration ?? 0) >= (deployment.metadata.generation ?? 0)
@@ -86,5 +96,38 @@ public enum StatusBuilder {
         }
         status.conditions = conditions
         return status
+    }
+
+    /// The HorizontalPodAutoscaler's conditions as the Application's, with its reasons
+    /// and messages (what `kubectl describe hpa` shows); before its first sync, or
+    /// while paused (no HPA), one condition says so.
+    static func mirror(_ autoscaler: HorizontalPodAutoscaler?, paused: Bool, into conditions: inout [Condition], generation: Int64?, now: Time) {
+        let types = ["AbleToScale", "ScalingActive", "ScalingLimited"]
+        func set(_ type: String, _ status: String, _ reason: String, _ message: String, at time: Time?) {
+            conditions.set(Condition(
+                type: type, status: status, observedGeneration: generation, lastTransitionTime: time ?? now, reason: reason, message: message))
+        }
+        if paused {
+            conditions.removeAll { $0.type == "AbleToScale" || $0.type == "ScalingLimited" }
+            set("ScalingActive", "False", "Paused", "spec.scaling.paused: no HorizontalPodAutoscaler; the replicas stay where they are", at: nil)
+            return
+        }
+        let reported = autoscaler?.status?.conditions ?? []
+        guard !reported.isEmpty else {
+            conditions.removeAll { $0.type == "AbleToScale" || $0.type == "ScalingLimited" }
+            set(
+                "ScalingActive", "Unknown", "WaitingForAutoscaler",
+                autoscaler == nil ? "the HorizontalPodAutoscaler does not exist yet" : "the HorizontalPodAutoscaler has not synced yet", at: nil)
+            return
+        }
+        for type in types {
+            guard let condition = reported.first(where: { $0.type == type }) else {
+                conditions.removeAll { $0.type == type }
+                continue
+            }
+            set(
+                type, condition.status, condition.reason ?? "HorizontalPodAutoscaler",
+                "HorizontalPodAutoscaler: " + (condition.message ?? condition.reason ?? condition.status), at: condition.lastTransitionTime)
+        }
     }
 }

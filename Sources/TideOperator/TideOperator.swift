@@ -59,10 +59,10 @@ public final class TideOperator: Sendable {
 
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
         self.serviceMonitors = serviceMonitors
-        let (children, deployments) = ChildKind.all(client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, logger: logger)
+        let (children, deployments, autoscalers) = ChildKind.all(client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, logger: logger)
         let events = EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger)
         let reconciler = ApplicationReconciler(
-            client: client, applications: applications.cache, deployments: deployments, children: children,
+            client: client, applications: applications.cache, deployments: deployments, autoscalers: autoscalers, children: children,
             settings: options.settings, serviceMonitors: serviceMonitors, events: events, logger: logger)
         self.reconciler = reconciler
         applications.onUndecodable { object in

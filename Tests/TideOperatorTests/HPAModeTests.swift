@@ -1,0 +1,131 @@
+import Foundation
+import KubeAPI
+import TideAPI
+import TideOperator
+import Testing
+
+@Suite("Mode HPA: the HorizontalPodAutoscaler instead of a scaler")
+struct HPAModeTests {
+    let settings = OperatorSettings(scalerImage: "tide:test")
+
+    func hpaSpec(paused: Bool? = nil) -> ApplicationSpec {
+        var spec = scaled(.hpa)
+        spec.scaling?.minReplicas = 2
+        spec.scaling?.prometheus = nil
+        spec.scaling?.target = nil
+        spec.scaling?.paused = paused
+        spec.scaling?.metrics = [
+            ScalingMetric(name: "rps", prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(x[1m]))"), target: .init(type: .perReplica, value: "5")),
+            ScalingMetric(name: "queue", http: HTTPSource(url: "http://hello:8080/q", valueLocation: "depth"), target: .init(type: .total, value: "500m")),
+        ]
+        spec.scaling?.behavior = ScalingBehavior(scaleDown: ScalingRules(stabilizationWindowSeconds: 120, policies: [.init(type: .percent, value: 50, periodSeconds: 60)]))
+        return spec
+    }
+
+    @Test("an HPA with one External metric per Application metric, its bounds and behavior; no scaler, no replicas in the Deployment")
+    func children() throws {
+        let app = application(spec: hpaSpec())
+        let desired = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        #expect(desired.map(\.description) == ["Deployment hello", "Service hello", "HorizontalPodAutoscaler hello"])
+        let deployment = try #require(desired.first)
+        #expect(deployment.body.value(atPath: ["spec", "replicas"]) == nil, "the HPA owns the count")
+        #expect(deployment.handsReplicasToAutoscaler)
+        let hpa = try #require(desired.last).body
+        #expect(hpa["apiVersion"] == "autoscaling/v2")
+        #expect(hpa.value(atPath: ["spec", "scaleTargetRef"]) == ["apiVersion": "apps/v1", "kind": "Deployment", "name": "hello"])
+        #expect(hpa.value(atPath: ["spec", "minReplicas"]) == 2)
+        #expect(hpa.value(atPath: ["spec", "maxReplicas"]) == 10)
+        #expect(hpa.value(atPath: ["spec", "metrics"]) == [
+            ["type": "External", "external": ["metric": ["name": "hello-rps"], "target": ["type": "AverageValue", "averageValue": "5"]]],
+            ["type": "External", "external": ["metric": ["name": "hello-queue"], "target": ["type": "Value", "value": "500m"]]],
+        ])
+        // Defaults filled in, as the HPA's own defaults are.
+        #expect(hpa.value(atPath: ["spec", "behavior", "scaleDown"]) == [
+            "stabilizationWindowSeconds": 120, "selectPolicy": "Max", "policies": [["type": "Percent", "value": 50, "periodSeconds": 60]],
+        ])
+        #expect(hpa.value(atPath: ["spec", "behavior", "scaleUp", "stabilizationWindowSeconds"]) == 0)
+        #expect(hpa.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.first?["kind"] == "Application")
+        // The other modes keep the Deployment's count and have no HPA.
+        for mode in [ScalingMode.cronJob, .continuous] {
+            var spec = hpaSpec()
+            spec.scaling?.mode = mode
+            let other = try Children.desired(for: application(spec: spec), settings: settings, serviceMonitors: false)
+            #expect(!other.contains { $0.resource == HorizontalPodAutoscaler.resource })
+            #expect(other.first?.body.value(atPath: ["spec", "replicas"]) == 2)
+            #expect(other.first?.handsReplicasToAutoscaler == false)
+        }
+    }
+
+    @Test("paused: no HPA, so the replicas stay where they are")
+    func paused() throws {
+        let desired = try Children.desired(for: application(spec: hpaSpec(paused: true)), settings: settings, serviceMonitors: false)
+        #expect(desired.map(\.description) == ["Deployment hello", "Service hello"])
+    }
+
+    @Test("what an HPA cannot do is refused in mode HPA, with the reason")
+    func refusals() {
+        var zero = hpaSpec()
+        zero.scaling?.minReplicas = 0
+        var fallback = hpaSpec()
+        fallback.scaling?.onMetricUnavailable = .fallback
+        fallback.scaling?.fallback = Fallback(failureThreshold: 3, replicas: 2)
+        var tolerance = hpaSpec()
+        tolerance.scaling?.tolerance = 0.2
+        let cases: [(ApplicationSpec, String)] = [
+            (zero, "spec.scaling.minReplicas: must be at least 1 in mode HPA"),
+            (fallback, "spec.scaling.onMetricUnavailable: Fallback is not available in mode HPA"),
+            (tolerance, "spec.scaling.tolerance: is cluster-wide in mode HPA"),
+        ]
+        for (spec, message) in cases {
+            let issues = spec.withDefaults.validate().map(\.description)
+            #expect(issues.contains { $0.hasPrefix(message) }, "\(issues)")
+        }
+        #expect(hpaSpec().withDefaults.validate().isEmpty)
+    }
+
+    func withAutoscaler(_ conditions: [(String, String, String, String)]?) -> Observation {
+        var observation = Observation()
+        var deployment = Children.deployment(for: application(spec: hpaSpec()))
+        deployment.metadata.generation = 1
+        deployment.spec?.replicas = 4
+        deployment.status = .init(observedGeneration: 1, replicas: 4, updatedReplicas: 4, readyReplicas: 4, availableReplicas: 4)
+        observation.deployment = deployment
+        if let conditions {
+            var hpa = Children.horizontalPodAutoscaler(for: application(spec: hpaSpec()))
+            hpa.status = try? JSONValue.object(["conditions": .array(conditions.map {
+                ["type": .string($0.0), "status": .string($0.1), "reason": .string($0.2), "message": .string($0.3), "lastTransitionTime": "2026-12-01T10:00:00Z"]
+            })]).decode(as: HorizontalPodAutoscaler.Status.self)
+            observation.autoscaler = hpa
+        }
+        return observation
+    }
+
+    @Test("the Application's conditions mirror the HPA's; Ready counts the replicas the HPA chose")
+    func mirroredConditions() throws {
+        let app = application(spec: hpaSpec())
+        let failing = StatusBuilder.status(for: app, observation: withAutoscaler([
+            ("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale"),
+            ("ScalingActive", "False", "FailedGetExternalMetric", "the HPA was unable to compute the replica count: unable to get external metric demo/hello-rps"),
+        ]))
+        let conditions = failing.conditions ?? []
+        #expect(conditions[type: "ScalingActive"]?.status == "False")
+        #expect(conditions[type: "ScalingActive"]?.reason == "FailedGetExternalMetric")
+        #expect(conditions[type: "ScalingActive"]?.message.contains("unable to get external metric demo/hello-rps") == true)
+        #expect(conditions[type: "AbleToScale"]?.status == "True")
+        #expect(conditions[type: "ScalingLimited"] == nil)
+        #expect(conditions[type: "Ready"]?.status == "True", "4 of the HPA's 4 replicas are available")
+        #expect(conditions[type: "Ready"]?.message.contains("4 of 4") == true)
+
+        let waiting = StatusBuilder.status(for: app, observation: withAutoscaler(nil)).conditions ?? []
+        #expect(waiting[type: "ScalingActive"]?.status == "Unknown")
+        #expect(waiting[type: "ScalingActive"]?.reason == "WaitingForAutoscaler")
+
+        // Back to CronJob mode: the HPA-only condition goes; the scaler's are kept as it wrote them.
+        var back = app
+        back.spec.scaling?.mode = .cronJob
+        back.status = failing
+        let after = StatusBuilder.status(for: back, observation: Observation()).conditions ?? []
+        #expect(after[type: "AbleToScale"] == nil)
+        #expect(after[type: "ScalingActive"]?.reason == "FailedGetExternalMetric")
+    }
+}
