@@ -343,8 +343,10 @@ let package = Package(
             name: "TideOperatorTests",
             dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                "TideMetricsAdapter",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -184,9 +184,11 @@ contexts:
 current-context: envtest
 EOF
 
+  # No node lifecycle: tests stand in for a kubelet on a Node that sends no
+  # heartbeats, and its Pods must not be evicted from it.
   "$bin/kube-controller-manager" \
     --kubeconfig "$d/kubeconfig" --authentication-kubeconfig "$d/kubeconfig" --authorization-kubeconfig "$d/kubeconfig" \
-    --bind-address 127.0.0.1 --secure-port "$kcm_port" --controllers '*' --leader-elect=false \
+    --bind-address 127.0.0.1 --secure-port "$kcm_port" --controllers '*,-nodelifecycle' --leader-elect=false \
     --service-account-private-key-file "$d/sa.key" --root-ca-file "$d/ca.crt" \
     --cluster-signing-cert-file "$d/ca.crt" --cluster-signing-key-file "$d/ca.key" \
     --service-cluster-ip-range 127.64.0.0/16 \

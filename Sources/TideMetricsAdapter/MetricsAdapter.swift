@@ -33,6 +33,8 @@ public struct MetricsAdapter: Sendable {
         public var extraNames: [String] = []
         public var extraAddresses: [[UInt8]] = []
         public var cacheTTL: Duration = .seconds(5)
+        /// Signals that stop the adapter gracefully (none when embedded in a test).
+        public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
 
         public init() {}
     }
@@ -88,7 +90,7 @@ public struct MetricsAdapter: Sendable {
             services.append(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: { ready.isSet }, logger: logger))
         }
         logger.info("serving \(ExternalMetricsAPI.groupVersion)", metadata: ["address": "\(options.host):\(options.port)"])
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: options.shutdownSignals, logger: logger))
         try await group.run()
     }
 }
