@@ -1,7 +1,8 @@
 # One image for every Tide binary; the manifests choose the entrypoint:
 #   operator Deployment: command [tide-operator]
+#   metrics adapter:     command [tide-metrics-adapter] (the operator's binary under another name)
 #   scaler CronJob:      command [tide-scaler]
-#   sample Application:  command [hello-service] (the image's default)
+#   sample Application:  command [hello-service] (the image's default; the operator's binary too)
 #
 # Build:  docker build -t ghcr.io/tide-dev/tide:0.1.0 .
 # Push:   docker push ghcr.io/tide-dev/tide:0.1.0

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "KubeRuntime", targets: ["KubeRuntime"]),
         .library(name: "KubeProbes", targets: ["KubeProbes"]),
         .library(name: "KubeCertificates", targets: ["KubeCertificates"]),
+        .library(name: "KubeAPIExtensions", targets: ["KubeAPIExtensions"]),
         .library(name: "TideMetricsAdapter", targets: ["TideMetricsAdapter"]),
         .executable(name: "tide-metrics-adapter", targets: ["tide-metrics-adapter"]),
         .library(name: "TideAPI", targets: ["TideAPI"]),
@@ -111,6 +112,10 @@ let package = Package(
             ],
             swiftSettings: essentials
         ),
+        // Kubernetes types only the operator and the metrics adapter use
+        // (HorizontalPodAutoscaler, APIService, SubjectAccessReview): apart from KubeAPI,
+        // so the scaler does not link their code.
+        .target(name: "KubeAPIExtensions", dependencies: ["KubeAPI"], swiftSettings: essentials),
         // Certificates minted in memory: LocalKube's HTTPS mode and the metrics
         // adapter's generated serving certificate.
         .target(
@@ -126,7 +131,8 @@ let package = Package(
         .target(
             name: "TideMetricsAdapter",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeCertificates", "KubeProbes", "TideAPI", "TideScaler",
+                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "KubeProbes", "StructuredLogging", "TideAPI", "TideScaler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -141,7 +147,7 @@ let package = Package(
         .target(
             name: "TideOperator",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "KubeProbes", "KubeSupport", "TideAPI",
+                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeRuntime", "KubeProbes", "KubeSupport", "TideAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -163,6 +169,8 @@ let package = Package(
         .target(
             name: "HelloService",
             dependencies: [
+                "StructuredLogging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -192,11 +200,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "hello-service",
-            dependencies: [
-                "HelloService", "StructuredLogging",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["HelloService", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: essentials
         ),
         .executableTarget(
@@ -211,19 +215,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "tide-metrics-adapter",
-            dependencies: [
-                "KubeClient", "KubeProbes", "StructuredLogging", "TideMetricsAdapter",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
+            dependencies: ["TideMetricsAdapter", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: essentials
         ),
         .executableTarget(
             name: "tide-operator",
             dependencies: [
-                "KubeClient", "KubeRuntime", "StructuredLogging", "TideOperator",
+                "KubeClient", "KubeRuntime", "StructuredLogging", "TideOperator", "TideMetricsAdapter", "HelloService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -232,7 +230,7 @@ let package = Package(
         .target(
             name: "LocalKube",
             dependencies: [
-                "KubeAPI", "KubeCertificates",
+                "KubeAPI", "KubeAPIExtensions", "KubeCertificates",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -276,7 +274,9 @@ let package = Package(
             name: "operator-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeClient", "LocalKube", "TideAPI",
+                "KubeAPI", "KubeAPIExtensions", "KubeClient", "LocalKube", "TideAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -320,7 +320,7 @@ let package = Package(
         .testTarget(
             name: "TideMetricsAdapterTests",
             dependencies: [
-                "TideMetricsAdapter", "TideAPI", "TideScaler", "KubeAPI", "KubeClient", "KubeCertificates", "TideTestSupport",
+                "TideMetricsAdapter", "TideAPI", "TideScaler", "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "TideTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -343,7 +343,7 @@ let package = Package(
             name: "TideOperatorTests",
             dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
-                "TideMetricsAdapter",
+                "TideMetricsAdapter", "KubeAPIExtensions",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the binaries Tide's image ships (tide-operator, tide-scaler, hello-service)
-# into one folder and checks each of them: present, executable, answers --help.
+# Builds the binaries Tide's image ships into one folder: tide-operator (which also
+# runs as tide-metrics-adapter and hello-service, linked to it by those names) and
+# tide-scaler; and checks each command: present, executable, answers --help as itself.
 # The Dockerfile runs exactly this; the tests run it too (in debug), so a broken
 # image step fails a test instead of an operator pod.
 #
@@ -19,11 +20,13 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown option $1" >&2; exit 2 ;;
   esac
 done
-binaries=(tide-operator tide-scaler hello-service)
+binaries=(tide-operator tide-scaler)
+# Names the operator's binary answers to, and a word its --help must show.
+linked=(tide-metrics-adapter hello-service)
+help_word() { case "$1" in tide-metrics-adapter) echo external.metrics.k8s.io ;; hello-service) echo greeting ;; esac; }
 
 # In release, the scaler (a short Job that waits on the network) is built for size:
-# -Osize and identical code folded, in its own build folder so the operator and
-# hello-service keep -O. Debug builds share one folder (what the tests run).
+# -Osize and identical code folded, in its own build folder so the operator keeps -O. Debug builds share one folder (what the tests run).
 # Static builds get their own folders too, so they do not undo a dynamic release build
 # (benchmarks) in .build.
 flags_for() {
@@ -46,24 +49,33 @@ for binary in "${binaries[@]}"; do
   # What ships carries no symbol tables or debug info.
   if [ "$configuration" = release ]; then strip "$out/$binary"; fi
 done
+# The metrics adapter and hello-service run from the operator's binary: they share
+# nearly all its code, and copies of their own would cost about as much again.
+for name in "${linked[@]}"; do
+  ln -sf tide-operator "$out/$name"
+  "$out/$name" --help 2>&1 | grep -qi "$(help_word "$name")" \
+    || { echo "error: $out/$name does not start $name" >&2; exit 1; }
+done
+commands=("${binaries[@]}" "${linked[@]}")
 # Every command the manifests and the operator name must be one of them.
 named=$( (grep -rhoE 'command: \[[a-z-]+\]' config || true; grep -hoE 'command: \["[a-z-]+"\]' Sources/TideOperator/Children.swift || true) \
   | grep -oE '[a-z]+(-[a-z]+)+' | sort -u)
 for command in $named; do
-  [[ " ${binaries[*]} " == *" $command "* ]] || { echo "error: the manifests run $command, which the image does not hold" >&2; exit 1; }
+  [[ " ${commands[*]} " == *" $command "* ]] || { echo "error: the manifests run $command, which the image does not hold" >&2; exit 1; }
 done
 # Every binary must be in the folder and start.
-for binary in "${binaries[@]}"; do
+for binary in "${commands[@]}"; do
   [ -x "$out/$binary" ] || { echo "error: $out/$binary is missing" >&2; exit 1; }
   "$out/$binary" --help >/dev/null 2>&1 || { echo "error: $out/$binary --help failed" >&2; exit 1; }
 done
-printf '%-14s | %10s\n' binary MB
-printf '%-14s-|-%10s\n' -------------- ----------
+printf '%-20s | %17s\n' binary MB
+printf '%-20s-|-%17s\n' -------------------- -----------------
 total=0
 for binary in "${binaries[@]}"; do
   size=$(stat -c %s "$out/$binary")
   total=$((total + size))
-  printf '%-14s | %10.1f\n' "$binary" "$(awk -v b="$size" 'BEGIN { print b / 1000000 }')"
+  printf '%-20s | %17.1f\n' "$binary" "$(awk -v b="$size" 'BEGIN { print b / 1000000 }')"
 done
-printf '%-14s | %10.1f\n' together "$(awk -v b="$total" 'BEGIN { print b / 1000000 }')"
+for name in "${linked[@]}"; do printf '%-20s | %17s\n' "$name" "(→ tide-operator)"; done
+printf '%-20s | %17.1f\n' together "$(awk -v b="$total" 'BEGIN { print b / 1000000 }')"
 echo "image binaries in $out (configuration $configuration${static[*]:+, static})"

@@ -20,6 +20,12 @@ public enum FilePaths {
         return directory.isEmpty ? "/" : directory
     }
 
+    /// The last component of `path` (the file's name).
+    public static func lastComponent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return path }
+        return String(path[path.index(after: slash)...])
+    }
+
     /// The user's home: `HOME`, else the root folder.
     public static var home: String {
         ProcessInfo.processInfo.environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? "/"

@@ -1,4 +1,5 @@
 import KubeAPI
+import KubeAPIExtensions
 
 /// A kind LocalKube serves: where (group, version, plural), how it is scoped and
 /// which subresources it has. Built-in types are registered at start; a

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import KubeAPI
+import KubeAPIExtensions
 import KubeClient
 
 /// Whether a user may read an external metric, asked of the API server with a

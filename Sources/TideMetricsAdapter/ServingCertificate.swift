@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import KubeAPI
+import KubeAPIExtensions
 import KubeCertificates
 import KubeClient
 

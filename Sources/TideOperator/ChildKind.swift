@@ -1,4 +1,5 @@
 import KubeAPI
+import KubeAPIExtensions
 import KubeClient
 import KubeRuntime
 import Logging

@@ -1,4 +1,5 @@
 import KubeAPI
+import KubeAPIExtensions
 import TideAPI
 
 /// Settings of the operator that shape children: the scaler image and how the

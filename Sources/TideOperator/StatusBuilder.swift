@@ -1,4 +1,5 @@
 import KubeAPI
+import KubeAPIExtensions
 import TideAPI
 
 /// What the reconcile found, from which status is computed.

@@ -34,6 +34,9 @@ struct OperatorBench: AsyncParsableCommand {
     @Flag(help: "Run against a real kube-apiserver, etcd and kube-controller-manager (scripts/envtest.sh) instead of LocalKube.")
     var real = false
 
+    @Flag(help: "Measure tide-metrics-adapter behind a real kube-apiserver's aggregator (scripts/envtest.sh) instead.")
+    var adapter = false
+
     mutating func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -42,6 +45,11 @@ struct OperatorBench: AsyncParsableCommand {
         }
         let directory = binaries ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        if adapter {
+            let binary = imageBinaries.map { "\($0)/tide-metrics-adapter" } ?? "\(directory)/tide-metrics-adapter"
+            try await AdapterBench(root: root, adapterBinary: binary, helloBinary: "\(directory)/hello-service", samples: 200).run()
+            return
+        }
         if real {
             try await RealClusterBench(root: root, binaries: directory, samples: min(latencySamples, 100), burst: burst, cached: cached, workers: workers, imageBinaries: imageBinaries).run()
             return

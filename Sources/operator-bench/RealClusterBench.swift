@@ -21,14 +21,11 @@ struct RealClusterBench {
     let resyncSeconds = 20
 
     func run() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-real-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        let envtest = work.appendingPathComponent("envtest").path
-        let script = root.appendingPathComponent("scripts/envtest.sh").path
-        try shell("/bin/bash", [script, "up", envtest, "--owner", String(getpid())])
-        defer { try? shell("/bin/bash", [script, "down", envtest]) }
-        let adminConfig = "\(envtest)/kubeconfig"
+        let plane = try ControlPlane.start(root: root, name: "tide-real-bench")
+        defer { plane.stop() }
+        let work = plane.work
+        let envtest = plane.envtest
+        let adminConfig = plane.kubeconfig
         let pids = try String(contentsOfFile: "\(envtest)/pids", encoding: .utf8).split(separator: "\n").compactMap { Int32($0) }
         let apiserverPID = pids.count > 1 ? pids[1] : 0
 
@@ -241,26 +238,56 @@ struct RealClusterBench {
         }
         throw BenchError("Applications did not all report status")
     }
+}
 
-    /// User plus system CPU seconds of a process, from /proc.
-    func cpuSeconds(_ pid: Int32) -> Double {
-        guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+/// A control plane from `scripts/envtest.sh` in a folder of its own, for one benchmark.
+struct ControlPlane {
+    let root: URL
+    /// The benchmark's folder (removed by ``stop()``).
+    let work: URL
+    /// The envtest folder: certificates, kubeconfig, logs, pids.
+    let envtest: String
+    var kubeconfig: String { "\(envtest)/kubeconfig" }
+
+    static func start(root: URL, name: String) throws -> ControlPlane {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let plane = ControlPlane(root: root, work: work, envtest: work.appendingPathComponent("envtest").path)
+        do {
+            try shell("/bin/bash", [plane.script, "up", plane.envtest, "--owner", String(getpid())])
+        } catch {
+            try? FileManager.default.removeItem(at: work)
+            throw error
+        }
+        return plane
     }
 
-    func shell(_ path: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw BenchError("\(path) \(arguments.first ?? "") exited \(process.terminationStatus)") }
+    var script: String { root.appendingPathComponent("scripts/envtest.sh").path }
+
+    func stop() {
+        try? shell("/bin/bash", [script, "down", envtest])
+        try? FileManager.default.removeItem(at: work)
     }
+}
+
+/// User plus system CPU seconds of a process, from /proc.
+func cpuSeconds(_ pid: Int32) -> Double {
+    guard pid > 0, let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = text.lastIndex(of: ")")
+    else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+func shell(_ path: String, _ arguments: [String]) throws {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw BenchError("\(path) \(arguments.first ?? "") exited \(process.terminationStatus)") }
 }
 
 struct BenchError: Error, CustomStringConvertible {

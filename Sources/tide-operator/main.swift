@@ -7,12 +7,27 @@ import Foundation
 import KubeClient
 import KubeRuntime
 import StructuredLogging
+import HelloService
 import Logging
+import TideMetricsAdapter
 import TideOperator
+
+/// The operator's binary, also run as `tide-metrics-adapter` and `hello-service` (the
+/// image links those names to it): one binary for the three servers keeps the image
+/// small, as they share nearly all their code (NIO, TLS, the HTTP server, logging).
+@main
+enum TideOperatorMain {
+    static func main() async {
+        switch CommandLine.arguments.first.map({ FilePaths.lastComponent($0) }) {
+        case "tide-metrics-adapter": await MetricsAdapterCommand.main()
+        case "hello-service": await HelloServiceCommand.main()
+        default: await TideOperatorCommand.main()
+        }
+    }
+}
 
 /// `tide-operator`: reconciles Applications into Deployments, Services,
 /// ServiceMonitors and scaler CronJobs.
-@main
 struct TideOperatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tide-operator", abstract: "The Tide operator: deploys and scales Applications.")

@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeAPIExtensions
 import Synchronization
 import TideAPI
 import TideScaler

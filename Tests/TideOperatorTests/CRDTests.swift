@@ -44,7 +44,7 @@ struct CRDTests {
         #expect(problems.isEmpty, "\(problems)")
         let scaling = try #require(schema.value(atPath: ["properties", "spec", "properties", "scaling"]))
         #expect(scaling["x-kubernetes-validations"]?.arrayValue?.first?["rule"]?.stringValue?.contains("self.maxReplicas >= self.minReplicas") == true)
-        #expect(scaling.value(atPath: ["properties", "mode", "enum"]) == ["CronJob", "Continuous"])
+        #expect(scaling.value(atPath: ["properties", "mode", "enum"]) == ["CronJob", "Continuous", "HPA"])
         #expect(scaling.value(atPath: ["properties", "target", "properties", "type", "enum"]) == ["PerReplica", "Total"])
         #expect(scaling.value(atPath: ["properties", "onMetricUnavailable", "enum"]) == ["Hold", "Fallback"])
         #expect(schema.value(atPath: ["properties", "spec", "required"]) == ["image"])

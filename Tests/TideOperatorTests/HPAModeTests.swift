@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeAPIExtensions
 import TideAPI
 import TideOperator
 import Testing

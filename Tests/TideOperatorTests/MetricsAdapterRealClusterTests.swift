@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import KubeAPI
+import KubeAPIExtensions
 import KubeClient
 import Logging
 import NIOCore

@@ -1,3 +1,5 @@
+import KubeAPI
+
 /// `authorization.k8s.io/v1` SubjectAccessReview: asks the API server whether a user
 /// may do something. Created, never stored; the answer is in ``status``.
 public struct SubjectAccessReview: ClusterScopedObject, Hashable {

@@ -1,3 +1,5 @@
+import KubeAPI
+
 /// `autoscaling/v2` HorizontalPodAutoscaler: the fields Tide's HPA mode sets and reads.
 public struct HorizontalPodAutoscaler: NamespacedObject, HasStatusSubresource, Hashable {
     public static let resource = ResourceDescriptor(

@@ -1,3 +1,5 @@
+import KubeAPI
+
 /// `apiregistration.k8s.io/v1` APIService: tells kube-apiserver's aggregator which
 /// Service serves a group/version.
 public struct APIService: ClusterScopedObject, Hashable {
