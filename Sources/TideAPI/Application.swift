@@ -93,13 +93,17 @@ public struct Scaling: Sendable, Hashable, Codable {
     public var fallback: Fallback?
     /// Stop scaling; the replica count stays as it is.
     public var paused: Bool?
+    /// How the scaler decides: `HPA` (default, the HorizontalPodAutoscaler's
+    /// algorithm) or `Predictive` (scales up ahead of a rising metric by the measured
+    /// pod start time, and down once lower demand has held for a few pod starts).
+    public var strategy: ScalingStrategy?
 
     public init(
         minReplicas: Int32? = nil, maxReplicas: Int32, schedule: String? = nil, mode: ScalingMode? = nil,
         interval: String? = nil, prometheus: PrometheusSource? = nil, target: MetricTarget? = nil, metrics: [ScalingMetric]? = nil,
         cooldownPeriod: String? = nil, tolerance: Double? = nil,
         behavior: ScalingBehavior? = nil, onMetricUnavailable: MetricUnavailablePolicy? = nil,
-        fallback: Fallback? = nil, paused: Bool? = nil
+        fallback: Fallback? = nil, paused: Bool? = nil, strategy: ScalingStrategy? = nil
     ) {
         self.minReplicas = minReplicas
         self.maxReplicas = maxReplicas
@@ -115,6 +119,7 @@ public struct Scaling: Sendable, Hashable, Codable {
         self.onMetricUnavailable = onMetricUnavailable
         self.fallback = fallback
         self.paused = paused
+        self.strategy = strategy
     }
 
     /// Every metric the Application scales on: `metrics`, or the single
@@ -235,6 +240,17 @@ public enum ScalingMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// No Tide scaler: a native HorizontalPodAutoscaler scales the Deployment on the
     /// metrics `tide-metrics-adapter` serves as `external.metrics.k8s.io`.
     case hpa = "HPA"
+}
+
+/// How the scaler turns metrics into a replica count.
+public enum ScalingStrategy: String, Sendable, Hashable, Codable, CaseIterable {
+    /// The HorizontalPodAutoscaler's algorithm, with `behavior` as the HPA reads it.
+    case hpa = "HPA"
+    /// Tide's own: up to where a rising metric will be once new pods are ready (the
+    /// pod start time measured and remembered in status), down once lower demand has
+    /// held for two pod starts and one decision (at least 60 s, at most the
+    /// scale-down window), within the same rate policies.
+    case predictive = "Predictive"
 }
 
 public enum MetricUnavailablePolicy: String, Sendable, Hashable, Codable, CaseIterable {
@@ -412,6 +428,18 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
     public var recommendations: [Recommendation]?
     /// Rate-policy history.
     public var scaleEvents: [ScaleEvent]?
+    /// Strategy Predictive: recent readings of each metric (the trend).
+    public var samples: [MetricSample]?
+    /// Strategy Predictive: seconds new pods took to become ready, measured from the
+    /// Application's ready count after a scale-up (a moving average).
+    public var readyDelaySeconds: Int32?
+    /// Strategy Predictive: the scale-up whose pods are not all ready yet.
+    public var pendingScaleUp: Recommendation?
+    /// Strategy Predictive: the last scale-down, with the count it started from.
+    public var lastScaleDown: Recommendation?
+    /// Strategy Predictive: how long lower demand must hold before a scale-down,
+    /// lengthened each time a scale-down had to be undone soon after (flapping).
+    public var holdSeconds: Int32?
 
     public init() {}
 
@@ -439,6 +467,18 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
         public init(time: Time, replicas: Int32) {
             self.time = time
             self.replicas = replicas
+        }
+    }
+
+    /// One reading of one metric.
+    public struct MetricSample: Sendable, Hashable, Codable {
+        public var name: String
+        public var time: Time
+        public var value: String
+        public init(name: String, time: Time, value: String) {
+            self.name = name
+            self.time = time
+            self.value = value
         }
     }
 

@@ -66,6 +66,7 @@ extension ApplicationSpec {
             scaling.tolerance = scaling.tolerance ?? Defaults.tolerance
             scaling.onMetricUnavailable = scaling.onMetricUnavailable ?? .hold
             scaling.paused = scaling.paused ?? false
+            scaling.strategy = scaling.strategy ?? .hpa
             var behavior = scaling.behavior ?? ScalingBehavior()
             behavior.scaleUp = Self.merge(behavior.scaleUp, Defaults.scaleUp)
             behavior.scaleDown = Self.merge(behavior.scaleDown, Defaults.scaleDown)

@@ -112,7 +112,7 @@ public final class Scaler: Sendable {
                 let current = application.spec.replicas ?? spec.effectiveReplicas
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
-                    now: now()))
+                    now: now(), readyReplicas: application.status?.readyReplicas))
                 logger.info("decision", metadata: [
                     "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
                     "reason": "\(decision.message)", "dryRun": "\(dryRun)",

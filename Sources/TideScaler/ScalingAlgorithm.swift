@@ -18,23 +18,31 @@ public struct ScalingInput: Sendable, Hashable {
     /// The scaler's memory from `status.scaling`.
     public var history: ScalingStatus
     public var now: Date
+    /// Replicas ready now (`status.readyReplicas`), for strategy Predictive's pod start
+    /// time; `nil` when unknown.
+    public var readyReplicas: Int32?
 
     public init(
-        currentReplicas: Int32, scaling: Scaling, readings: [String: MetricReading], history: ScalingStatus = ScalingStatus(), now: Date
+        currentReplicas: Int32, scaling: Scaling, readings: [String: MetricReading], history: ScalingStatus = ScalingStatus(), now: Date,
+        readyReplicas: Int32? = nil
     ) {
         self.currentReplicas = currentReplicas
         self.scaling = scaling
         self.readings = readings
         self.history = history
         self.now = now
+        self.readyReplicas = readyReplicas
     }
 
     /// Every metric reads `reading` (the single-metric form).
-    public init(currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date) {
+    public init(
+        currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date,
+        readyReplicas: Int32? = nil
+    ) {
         self.init(
             currentReplicas: currentReplicas, scaling: scaling,
             readings: Dictionary(scaling.resolvedMetrics.map { ($0.name, reading) }, uniquingKeysWith: { first, _ in first }),
-            history: history, now: now)
+            history: history, now: now, readyReplicas: readyReplicas)
     }
 }
 
@@ -120,6 +128,22 @@ public struct ScalingStep: Sendable, Hashable {
 /// ``rateLimit(_:current:up:down:events:now:)`` and ``clamp(_:minimum:maximum:)``.
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
+        var decision = decideWithoutMemory(input)
+        if input.scaling.strategy == .predictive, input.scaling.paused != true {
+            let interval = PredictiveStrategy.interval(previous: input.history.lastQueryTime, now: input.now)
+            let readyDelay = input.history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
+            let configured = (input.scaling.behavior?.scaleDown ?? Defaults.scaleDown).stabilizationWindowSeconds ?? 300
+            decision.history = PredictiveStrategy.remember(
+                decision.history, readings: input.readings, current: input.currentReplicas, desired: decision.desiredReplicas,
+                readyReplicas: input.readyReplicas, now: input.now,
+                hold: PredictiveStrategy.downWindow(history: input.history, readyDelay: readyDelay, interval: interval, configured: configured),
+                baseHold: PredictiveStrategy.baseHold(readyDelay: readyDelay, interval: interval, configured: configured),
+                configured: configured)
+        }
+        return decision
+    }
+
+    static func decideWithoutMemory(_ input: ScalingInput) -> ScalingDecision {
         let scaling = input.scaling
         let current = input.currentReplicas
         let minimum = scaling.minReplicas ?? Defaults.minReplicas
@@ -136,12 +160,26 @@ public enum ScalingAlgorithm {
                 history: pruned(history, scaling: scaling, now: input.now), event: nil)
         }
 
-        // 1. One recommendation per metric.
+        // 1. One recommendation per metric (with strategy Predictive, the larger of
+        // the value's and its projection's).
         let tolerance = scaling.tolerance ?? Defaults.tolerance
+        let predictive = scaling.strategy == .predictive
+        let interval = PredictiveStrategy.interval(previous: input.history.lastQueryTime, now: input.now)
+        let readyDelay = input.history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
         let recommendations = scaling.resolvedMetrics.map { metric in
-            recommend(
-                metric, reading: input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it")),
-                current: current, tolerance: tolerance)
+            let reading = input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it"))
+            let plain = recommend(metric, reading: reading, current: current, tolerance: tolerance)
+            guard predictive, let value = reading.value, let replicas = plain.replicas else { return plain }
+            let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
+            let projected = PredictiveStrategy.projection(
+                of: value, samples: samples, now: input.now, interval: interval, lead: Double(readyDelay) + interval)
+            guard projected > value, let ahead = recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
+                ahead > replicas
+            else { return plain }
+            var recommendation = plain
+            recommendation.replicas = ahead
+            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(readyDelay) s) → \(ahead) replicas"
+            return recommendation
         }
         history.metrics = recommendations.map { recommendation in
             let previous = input.history.metrics?.first { $0.name == recommendation.metric }
@@ -222,7 +260,11 @@ public enum ScalingAlgorithm {
         // least one: zero is only reached by the cooldown above).
         let behavior = scaling.behavior ?? ScalingBehavior()
         let up = behavior.scaleUp ?? Defaults.scaleUp
-        let down = behavior.scaleDown ?? Defaults.scaleDown
+        var down = behavior.scaleDown ?? Defaults.scaleDown
+        if predictive {
+            down.stabilizationWindowSeconds = PredictiveStrategy.downWindow(
+                history: input.history, readyDelay: readyDelay, interval: interval, configured: down.stabilizationWindowSeconds ?? 300)
+        }
         let stabilized = stabilize(raw, current: current, history: history.recommendations ?? [], up: up, down: down, now: input.now)
         history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
         let limited = rateLimit(stabilized.replicas, current: max(current, 1), up: up, down: down, events: history.scaleEvents ?? [], now: input.now)

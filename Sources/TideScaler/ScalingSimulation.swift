@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import KubeAPI
 import TideAPI
 
@@ -22,13 +25,14 @@ public enum ScalingSimulation {
         }
     }
 
-    /// A policy: decides the replica count from the metric, every `interval` seconds.
+    /// A policy: decides the replica count from the metric (and the ready count),
+    /// every `interval` seconds.
     public struct Policy: Sendable {
         public var name: String
         public var interval: Int
-        public var decide: @Sendable (_ current: Int32, _ metric: Double?, _ second: Int, _ state: inout ScalingStatus) -> Int32
+        public var decide: @Sendable (_ current: Int32, _ metric: Double?, _ second: Int, _ ready: Int32, _ state: inout ScalingStatus) -> Int32
 
-        public init(name: String, interval: Int, decide: @escaping @Sendable (Int32, Double?, Int, inout ScalingStatus) -> Int32) {
+        public init(name: String, interval: Int, decide: @escaping @Sendable (Int32, Double?, Int, Int32, inout ScalingStatus) -> Int32) {
             self.name = name
             self.interval = interval
             self.decide = decide
@@ -36,11 +40,11 @@ public enum ScalingSimulation {
 
         /// Tide's algorithm with a scaling spec, evaluated every `interval` seconds.
         public static func tide(_ name: String, scaling: Scaling, interval: Int) -> Policy {
-            Policy(name: name, interval: interval) { current, metric, second, state in
+            Policy(name: name, interval: interval) { current, metric, second, ready, state in
                 let reading: MetricReading = metric.map { .value($0) } ?? .unavailable(.unreachable("outage"))
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, reading: reading, history: state,
-                    now: Date(timeIntervalSince1970: 1_800_000_000 + Double(second))))
+                    now: Date(timeIntervalSince1970: 1_800_000_000 + Double(second)), readyReplicas: ready))
                 state = decision.history
                 return decision.desiredReplicas
             }
@@ -55,6 +59,8 @@ public enum ScalingSimulation {
         public var overProvisioned: Int
         /// How many times the desired count changed.
         public var scaleChanges: Int
+        /// Scale-downs decided while the metric was unavailable.
+        public var downDuringOutage = 0
     }
 
     /// Simulates `trace` under `policy`.
@@ -65,7 +71,7 @@ public enum ScalingSimulation {
     ///     `rate(...[1m])` with a scrape delay).
     ///   - startup: seconds a new replica takes to become ready; removals are immediate.
     public static func run(
-        _ trace: Trace, policy: Policy, target: Double, initial: Int32 = 1, metricWindow: Int = 30, startup: Int = 10,
+        _ trace: Trace, policy: Policy, target: Double, initial: Int32 = 1, metricWindow: Int = 30, startup: Int = 20,
         minReplicas: Int32 = 1, maxReplicas: Int32 = 20
     ) -> Score {
         var desired = initial
@@ -83,7 +89,8 @@ public enum ScalingSimulation {
                     let window = trace.load[max(0, second - metricWindow + 1)...second].map { $0 ?? lastKnown }
                     metric = window.reduce(0, +) / Double(window.count)
                 }
-                let next = min(max(policy.decide(desired, metric, second, &state), minReplicas), maxReplicas)
+                let next = min(max(policy.decide(desired, metric, second, ready, &state), minReplicas), maxReplicas)
+                if next < desired, metric == nil { score.downDuringOutage += 1 }
                 if next != desired {
                     score.scaleChanges += 1
                     if next > desired {
@@ -106,14 +113,23 @@ public enum ScalingSimulation {
         return score
     }
 
-    /// The standard traces: step, ramp, spike, sawtooth and an outage during load.
+    /// The standard traces: step, ramp, spike, sawtooth, diurnal (one slow wave),
+    /// noisy (a level with ±40 % noise and a step), and an outage during load.
     public static func standardTraces(duration: Int = 1_800) -> [Trace] {
         func make(_ name: String, _ f: (Int) -> Double?) -> Trace { Trace(name: name, load: (0..<duration).map(f)) }
+        // A fixed-seed generator, so the noisy trace is the same on every run.
+        var seed: UInt64 = 0x7469_6465
+        let noise: [Double] = (0..<duration).map { _ in
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(seed >> 11) / Double(UInt64(1) << 53) * 2 - 1
+        }
         return [
             make("step") { $0 < 300 ? 5 : ($0 < 1_200 ? 60 : 5) },
             make("ramp") { second in second < 900 ? 5 + Double(second) / 900 * 75 : 80 - Double(second - 900) / 900 * 75 },
             make("spike") { second in (600..<660).contains(second) ? 90 : 10 },
             make("sawtooth") { second in 5 + Double(second % 300) / 300 * 55 },
+            make("diurnal") { second in 32.5 - 27.5 * cos(2 * Double.pi * Double(second) / Double(duration)) },
+            make("noisy") { second in (second < 900 ? 30 : 45) * (1 + 0.4 * noise[second]) },
             make("outage") { second in
                 if (700..<1_000).contains(second) { return nil }
                 return second < 300 ? 10 : 50

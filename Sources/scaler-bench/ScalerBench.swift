@@ -136,17 +136,22 @@ struct ScalerBench: AsyncParsableCommand {
         tideSpec.behavior = ScalingBehavior(scaleDown: ScalingRules(
             stabilizationWindowSeconds: 120, policies: [ScalingPolicy(type: .percent, value: 50, periodSeconds: 60)]))
         let tide = ApplicationSpec(image: "x", scaling: tideSpec).withDefaults.scaling!
+        var predictiveSpec = base
+        predictiveSpec.strategy = .predictive
+        let predictive = ApplicationSpec(image: "x", scaling: predictiveSpec).withDefaults.scaling!
         let policies: [ScalingSimulation.Policy] = [
-            .tide("Tide, Continuous 10 s", scaling: tide, interval: 10),
-            .tide("Tide, CronJob 60 s", scaling: tide, interval: 60),
             .tide("HPA default, 15 s", scaling: hpa, interval: 15),
-            ScalingSimulation.Policy(name: "±1 per tick, floor 3, 60 s", interval: 60) { current, metric, _, _ in
+            .tide("Predictive, 15 s", scaling: predictive, interval: 15),
+            .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
+            .tide("HPA, tuned down (120 s, 50 %/60 s), 15 s", scaling: tide, interval: 15),
+            .tide("HPA, tuned down, CronJob 60 s", scaling: tide, interval: 60),
+            ScalingSimulation.Policy(name: "±1 per tick, floor 3, 60 s", interval: 60) { current, metric, _, _, _ in
                 guard let metric else { return current }
                 if metric > 5 * Double(current) { return current + 1 }
                 if metric < 5 * Double(current) { return max(3, current - 1) }
                 return current
             },
-            ScalingSimulation.Policy(name: "value > 5 → 3 replicas, 60 s", interval: 60) { current, metric, _, _ in
+            ScalingSimulation.Policy(name: "value > 5 → 3 replicas, 60 s", interval: 60) { current, metric, _, _, _ in
                 guard let metric else { return current }
                 return metric > 5 ? 3 : current
             },
@@ -156,12 +161,15 @@ struct ScalerBench: AsyncParsableCommand {
             for policy in policies {
                 let initial: Int32 = policy.name.hasPrefix("±1") ? 3 : 1
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, initial: initial)
-                rows.append([trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges)])
+                rows.append([
+                    trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges),
+                    String(score.downDuringOutage),
+                ])
             }
         }
         printTable(
-            "Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 10 s after a scale-up, metric = 30 s mean)",
-            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes"], rows: rows)
+            "Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
+            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "down in outage"], rows: rows)
         print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
     }
 }

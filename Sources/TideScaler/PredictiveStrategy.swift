@@ -1,0 +1,137 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import TideAPI
+
+/// Strategy `Predictive`: the parts of a decision that differ from the HPA's. Pure;
+/// everything it remembers lives in `status.scaling`, so a CronJob run decides like a
+/// long-running loop.
+///
+/// - Up: each metric also asks for the replicas its value will need when pods started
+///   now are ready and the next decision has come: `value + slope × (pod start +
+///   decision interval)`, the slope fitted to the last minute (or three decisions) of
+///   readings, used only when rising and never above twice the value. The HPA's
+///   recommendation is the floor.
+/// - Down: lower demand must hold for two pod starts and one decision interval (at
+///   least 60 s, at most the scale-down stabilization window), instead of the
+///   window's fixed 300 s. A scale-down undone within twice that time (a scale-up back
+///   to where it started: flapping, as noisy traffic does) doubles the hold, up to the
+///   window; each scale-down that holds halves it again. The rate policies still
+///   bound every step.
+/// - The pod start time is measured: after a scale-up, the first decision that sees
+///   that many ready replicas records how long it took (a moving average, 30 s until
+///   measured).
+/// - Nothing changes on an unavailable metric: never down, as with the HPA.
+public enum PredictiveStrategy {
+    /// Seconds assumed for a pod to become ready until one has been measured.
+    public static let defaultReadyDelay: Int32 = 30
+    /// Readings older than this are forgotten.
+    static let sampleHorizon: TimeInterval = 600
+
+    /// The seconds between decisions, from the previous decision's time (60 s, a
+    /// CronJob's minute, before there is one), bounded to 5–600 s.
+    public static func interval(previous: Time?, now: Date) -> TimeInterval {
+        guard let previous else { return 60 }
+        return min(max(now.timeIntervalSince(previous.date), 5), 600)
+    }
+
+    /// The least-squares slope (per second) of `points`, or `nil` with fewer than two
+    /// points or less than 10 s between the first and the last.
+    public static func slope(_ points: [(time: TimeInterval, value: Double)]) -> Double? {
+        guard points.count >= 2, let first = points.first?.time, let last = points.last?.time, last - first >= 10 else { return nil }
+        let meanTime = points.map(\.time).reduce(0, +) / Double(points.count)
+        let meanValue = points.map(\.value).reduce(0, +) / Double(points.count)
+        let covariance = points.reduce(0) { $0 + ($1.time - meanTime) * ($1.value - meanValue) }
+        let variance = points.reduce(0) { $0 + ($1.time - meanTime) * ($1.time - meanTime) }
+        return variance > 0 ? covariance / variance : nil
+    }
+
+    /// Where `value` will be `lead` seconds from `now`, from the trend of `samples`
+    /// (this metric's earlier readings) and `value`: only ever higher than `value`,
+    /// at most twice it.
+    ///
+    /// Only a sustained rise counts: at least three readings over the last minute (or
+    /// three decisions), each higher than the one before, spanning at least 30 s. A
+    /// step in the load shows in a moving-average metric as a short rise that stops
+    /// (a rate over 30 s rises for 30 s); requiring readings that keep rising keeps
+    /// such steps, and noise, from being extrapolated into an overshoot.
+    public static func projection(of value: Double, samples: [ScalingStatus.MetricSample], now: Date, interval: TimeInterval, lead: TimeInterval) -> Double {
+        let span = max(60, 3 * interval)
+        var points: [(time: TimeInterval, value: Double)] = samples.compactMap { sample in
+            let age = now.timeIntervalSince(sample.time.date)
+            guard age > 0, age <= span, let reading = Double(sample.value) else { return nil }
+            return (-age, reading)
+        }
+        points.sort { $0.time < $1.time }
+        points.append((0, value))
+        guard points.count >= 3, let first = points.first, -first.time >= 30,
+            zip(points, points.dropFirst()).allSatisfy({ $0.value < $1.value }),
+            let slope = slope(points), slope > 0
+        else { return value }
+        return min(value + slope * lead, 2 * max(value, 0))
+    }
+
+    /// How long lower demand must hold before a scale-down, before any flapping.
+    public static func baseHold(readyDelay: Int32, interval: TimeInterval, configured: Int32) -> Int32 {
+        let held = Int32((2 * Double(readyDelay) + interval).rounded(.up))
+        return min(max(held, 60), max(configured, 60))
+    }
+
+    /// How long lower demand must hold now: the remembered hold (lengthened by
+    /// flapping), never below the base nor above the scale-down window.
+    public static func downWindow(history: ScalingStatus, readyDelay: Int32, interval: TimeInterval, configured: Int32) -> Int32 {
+        let base = baseHold(readyDelay: readyDelay, interval: interval, configured: configured)
+        return min(max(history.holdSeconds ?? base, base), max(configured, base))
+    }
+
+    /// The history after this decision: this reading of each metric remembered, the
+    /// pod start time measured when the last scale-up's pods are all ready, and a new
+    /// scale-up remembered.
+    public static func remember(
+        _ history: ScalingStatus, readings: [String: MetricReading], current: Int32, desired: Int32, readyReplicas: Int32?, now: Date,
+        hold: Int32, baseHold: Int32, configured: Int32
+    ) -> ScalingStatus {
+        var history = history
+        let time = Time(now)
+        // Flapping is judged against the base hold, so a lengthened hold does not make
+        // ever more scale-ups count as undoing a scale-down.
+        let flapWindow = 2 * Double(baseHold)
+        var next = hold
+        if desired > current, let down = history.lastScaleDown, desired >= down.replicas, now.timeIntervalSince(down.time.date) < flapWindow {
+            // The last scale-down did not hold: wait longer before the next one.
+            next = min(2 * hold, max(configured, baseHold))
+            history.lastScaleDown = nil
+        } else if desired < current {
+            if let down = history.lastScaleDown, now.timeIntervalSince(down.time.date) >= flapWindow {
+                // The previous scale-down held: relax toward the base.
+                next = max(hold / 2, baseHold)
+            }
+            history.lastScaleDown = .init(time: time, replicas: current)
+        }
+        history.holdSeconds = next > baseHold ? next : nil
+        var samples = (history.samples ?? []).filter { now.timeIntervalSince($0.time.date) < sampleHorizon }
+        for (name, reading) in readings.sorted(by: { $0.key < $1.key }) {
+            guard let value = reading.value else { continue }
+            samples.append(.init(name: name, time: time, value: ScalingAlgorithm.format(value)))
+        }
+        // At most 20 readings per metric (the CRD allows 200 in all, for 10 metrics).
+        var kept: [ScalingStatus.MetricSample] = []
+        for name in Set(samples.map(\.name)).sorted() { kept += samples.filter { $0.name == name }.suffix(20) }
+        history.samples = kept.isEmpty ? nil : kept.sorted { ($0.time, $0.name) < ($1.time, $1.name) }
+
+        if let pending = history.pendingScaleUp, let ready = readyReplicas, ready >= pending.replicas {
+            let measured = Int32(max(1, now.timeIntervalSince(pending.time.date).rounded()))
+            history.readyDelaySeconds = history.readyDelaySeconds.map { ($0 + measured + 1) / 2 } ?? measured
+            history.pendingScaleUp = nil
+        }
+        if desired > current {
+            history.pendingScaleUp = .init(time: time, replicas: desired)
+        } else if desired < current {
+            history.pendingScaleUp = nil
+        }
+        return history
+    }
+}
