@@ -203,7 +203,8 @@ public struct LocalRun: Sendable {
 
             // 7. Plot and summary.
             let plot = configuration.output.appendingPathComponent("tide-local-run.svg")
-            try timeline.svg(title: "Tide local run: \(namespace)/\(name)").write(to: plot, atomically: true, encoding: .utf8)
+            try timeline.svg(title: "Tide local run: \(namespace)/\(name)", capacityPerReplica: Double(configuration.target))
+                .write(to: plot, atomically: true, encoding: .utf8)
             let summaryFile = configuration.output.appendingPathComponent("tide-local-run-summary.txt")
             var table = [Timeline.header()]
             table += timeline.samples.map(Timeline.line)
