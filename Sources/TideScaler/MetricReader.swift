@@ -70,7 +70,7 @@ public struct MetricReader: Sendable {
 
     /// The credentials and header values `metric` names: from the files mounted for
     /// it, or through the API when no folder is mounted.
-    func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {
+    public func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {
         let secrets = client.namespaced(Secret.self, in: namespace)
         let directory = credentialsDirectory.map { FilePaths.join($0, metric.name) }
         let namespace = namespace

@@ -59,6 +59,58 @@ public final class PrometheusClient: Sendable {
         return Self.parse(code: code, body: body)
     }
 
+    /// The history of `query` from `start` to `end`, one sample every `step`
+    /// (`/api/v1/query_range`): the query must give one series, as for a decision.
+    public func queryRange(_ query: String, start: Date, end: Date, step: TimeInterval) async -> Result<[Backtest.Point], MetricUnavailable> {
+        var base = address.absoluteString
+        while base.hasSuffix("/") { base.removeLast() }
+        let parameters = [
+            "query=\(KubeClient.percentEncode(query))", "start=\(Self.seconds(start))", "end=\(Self.seconds(end))",
+            "step=\(ScalingAlgorithm.format(step))s",
+        ]
+        var request = HTTPClientRequest(url: "\(base)/api/v1/query_range?" + parameters.joined(separator: "&"))
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "tide-scaler/0.1")
+        if let authorization = credentials.authorization { request.headers.add(name: "Authorization", value: authorization) }
+        do {
+            let response = try await http.execute(request, deadline: .now() + .seconds(max(30, Int64(timeout.inSeconds))))
+            let body = Array(buffer: try await response.body.collect(upTo: 64 * 1024 * 1024))
+            return Self.parseRange(code: Int(response.status.code), body: body)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            return .failure(.timeout(.seconds(30)))
+        } catch {
+            return .failure(.unreachable(describeTransportError(error)))
+        }
+    }
+
+    static func seconds(_ date: Date) -> String { ScalingAlgorithm.format(date.timeIntervalSince1970) }
+
+    /// Interprets a reply of `/api/v1/query_range`: one series of `[time, "value"]`
+    /// pairs (NaN and ±Inf samples are left out, as gaps). Pure.
+    public static func parseRange(code: Int, body: [UInt8]) -> Result<[Backtest.Point], MetricUnavailable> {
+        let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body))
+        if let document, document["status"]?.stringValue == "error" {
+            return .failure(.queryError(errorType: document["errorType"]?.stringValue ?? "unknown", error: document["error"]?.stringValue ?? "no message"))
+        }
+        guard code == 200 else { return .failure(.httpStatus(code, String(decoding: body.prefix(200), as: UTF8.self).trimmingWhitespace())) }
+        guard let data = document?["data"], document?["status"]?.stringValue == "success", let result = data["result"]?.arrayValue else {
+            return .failure(.malformedResponse("missing status, data or data.result"))
+        }
+        guard data["resultType"]?.stringValue == "matrix" else { return .failure(.unsupportedResultType(data["resultType"]?.stringValue ?? "none")) }
+        if result.isEmpty { return .failure(.emptyResult) }
+        if result.count > 1 { return .failure(.multipleSeries(result.count)) }
+        guard let values = result[0]["values"]?.arrayValue else { return .failure(.malformedResponse("the series has no values")) }
+        var points: [Backtest.Point] = []
+        for pair in values {
+            guard let sample = pair.arrayValue, sample.count == 2, let time = sample[0].doubleValue, let text = sample[1].stringValue else {
+                return .failure(.malformedResponse("a sample is not [time, \"value\"]"))
+            }
+            guard let value = Double(text) else { return .failure(.malformedResponse("the sample value '\(text)' is not a number")) }
+            if value.isFinite { points.append(.init(time: Date(timeIntervalSince1970: time), value: value)) }
+        }
+        return .success(points)
+    }
+
     /// Interprets a reply of `/api/v1/query`. Pure, so every shape is table-tested.
     public static func parse(code: Int, body: [UInt8]) -> MetricReading {
         let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body))

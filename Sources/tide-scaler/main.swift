@@ -14,13 +14,21 @@ import TideAPI
 import TideScaler
 import UnixSignals
 
-/// `tide-scaler`: one scaling decision for one Application (CronJob mode), or a loop
-/// (Continuous mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application
-/// missing or invalid, 1 anything else — each with one line on stderr.
+/// `tide-scaler`: scales one Application (the default command), or replays its
+/// metric history through a scaling spec (`backtest`).
 @main
 struct TideScalerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tide-scaler", abstract: "Scales a Tide Application from a Prometheus query.")
+        commandName: "tide-scaler", abstract: "Scales a Tide Application from its metrics, or replays their history.",
+        subcommands: [ScaleCommand.self, BacktestCommand.self], defaultSubcommand: ScaleCommand.self)
+}
+
+/// One scaling decision for one Application (CronJob mode), or a loop (Continuous
+/// mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application missing or
+/// invalid, 1 anything else — each with one line on stderr.
+struct ScaleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale", abstract: "Scales a Tide Application from its metrics (what the CronJob runs; the default).")
 
     @Option(help: "Namespace of the Application.")
     var namespace: String
@@ -103,5 +111,90 @@ struct TideScalerCommand: AsyncParsableCommand {
     static func fail(_ code: Int32, _ text: String) -> Never {
         line(text)
         Glibc.exit(code)
+    }
+}
+
+/// `tide-scaler backtest`: what the Application's scaling spec, and a proposed change
+/// to it, would have done to its own traffic.
+struct BacktestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backtest",
+        abstract: "Replays an Application's metric history (Prometheus query_range) through its scaling spec and a proposed one.")
+
+    @Option(help: "Namespace of the Application.")
+    var namespace: String
+
+    @Option(help: "Name of the Application.")
+    var application: String
+
+    @Option(help: "Path to a kubeconfig. Default: KUBECONFIG, in-cluster, then ~/.kube/config.")
+    var kubeconfig: String?
+
+    @Option(help: "Kubeconfig context to use.")
+    var context: String?
+
+    @Option(help: "How far back to replay, e.g. 6h.")
+    var since = "6h"
+
+    @Option(help: "Time between decisions in the replay, e.g. 15s (Continuous: its interval; CronJob: 60s).")
+    var step = "15s"
+
+    @Option(help: "A scaling behavior (YAML or JSON: scaleUp/scaleDown) for the proposal.")
+    var behavior: String?
+
+    @Option(help: "The proposal's strategy: HPA or Predictive.")
+    var strategy: String?
+
+    @Option(help: "Seconds new pods take to be ready (default: measured in status, else 30s).")
+    var readyDelay: String?
+
+    @Option(help: "Prometheus address to query instead of the metrics' own (e.g. http://127.0.0.1:9090 through a port-forward).")
+    var prometheusAddress: String?
+
+    @Option(help: "Where to write the SVG plot (default: backtest-<application>.svg).")
+    var svg: String?
+
+    func validate() throws {
+        guard DurationText.parse(since) != nil else { throw ValidationError("--since '\(since)' is not a duration such as 6h") }
+        guard let stepDuration = DurationText.parse(step), stepDuration >= .seconds(1) else {
+            throw ValidationError("--step '\(step)' is not a duration of at least 1s")
+        }
+        if let strategy, ScalingStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be HPA or Predictive, not '\(strategy)'") }
+        if let readyDelay, DurationText.parse(readyDelay) == nil { throw ValidationError("--ready-delay '\(readyDelay)' is not a duration such as 30s") }
+        if let window = DurationText.parse(since), window / stepDuration > 20_000 {
+            throw ValidationError("--since / --step is more than 20,000 decisions: use a longer step")
+        }
+    }
+
+    func run() async throws {
+        LogFormat.text.bootstrap(level: .error)
+        var options = BacktestRun.Options()
+        options.since = DurationText.parse(since)!
+        options.step = DurationText.parse(step)!
+        options.strategy = strategy.flatMap(ScalingStrategy.init(rawValue:))
+        options.readyDelay = readyDelay.flatMap(DurationText.parse)
+        options.prometheusAddress = prometheusAddress
+        do {
+            if let behavior { options.behavior = try BacktestRun.behavior(fromFile: behavior) }
+            var connection = try KubeConfigLoader(kubeconfigPath: kubeconfig, context: context).load()
+            connection.userAgent = "tide-scaler/0.1 backtest"
+            let client = try KubeClient(connection: connection)
+            let report: BacktestRun.Report
+            do {
+                report = try await BacktestRun(client: client, namespace: namespace, name: application, options: options).run()
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+            try? await client.shutdown()
+            print(report.lines.joined(separator: "\n"))
+            let path = svg ?? "backtest-\(application).svg"
+            guard FileManager.default.createFile(atPath: path, contents: Data(report.svg.utf8)) else {
+                ScaleCommand.fail(1, "cannot write \(path)")
+            }
+            print("plot: \(path)")
+        } catch {
+            ScaleCommand.fail(1, "backtest: \(error)")
+        }
     }
 }

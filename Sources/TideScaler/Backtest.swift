@@ -1,0 +1,217 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import TideAPI
+
+/// Replays an Application's metric history through the scaling algorithm: what a
+/// scaling spec would have done to the traffic the Application really had. Pure; the
+/// history comes from Prometheus (`query_range`) in `tide-scaler backtest`.
+public enum Backtest {
+    /// One metric's history: samples in time order.
+    public struct Series: Sendable, Hashable {
+        public var metric: String
+        public var points: [Point]
+
+        public init(metric: String, points: [Point]) {
+            self.metric = metric
+            self.points = points
+        }
+    }
+
+    public struct Point: Sendable, Hashable {
+        public var time: Date
+        public var value: Double
+        public init(time: Date, value: Double) {
+            self.time = time
+            self.value = value
+        }
+    }
+
+    /// A stretch with no samples of a metric: replayed as the metric being unavailable.
+    public struct Gap: Sendable, Hashable, CustomStringConvertible {
+        public var metric: String
+        public var from: Date
+        public var to: Date
+        public var description: String {
+            "\(metric) has no samples from \(Time(from)) to \(Time(to)) (\(Int(to.timeIntervalSince(from))) s): replayed as unavailable there"
+        }
+    }
+
+    /// Why a history cannot be replayed.
+    public enum Failure: Error, Hashable, CustomStringConvertible {
+        case noHistory(metric: String)
+        case noReplayableMetric
+        case live(metric: String)
+
+        public var description: String {
+            switch self {
+            case .noHistory(let metric): return "metric \(metric) has no samples in the window: nothing to replay (is the query right, and the window inside Prometheus's retention?)"
+            case .noReplayableMetric: return "the Application has no metric with a history: only Prometheus metrics can be replayed"
+            case .live(let metric): return "metric \(metric) is an HTTP source, read live: it has no history to replay"
+            }
+        }
+    }
+
+    /// The readings at each decision time: a metric's latest sample at most `step`
+    /// old (Prometheus's lookback, shortened), else unavailable; and the gaps.
+    public static func align(_ series: [Series], start: Date, end: Date, step: TimeInterval) -> (times: [Date], readings: [[String: Double]], gaps: [Gap]) {
+        var times: [Date] = []
+        var time = start
+        while time <= end {
+            times.append(time)
+            time = time.addingTimeInterval(step)
+        }
+        var readings = [[String: Double]](repeating: [:], count: times.count)
+        var gaps: [Gap] = []
+        for one in series {
+            var index = 0
+            var gapStart: Date?
+            for (position, time) in times.enumerated() {
+                while index + 1 < one.points.count, one.points[index + 1].time <= time { index += 1 }
+                let point = one.points.indices.contains(index) && one.points[index].time <= time ? one.points[index] : nil
+                if let point, time.timeIntervalSince(point.time) <= step {
+                    readings[position][one.metric] = point.value
+                    if let from = gapStart {
+                        gaps.append(Gap(metric: one.metric, from: from, to: time))
+                        gapStart = nil
+                    }
+                } else if gapStart == nil {
+                    gapStart = time
+                }
+            }
+            if let from = gapStart, let last = times.last { gaps.append(Gap(metric: one.metric, from: from, to: last)) }
+        }
+        return (times, readings, gaps)
+    }
+
+    /// One replay: the count decided and the count ready at every decision time.
+    public struct Replay: Sendable, Hashable {
+        public var desired: [Int32]
+        public var ready: [Int32]
+        /// `ceil(value / target)` of the PerReplica metrics (the largest), clamped to
+        /// the bounds; `nil` where no such metric has a value.
+        public var ideal: [Int32?]
+        /// Replica·seconds ready below the ideal.
+        public var shortfall: Double
+        /// Replica·seconds ready above the ideal.
+        public var idle: Double
+        public var scaleChanges: Int
+        /// Scale-downs decided while a metric was unavailable (the algorithm allows none).
+        public var downWhileUnavailable: Int
+    }
+
+    /// Replays `readings` (one map per decision, every `step`) under `scaling`,
+    /// starting at `initial` replicas; pods are ready `readyDelay` after a scale-up.
+    public static func replay(
+        scaling: Scaling, times: [Date], readings: [[String: Double]], step: TimeInterval, initial: Int32, readyDelay: TimeInterval
+    ) -> Replay {
+        let metrics = scaling.resolvedMetrics
+        let minimum = max(scaling.minReplicas ?? Defaults.minReplicas, 1), maximum = scaling.maxReplicas
+        var replay = Replay(desired: [], ready: [], ideal: [], shortfall: 0, idle: 0, scaleChanges: 0, downWhileUnavailable: 0)
+        var history = ScalingStatus()
+        var current = min(max(initial, minimum), maximum)
+        var ready = current
+        var pending: [(at: Date, replicas: Int32)] = []
+        for (index, time) in times.enumerated() {
+            while let first = pending.first, first.at <= time {
+                ready = max(ready, min(first.replicas, current))
+                pending.removeFirst()
+            }
+            var byName: [String: MetricReading] = [:]
+            for metric in metrics {
+                byName[metric.name] = readings[index][metric.name].map { .value($0) } ?? .unavailable(.emptyResult)
+            }
+            let decision = ScalingAlgorithm.decide(ScalingInput(
+                currentReplicas: current, scaling: scaling, readings: byName, history: history, now: time, readyReplicas: ready))
+            history = decision.history
+            let next = decision.desiredReplicas
+            if next != current {
+                replay.scaleChanges += 1
+                if next < current, byName.values.contains(where: { $0.value == nil }) { replay.downWhileUnavailable += 1 }
+                if next > current {
+                    pending.append((time.addingTimeInterval(readyDelay), next))
+                } else {
+                    pending.removeAll()
+                    ready = min(ready, next)
+                }
+                current = next
+            }
+            let perReplica = metrics.compactMap { metric -> Int32? in
+                guard metric.target.type == .perReplica, let value = readings[index][metric.name], let target = Quantity.parse(metric.target.value), target > 0
+                else { return nil }
+                return ScalingAlgorithm.clampToInt32((value / target).rounded(.up))
+            }
+            let ideal = perReplica.max().map { min(max($0, minimum), maximum) }
+            if let ideal {
+                replay.shortfall += Double(max(0, ideal - ready)) * step
+                replay.idle += Double(max(0, ready - ideal)) * step
+            }
+            replay.desired.append(current)
+            replay.ready.append(ready)
+            replay.ideal.append(ideal)
+        }
+        return replay
+    }
+
+    /// An SVG: the driving metric's value (left axis), the ideal and both replays'
+    /// ready replicas (right axis), over time.
+    public static func svg(
+        title: String, times: [Date], values: [Double?], ideal: [Int32?], replays: [(name: String, replay: Replay)]
+    ) -> String {
+        let width = 960.0, height = 420.0, left = 70.0, right = 60.0, top = 40.0, bottom = 50.0
+        let plotWidth = width - left - right, plotHeight = height - top - bottom
+        let span = max((times.last ?? Date()).timeIntervalSince(times.first ?? Date()), 1)
+        let maxValue = max(values.compactMap { $0 }.max() ?? 1, 1e-9) * 1.1
+        let maxReplicas = Double(max(2, (replays.flatMap { $0.replay.ready } + ideal.compactMap { $0 }).max() ?? 2)) + 1
+        func x(_ index: Int) -> Double { left + times[index].timeIntervalSince(times[0]) / span * plotWidth }
+        func yValue(_ value: Double) -> Double { top + plotHeight - value / maxValue * plotHeight }
+        func yReplicas(_ value: Int32) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
+        func number(_ value: Double) -> String { ScalingAlgorithm.format((value * 10).rounded() / 10) }
+        func line(_ points: [(Double, Double)], color: String, width: Double, step: Bool, dash: String = "") -> String {
+            var coordinates: [String] = []
+            for (index, point) in points.enumerated() {
+                if step, index > 0 { coordinates.append("\(number(point.0)),\(number(points[index - 1].1))") }
+                coordinates.append("\(number(point.0)),\(number(point.1))")
+            }
+            let dashes = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
+            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashes) points=\"\(coordinates.joined(separator: " "))\"/>"
+        }
+        var svg = [
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",
+            "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>",
+            "<text x=\"\(left)\" y=\"24\" font-size=\"16\">\(escape(title))</text>",
+            "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#999\"/>",
+        ]
+        for tick in 0...4 {
+            let value = maxValue * Double(tick) / 4
+            svg.append("<text x=\"\(number(left - 6))\" y=\"\(number(yValue(value) + 4))\" text-anchor=\"end\" fill=\"#1f77b4\">\(number(value))</text>")
+            let replicas = Int32((maxReplicas * Double(tick) / 4).rounded())
+            svg.append("<text x=\"\(number(left + plotWidth + 6))\" y=\"\(number(yReplicas(replicas) + 4))\" fill=\"#2ca02c\">\(replicas)</text>")
+            let minutes = Int(span * Double(tick) / 4 / 60)
+            svg.append("<text x=\"\(number(left + plotWidth * Double(tick) / 4))\" y=\"\(number(top + plotHeight + 18))\" text-anchor=\"middle\">+\(minutes) min</text>")
+        }
+        svg.append(line(values.indices.compactMap { index in values[index].map { (x(index), yValue($0)) } }, color: "#1f77b4", width: 1.5, step: false))
+        svg.append(line(ideal.indices.compactMap { index in ideal[index].map { (x(index), yReplicas($0)) } }, color: "#7f7f7f", width: 1.5, step: true, dash: "4,3"))
+        let colors = ["#d62728", "#2ca02c", "#9467bd"]
+        var legend = [("metric", "#1f77b4"), ("ideal replicas", "#7f7f7f")]
+        for (position, entry) in replays.enumerated() {
+            let color = colors[position % colors.count]
+            svg.append(line(entry.replay.ready.indices.map { (x($0), yReplicas(entry.replay.ready[$0])) }, color: color, width: 2, step: true))
+            legend.append(("\(entry.name): ready replicas", color))
+        }
+        for (position, entry) in legend.enumerated() {
+            let lx = left + Double(position) * plotWidth / Double(legend.count)
+            svg.append("<line x1=\"\(number(lx))\" y1=\"\(number(height - 14))\" x2=\"\(number(lx + 24))\" y2=\"\(number(height - 14))\" stroke=\"\(entry.1)\" stroke-width=\"3\"/>")
+            svg.append("<text x=\"\(number(lx + 30))\" y=\"\(number(height - 10))\">\(escape(entry.0))</text>")
+        }
+        svg.append("</svg>")
+        return svg.joined(separator: "\n") + "\n"
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;")
+    }
+}

@@ -1,0 +1,186 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import KubeClient
+import TideAPI
+
+/// `tide-scaler backtest`: an Application's metric history from Prometheus, replayed
+/// through its current scaling spec and a proposed one, side by side.
+public struct BacktestRun: Sendable {
+    public struct Options: Sendable {
+        public var since: Duration = .seconds(6 * 3_600)
+        public var step: Duration = .seconds(15)
+        /// Replaces `behavior` in the proposal.
+        public var behavior: ScalingBehavior?
+        /// Replaces `strategy` in the proposal.
+        public var strategy: ScalingStrategy?
+        /// Seconds new pods take to be ready; default: the measured figure in status, else 30.
+        public var readyDelay: Duration?
+        /// Prometheus to query instead of each metric's own address (e.g. a port-forward).
+        public var prometheusAddress: String?
+        public var rows = 24
+        public var end: Date?
+
+        public init() {}
+    }
+
+    /// What the run found: the lines to print and the SVG to write.
+    public struct Report: Sendable {
+        public var lines: [String]
+        public var svg: String
+    }
+
+    let client: KubeClient
+    let namespace: String
+    let name: String
+    let options: Options
+
+    public init(client: KubeClient, namespace: String, name: String, options: Options) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.options = options
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case invalid(String)
+        case history(String)
+        public var description: String {
+            switch self {
+            case .invalid(let message), .history(let message): return message
+            }
+        }
+    }
+
+    /// Reads a behavior file: JSON or YAML (the kubeconfig reader's subset), the
+    /// fields of `spec.scaling.behavior`, checked as the operator checks them.
+    public static func behavior(fromFile path: String) throws -> ScalingBehavior {
+        guard let data = FileManager.default.contents(atPath: path) else { throw Failure.invalid("cannot read \(path)") }
+        let value: JSONValue
+        do {
+            value = try KubeConfigYAML.parse(String(decoding: data, as: UTF8.self))
+        } catch {
+            throw Failure.invalid("\(path) is not YAML or JSON: \(error)")
+        }
+        let behavior: ScalingBehavior
+        do {
+            behavior = try typed(value).decode(as: ScalingBehavior.self)
+        } catch {
+            throw Failure.invalid("\(path) is not a scaling behavior (scaleUp/scaleDown with stabilizationWindowSeconds, selectPolicy, policies): \(error)")
+        }
+        var probe = Scaling(maxReplicas: 1, prometheus: PrometheusSource(address: "http://x", query: "x"), target: .init(type: .perReplica, value: "1"))
+        probe.behavior = behavior
+        let issues = ApplicationSpec(image: "x", scaling: probe).withDefaults.validate().filter { $0.field.hasPrefix("spec.scaling.behavior") }
+        guard issues.isEmpty else {
+            throw Failure.invalid("\(path): " + issues.map { $0.description.replacing("spec.scaling.behavior.", with: "") }.joined(separator: "; "))
+        }
+        return behavior
+    }
+
+    /// YAML plain scalars as numbers and booleans where they read as such (the
+    /// kubeconfig reader keeps every scalar a string).
+    static func typed(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(let fields): return .object(fields.mapValues(typed))
+        case .array(let items): return .array(items.map(typed))
+        case .string(let text):
+            if let integer = Int64(text) { return .int(integer) }
+            if let number = Double(text), text.contains(".") { return .double(number) }
+            if text == "true" || text == "false" { return .bool(text == "true") }
+            return value
+        default: return value
+        }
+    }
+
+    public func run() async throws -> Report {
+        guard let application = try await client.namespaced(Application.self, in: namespace).getIfPresent(name) else {
+            throw Failure.invalid("Application \(namespace)/\(name) not found")
+        }
+        let spec = application.spec.withDefaults
+        guard let current = spec.scaling else { throw Failure.invalid("Application \(namespace)/\(name) has no spec.scaling: nothing to replay") }
+        var proposed = current
+        if let behavior = options.behavior {
+            proposed.behavior = behavior
+            proposed = ApplicationSpec(image: spec.image, scaling: proposed).withDefaults.scaling ?? proposed
+        }
+        if let strategy = options.strategy { proposed.strategy = strategy }
+        for metric in current.resolvedMetrics where metric.prometheus == nil { throw Backtest.Failure.live(metric: metric.name) }
+
+        let end = options.end ?? Date()
+        let start = end.addingTimeInterval(-options.since.inSeconds)
+        let step = options.step.inSeconds
+        let reader = MetricReader(client: client, namespace: namespace)
+        var series: [Backtest.Series] = []
+        for metric in current.resolvedMetrics {
+            guard let source = metric.prometheus else { continue }
+            let secrets = try await reader.secrets(for: metric)
+            let address = options.prometheusAddress ?? source.address
+            guard let url = URL(string: address) else { throw Failure.invalid("\(address) is not a URL") }
+            let prometheus = try PrometheusClient(address: url, timeout: .seconds(30), credentials: secrets.credentials, caPEM: secrets.caPEM)
+            let history = await prometheus.queryRange(source.query, start: start, end: end, step: step)
+            try? await prometheus.shutdown()
+            switch history {
+            case .success(let points) where points.isEmpty: throw Backtest.Failure.noHistory(metric: metric.name)
+            case .success(let points): series.append(.init(metric: metric.name, points: points))
+            case .failure(.emptyResult): throw Backtest.Failure.noHistory(metric: metric.name)
+            case .failure(let why): throw Failure.history("metric \(metric.name): \(address) query_range failed: \(why)")
+            }
+        }
+        let aligned = Backtest.align(series, start: start, end: end, step: step)
+        let readyDelay = options.readyDelay?.inSeconds ?? Double(application.status?.scaling?.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay)
+        let initial = application.spec.replicas ?? spec.effectiveReplicas
+        let replays = [("current", current), ("proposed", proposed)].map { entry in
+            (name: entry.0, replay: Backtest.replay(
+                scaling: entry.1, times: aligned.times, readings: aligned.readings, step: step, initial: initial, readyDelay: readyDelay))
+        }
+        return report(
+            application: application, current: current, proposed: proposed, aligned: aligned, replays: replays, start: start, end: end, step: step,
+            readyDelay: readyDelay)
+    }
+
+    func report(
+        application: Application, current: Scaling, proposed: Scaling, aligned: (times: [Date], readings: [[String: Double]], gaps: [Backtest.Gap]),
+        replays: [(name: String, replay: Backtest.Replay)], start: Date, end: Date, step: TimeInterval, readyDelay: TimeInterval
+    ) -> Report {
+        let metric = current.resolvedMetrics.first?.name ?? ""
+        var lines = [
+            "Backtest of Application \(namespace)/\(name): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up",
+            "current:  strategy \(current.strategy?.rawValue ?? "HPA"), scale-down window \(current.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
+            "proposed: strategy \(proposed.strategy?.rawValue ?? "HPA"), scale-down window \(proposed.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
+        ]
+        for gap in aligned.gaps { lines.append("gap: \(gap)") }
+        lines.append("")
+        lines.append(pad(["time", metric, "ideal", "current", "proposed"]))
+        let every = max(1, aligned.times.count / max(options.rows, 1))
+        for index in stride(from: 0, to: aligned.times.count, by: every) {
+            lines.append(pad([
+                Time(aligned.times[index]).description, aligned.readings[index][metric].map(ScalingAlgorithm.format) ?? "-",
+                replays[0].replay.ideal[index].map(String.init) ?? "-", String(replays[0].replay.ready[index]), String(replays[1].replay.ready[index]),
+            ]))
+        }
+        lines.append("")
+        lines.append(pad(["policy", "shortfall replica·s", "idle replica·s", "scale changes", "down while unavailable"]))
+        for entry in replays {
+            lines.append(pad([
+                entry.name, ScalingAlgorithm.format(entry.replay.shortfall), ScalingAlgorithm.format(entry.replay.idle), String(entry.replay.scaleChanges),
+                String(entry.replay.downWhileUnavailable),
+            ]))
+        }
+        lines.append("ideal: ceil(value / target) of the PerReplica metrics, within the bounds; ready replicas are compared with it")
+        let svg = Backtest.svg(
+            title: "Backtest of \(namespace)/\(name)", times: aligned.times, values: aligned.readings.map { $0[metric] },
+            ideal: replays[0].replay.ideal, replays: replays)
+        return Report(lines: lines, svg: svg)
+    }
+
+    func pad(_ cells: [String]) -> String {
+        let widths = [20, 12, 6, 8, 9]
+        return cells.enumerated().map { index, cell in
+            let width = index < widths.count ? widths[index] : 10
+            return cell.count >= width ? cell : cell + String(repeating: " ", count: width - cell.count)
+        }.joined(separator: "  ")
+    }
+}
