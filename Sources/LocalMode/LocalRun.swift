@@ -61,6 +61,10 @@ public struct LocalRun: Sendable {
         public var timeline: Timeline
         public var plot: URL
         public var summaryFile: URL
+        /// The backtest's plot (the run's own history replayed with strategy
+        /// Predictive beside the spec it ran with); `nil` with the HTTP source, which
+        /// has no history.
+        public var backtestPlot: URL?
         /// Every process the run started, all stopped.
         public var processIDs: [Int32]
     }
@@ -208,11 +212,29 @@ public struct LocalRun: Sendable {
             let summaryFile = configuration.output.appendingPathComponent("tide-local-run-summary.txt")
             var table = [Timeline.header()]
             table += timeline.samples.map(Timeline.line)
-            try (table.joined(separator: "\n") + "\n\n" + timeline.summaryText() + "\n").write(to: summaryFile, atomically: true, encoding: .utf8)
+
+            // 8. The run's own history, replayed (what `tide-scaler backtest` does):
+            // the spec it ran with beside strategy Predictive.
+            var backtestPlot: URL?
+            var backtestText = "backtest: skipped (the HTTP source is read live and has no history)"
+            if configuration.source == .prometheus {
+                var options = BacktestRun.Options()
+                options.since = .seconds(Int64((timeline.samples.last?.second ?? 0) + 2))
+                options.step = configuration.scalerEvery
+                options.strategy = .predictive
+                let report = try await BacktestRun(client: client, namespace: namespace, name: name, options: options).run()
+                let file = configuration.output.appendingPathComponent("tide-local-run-backtest.svg")
+                try report.svg.write(to: file, atomically: true, encoding: .utf8)
+                backtestPlot = file
+                backtestText = report.lines.joined(separator: "\n")
+            }
+            try (table.joined(separator: "\n") + "\n\n" + timeline.summaryText() + "\n\n" + backtestText + "\n")
+                .write(to: summaryFile, atomically: true, encoding: .utf8)
             emit(timeline.summaryText())
-            emit("Plot: \(plot.path)\nTimeline and summary: \(summaryFile.path)")
+            emit(backtestText)
+            emit("Plot: \(plot.path)\nTimeline and summary: \(summaryFile.path)" + (backtestPlot.map { "\nBacktest plot: \($0.path)" } ?? ""))
             await teardown()
-            return Report(timeline: timeline, plot: plot, summaryFile: summaryFile, processIDs: processIDs)
+            return Report(timeline: timeline, plot: plot, summaryFile: summaryFile, backtestPlot: backtestPlot, processIDs: processIDs)
         } catch {
             processIDs += await kubelet?.everStarted ?? []
             await teardown()

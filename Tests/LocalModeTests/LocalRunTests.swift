@@ -44,7 +44,18 @@ struct LocalRunTests {
         let text = try String(contentsOf: report.summaryFile, encoding: .utf8)
         #expect(text.contains("peak desired \(summary.peakDesired)"))
         let svg = try String(contentsOf: report.plot, encoding: .utf8)
-        #expect(svg.hasPrefix("<svg") && svg.contains("polyline"))
+        #expect(svg.hasPrefix("<svg") && svg.contains("polyline") && svg.contains("capacity (running × 5)"))
+        switch source {
+        case .prometheus:
+            // The run's own history replayed through its spec and strategy Predictive.
+            #expect(text.contains("Backtest of Application") && text.contains("proposed: strategy Predictive"), "\(text)")
+            #expect(text.contains("shortfall replica·s"))
+            let plot = try #require(report.backtestPlot)
+            #expect(try String(contentsOf: plot, encoding: .utf8).contains("proposed: ready replicas"))
+        case .http:
+            #expect(text.contains("backtest: skipped (the HTTP source is read live and has no history)"))
+            #expect(report.backtestPlot == nil)
+        }
         try await Task.sleep(for: .milliseconds(200))
         let leftovers = report.processIDs.filter(alive)
         #expect(leftovers.isEmpty, "processes left running: \(leftovers)")
