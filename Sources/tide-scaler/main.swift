@@ -23,13 +23,8 @@ struct TideScalerCommand: AsyncParsableCommand {
         subcommands: [ScaleCommand.self, BacktestCommand.self], defaultSubcommand: ScaleCommand.self)
 }
 
-/// One scaling decision for one Application (CronJob mode), or a loop (Continuous
-/// mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application missing or
-/// invalid, 1 anything else — each with one line on stderr.
-struct ScaleCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "scale", abstract: "Scales a Tide Application from its metrics (what the CronJob runs; the default).")
-
+/// Which Application, and how to reach its cluster: the same flags for every command.
+struct ApplicationOptions: ParsableArguments {
     @Option(help: "Namespace of the Application.")
     var namespace: String
 
@@ -41,6 +36,16 @@ struct ScaleCommand: AsyncParsableCommand {
 
     @Option(help: "Kubeconfig context to use.")
     var context: String?
+}
+
+/// One scaling decision for one Application (CronJob mode), or a loop (Continuous
+/// mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application missing or
+/// invalid, 1 anything else — each with one line on stderr.
+struct ScaleCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scale", abstract: "Scales a Tide Application from its metrics (what the CronJob runs; the default).")
+
+    @OptionGroup var target: ApplicationOptions
 
     @Flag(help: "Decide once and exit (the default; what the CronJob runs).")
     var once = false
@@ -75,14 +80,14 @@ struct ScaleCommand: AsyncParsableCommand {
         let logger = Logger(label: "tide.scaler")
         var connection: ClusterConnection
         do {
-            connection = try KubeConfigLoader(kubeconfigPath: kubeconfig, context: context).load()
+            connection = try KubeConfigLoader(kubeconfigPath: target.kubeconfig, context: target.context).load()
         } catch {
             Self.fail(1, "cannot load Kubernetes configuration: \(error)")
         }
         connection.userAgent = "tide-scaler/0.1"
         let client = try KubeClient(connection: connection, logger: logger)
         let scaler = Scaler(
-            client: client, namespace: namespace, name: application, dryRun: dryRun, credentialsDirectory: credentialsDir, logger: logger)
+            client: client, namespace: target.namespace, name: target.application, dryRun: dryRun, credentialsDirectory: credentialsDir, logger: logger)
 
         guard let interval = interval.flatMap(DurationText.parse) else {
             let outcome = await scaler.runOnce()
@@ -121,17 +126,7 @@ struct BacktestCommand: AsyncParsableCommand {
         commandName: "backtest",
         abstract: "Replays an Application's metric history (Prometheus query_range) through its scaling spec and a proposed one.")
 
-    @Option(help: "Namespace of the Application.")
-    var namespace: String
-
-    @Option(help: "Name of the Application.")
-    var application: String
-
-    @Option(help: "Path to a kubeconfig. Default: KUBECONFIG, in-cluster, then ~/.kube/config.")
-    var kubeconfig: String?
-
-    @Option(help: "Kubeconfig context to use.")
-    var context: String?
+    @OptionGroup var target: ApplicationOptions
 
     @Option(help: "How far back to replay, e.g. 6h.")
     var since = "6h"
@@ -176,19 +171,19 @@ struct BacktestCommand: AsyncParsableCommand {
         options.prometheusAddress = prometheusAddress
         do {
             if let behavior { options.behavior = try BacktestRun.behavior(fromFile: behavior) }
-            var connection = try KubeConfigLoader(kubeconfigPath: kubeconfig, context: context).load()
+            var connection = try KubeConfigLoader(kubeconfigPath: target.kubeconfig, context: target.context).load()
             connection.userAgent = "tide-scaler/0.1 backtest"
             let client = try KubeClient(connection: connection)
             let report: BacktestRun.Report
             do {
-                report = try await BacktestRun(client: client, namespace: namespace, name: application, options: options).run()
+                report = try await BacktestRun(client: client, namespace: target.namespace, name: target.application, options: options).run()
             } catch {
                 try? await client.shutdown()
                 throw error
             }
             try? await client.shutdown()
             print(report.lines.joined(separator: "\n"))
-            let path = svg ?? "backtest-\(application).svg"
+            let path = svg ?? "backtest-\(target.application).svg"
             guard FileManager.default.createFile(atPath: path, contents: Data(report.svg.utf8)) else {
                 ScaleCommand.fail(1, "cannot write \(path)")
             }
