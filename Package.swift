@@ -155,6 +155,9 @@ let package = Package(
             ],
             swiftSettings: essentials
         ),
+        // Load traces replayed through scaling policies, for the scaler benchmark and
+        // the tests: apart from TideScaler, so the scaler binary does not carry it.
+        .target(name: "TideSimulation", dependencies: ["KubeAPI", "TideAPI", "TideScaler"], swiftSettings: essentials),
         .target(
             name: "TideScaler",
             dependencies: [
@@ -286,7 +289,7 @@ let package = Package(
             name: "scaler-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeClient", "TideAPI", "TideScaler",
+                "KubeAPI", "KubeClient", "TideAPI", "TideScaler", "TideSimulation",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -331,7 +334,7 @@ let package = Package(
         .testTarget(
             name: "TideScalerTests",
             dependencies: ["TideTestSupport", 
-                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "HelloService",
+                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "TideSimulation", "HelloService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

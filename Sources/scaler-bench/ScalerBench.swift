@@ -7,6 +7,7 @@ import KubeClient
 import Logging
 import TideAPI
 import TideScaler
+import TideSimulation
 
 /// Measures `tide-scaler` end to end (process start to exit, against LocalKube and a
 /// real Prometheus) and compares scaling policies on synthetic load traces.

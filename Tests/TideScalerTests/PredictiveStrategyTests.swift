@@ -3,6 +3,7 @@ import KubeAPI
 import TideAPI
 import Testing
 @testable import TideScaler
+import TideSimulation
 
 @Suite("Strategy Predictive")
 struct PredictiveStrategyTests {

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import KubeAPI
 import TideAPI
+import TideScaler
 
 /// Replays a load trace through a scaling policy in simulated time and scores the
 /// result against an oracle of `ceil(load / target)` replicas. Pure and
