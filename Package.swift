@@ -224,7 +224,7 @@ let package = Package(
         .executableTarget(
             name: "tide-operator",
             dependencies: [
-                "KubeClient", "KubeRuntime", "StructuredLogging", "TideOperator", "TideMetricsAdapter", "HelloService",
+                "KubeClient", "KubeProbes", "KubeRuntime", "StructuredLogging", "TideOperator", "TideMetricsAdapter", "HelloService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

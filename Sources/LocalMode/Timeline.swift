@@ -1,4 +1,5 @@
 import Foundation
+import TideScaler
 
 /// What the local run saw each second, and what it concludes.
 public struct Timeline: Sendable {
@@ -118,13 +119,7 @@ public struct Timeline: Sendable {
         func yRate(_ value: Double) -> Double { top + plotHeight - value / maxRate * plotHeight }
         func yReplicas(_ value: Int) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
         func polyline(_ points: [(Double, Double)], color: String, width: Double, dash: String = "", step: Bool = false) -> String {
-            var coordinates: [String] = []
-            for (index, point) in points.enumerated() {
-                if step, index > 0 { coordinates.append(String(format: "%.1f,%.1f", point.0, points[index - 1].1)) }
-                coordinates.append(String(format: "%.1f,%.1f", point.0, point.1))
-            }
-            let dashAttribute = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
-            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashAttribute) points=\"\(coordinates.joined(separator: " "))\"/>"
+            SVGPolyline.make(points.map { (x: $0.0, y: $0.1) }, color: color, width: width, dash: dash, step: step)
         }
         var svg = [
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",

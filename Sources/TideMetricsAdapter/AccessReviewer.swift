@@ -28,9 +28,7 @@ public actor AccessReviewer {
     }
 
     let review: @Sendable (SubjectAccessReview) async throws -> SubjectAccessReview
-    let ttl: Duration
-    let capacity: Int
-    var answers: [Key: (decision: Decision, until: ContinuousClock.Instant)] = [:]
+    var answers: ExpiringCache<Key, Decision>
 
     /// - Parameters:
     ///   - ttl: how long an answer is reused (kube-apiserver's webhook authorizer
@@ -44,25 +42,19 @@ public actor AccessReviewer {
 
     init(review: @escaping @Sendable (SubjectAccessReview) async throws -> SubjectAccessReview, ttl: Duration, capacity: Int) {
         self.review = review
-        self.ttl = ttl
-        self.capacity = capacity
+        self.answers = ExpiringCache(ttl: ttl, capacity: capacity)
     }
 
     /// Whether `user` may read `metric` in `namespace`.
     public func decide(_ user: UserInfo, namespace: String, metric: String) async throws -> Decision {
         let key = Key(user: user, namespace: namespace, metric: metric)
-        let now = ContinuousClock.now
-        if let answer = answers[key], answer.until > now { return answer.decision }
+        if let decision = answers.value(for: key) { return decision }
         let asked = try await review(SubjectAccessReview(spec: .init(
             user: user.name, groups: user.groups.isEmpty ? nil : user.groups, extra: user.extra.isEmpty ? nil : user.extra,
             resourceAttributes: .init(
                 namespace: namespace, verb: "list", group: ExternalMetricsAPI.group, version: ExternalMetricsAPI.version, resource: metric))))
         let decision = Decision(allowed: asked.status?.allowed ?? false, reason: asked.status?.reason)
-        if answers.count >= capacity {
-            answers = answers.filter { $0.value.until > now }
-            if answers.count >= capacity { answers.removeAll() }
-        }
-        answers[key] = (decision, ContinuousClock.now + ttl)
+        answers.keep(decision, for: key)
         return decision
     }
 }

@@ -248,7 +248,7 @@ public final class ExternalMetricsAPI: Sendable {
     }
 }
 
-/// Answers kept for a short time, at most `capacity` of them.
+/// The adapter's answers, shared by concurrent requests.
 actor AnswerCache {
     struct Key: Hashable {
         var namespace: String
@@ -256,29 +256,11 @@ actor AnswerCache {
         var selector: String
     }
 
-    let ttl: Duration
-    let capacity: Int
-    var entries: [Key: (answer: AdapterResponse, until: ContinuousClock.Instant)] = [:]
+    var cache: ExpiringCache<Key, AdapterResponse>
 
-    init(ttl: Duration, capacity: Int) {
-        self.ttl = ttl
-        self.capacity = capacity
-    }
+    init(ttl: Duration, capacity: Int) { cache = ExpiringCache(ttl: ttl, capacity: capacity) }
 
-    func answer(for key: Key) -> AdapterResponse? {
-        guard let entry = entries[key] else { return nil }
-        if entry.until > ContinuousClock.now { return entry.answer }
-        entries[key] = nil
-        return nil
-    }
+    func answer(for key: Key) -> AdapterResponse? { cache.value(for: key) }
 
-    func keep(_ answer: AdapterResponse, for key: Key) {
-        guard ttl > .zero else { return }
-        let now = ContinuousClock.now
-        if entries.count >= capacity {
-            entries = entries.filter { $0.value.until > now }
-            if entries.count >= capacity { entries.removeAll() }
-        }
-        entries[key] = (answer, now + ttl)
-    }
+    func keep(_ answer: AdapterResponse, for key: Key) { cache.keep(answer, for: key) }
 }

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import KubeClient
+import KubeProbes
 import Logging
 import StructuredLogging
 
@@ -75,12 +76,11 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
     }
 
     static func address(_ text: String) throws -> (host: String, port: Int)? {
-        if text == "0" { return nil }
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+        do {
+            return try BindAddress.parse(text)
+        } catch {
             throw ValidationError("--metrics-bind-address must be host:port, :port or 0, not '\(text)'")
         }
-        let host = String(text[..<colon])
-        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     /// `a.b.c.d` as 4 bytes, or `nil` for a DNS name.

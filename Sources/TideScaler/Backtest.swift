@@ -171,13 +171,7 @@ public enum Backtest {
         func yReplicas(_ value: Int32) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
         func number(_ value: Double) -> String { ScalingAlgorithm.format((value * 10).rounded() / 10) }
         func line(_ points: [(Double, Double)], color: String, width: Double, step: Bool, dash: String = "") -> String {
-            var coordinates: [String] = []
-            for (index, point) in points.enumerated() {
-                if step, index > 0 { coordinates.append("\(number(point.0)),\(number(points[index - 1].1))") }
-                coordinates.append("\(number(point.0)),\(number(point.1))")
-            }
-            let dashes = dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\""
-            return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\"\(dashes) points=\"\(coordinates.joined(separator: " "))\"/>"
+            SVGPolyline.make(points.map { (x: $0.0, y: $0.1) }, color: color, width: width, dash: dash, step: step)
         }
         var svg = [
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">",

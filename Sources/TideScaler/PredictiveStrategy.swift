@@ -74,6 +74,31 @@ public enum PredictiveStrategy {
         return min(value + slope * lead, 2 * max(value, 0))
     }
 
+    /// The figures one decision works with, computed once from the remembered history.
+    public struct Timing: Sendable, Hashable {
+        /// Seconds since the previous decision (see ``interval(previous:now:)``).
+        public var interval: TimeInterval
+        /// The measured pod start time, or the default until one is measured.
+        public var readyDelay: Int32
+        /// The scale-down stabilization window the spec sets.
+        public var configuredWindow: Int32
+        /// The hold before any flapping.
+        public var baseHold: Int32
+        /// The hold now (lengthened by flapping).
+        public var hold: Int32
+
+        public init(history: ScalingStatus, scaling: Scaling, now: Date) {
+            interval = PredictiveStrategy.interval(previous: history.lastQueryTime, now: now)
+            readyDelay = history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
+            configuredWindow = (scaling.behavior?.scaleDown ?? Defaults.scaleDown).stabilizationWindowSeconds ?? 300
+            baseHold = PredictiveStrategy.baseHold(readyDelay: readyDelay, interval: interval, configured: configuredWindow)
+            hold = PredictiveStrategy.downWindow(history: history, readyDelay: readyDelay, interval: interval, configured: configuredWindow)
+        }
+
+        /// How far ahead a scale-up must look: a pod start and the next decision.
+        public var lead: TimeInterval { Double(readyDelay) + interval }
+    }
+
     /// How long lower demand must hold before a scale-down, before any flapping.
     public static func baseHold(readyDelay: Int32, interval: TimeInterval, configured: Int32) -> Int32 {
         let held = Int32((2 * Double(readyDelay) + interval).rounded(.up))
@@ -92,10 +117,11 @@ public enum PredictiveStrategy {
     /// scale-up remembered.
     public static func remember(
         _ history: ScalingStatus, readings: [String: MetricReading], current: Int32, desired: Int32, readyReplicas: Int32?, now: Date,
-        hold: Int32, baseHold: Int32, configured: Int32
+        timing: Timing
     ) -> ScalingStatus {
         var history = history
         let time = Time(now)
+        let hold = timing.hold, baseHold = timing.baseHold, configured = timing.configuredWindow
         // Flapping is judged against the base hold, so a lengthened hold does not make
         // ever more scale-ups count as undoing a scale-down.
         let flapWindow = 2 * Double(baseHold)

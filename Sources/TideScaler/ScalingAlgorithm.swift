@@ -128,22 +128,18 @@ public struct ScalingStep: Sendable, Hashable {
 /// ``rateLimit(_:current:up:down:events:now:)`` and ``clamp(_:minimum:maximum:)``.
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
-        var decision = decideWithoutMemory(input)
-        if input.scaling.strategy == .predictive, input.scaling.paused != true {
-            let interval = PredictiveStrategy.interval(previous: input.history.lastQueryTime, now: input.now)
-            let readyDelay = input.history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
-            let configured = (input.scaling.behavior?.scaleDown ?? Defaults.scaleDown).stabilizationWindowSeconds ?? 300
+        let timing = input.scaling.strategy == .predictive ? PredictiveStrategy.Timing(history: input.history, scaling: input.scaling, now: input.now) : nil
+        var decision = decideWithoutMemory(input, timing: timing)
+        if let timing, input.scaling.paused != true {
             decision.history = PredictiveStrategy.remember(
                 decision.history, readings: input.readings, current: input.currentReplicas, desired: decision.desiredReplicas,
-                readyReplicas: input.readyReplicas, now: input.now,
-                hold: PredictiveStrategy.downWindow(history: input.history, readyDelay: readyDelay, interval: interval, configured: configured),
-                baseHold: PredictiveStrategy.baseHold(readyDelay: readyDelay, interval: interval, configured: configured),
-                configured: configured)
+                readyReplicas: input.readyReplicas, now: input.now, timing: timing)
         }
         return decision
     }
 
-    static func decideWithoutMemory(_ input: ScalingInput) -> ScalingDecision {
+    /// The decision; `timing` (strategy Predictive only) changes steps 1 and 2.
+    static func decideWithoutMemory(_ input: ScalingInput, timing: PredictiveStrategy.Timing?) -> ScalingDecision {
         let scaling = input.scaling
         let current = input.currentReplicas
         let minimum = scaling.minReplicas ?? Defaults.minReplicas
@@ -163,22 +159,19 @@ public enum ScalingAlgorithm {
         // 1. One recommendation per metric (with strategy Predictive, the larger of
         // the value's and its projection's).
         let tolerance = scaling.tolerance ?? Defaults.tolerance
-        let predictive = scaling.strategy == .predictive
-        let interval = PredictiveStrategy.interval(previous: input.history.lastQueryTime, now: input.now)
-        let readyDelay = input.history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
         let recommendations = scaling.resolvedMetrics.map { metric in
             let reading = input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it"))
             let plain = recommend(metric, reading: reading, current: current, tolerance: tolerance)
-            guard predictive, let value = reading.value, let replicas = plain.replicas else { return plain }
+            guard let timing, let value = reading.value, let replicas = plain.replicas else { return plain }
             let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
             let projected = PredictiveStrategy.projection(
-                of: value, samples: samples, now: input.now, interval: interval, lead: Double(readyDelay) + interval)
+                of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead)
             guard projected > value, let ahead = recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
                 ahead > replicas
             else { return plain }
             var recommendation = plain
             recommendation.replicas = ahead
-            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(readyDelay) s) → \(ahead) replicas"
+            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(timing.readyDelay) s) → \(ahead) replicas"
             return recommendation
         }
         history.metrics = recommendations.map { recommendation in
@@ -261,10 +254,7 @@ public enum ScalingAlgorithm {
         let behavior = scaling.behavior ?? ScalingBehavior()
         let up = behavior.scaleUp ?? Defaults.scaleUp
         var down = behavior.scaleDown ?? Defaults.scaleDown
-        if predictive {
-            down.stabilizationWindowSeconds = PredictiveStrategy.downWindow(
-                history: input.history, readyDelay: readyDelay, interval: interval, configured: down.stabilizationWindowSeconds ?? 300)
-        }
+        if let timing { down.stabilizationWindowSeconds = timing.hold }
         let stabilized = stabilize(raw, current: current, history: history.recommendations ?? [], up: up, down: down, now: input.now)
         history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
         let limited = rateLimit(stabilized.replicas, current: max(current, 1), up: up, down: down, events: history.scaleEvents ?? [], now: input.now)

@@ -5,6 +5,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import KubeClient
+import KubeProbes
 import KubeRuntime
 import StructuredLogging
 import HelloService
@@ -81,13 +82,11 @@ struct TideOperatorCommand: AsyncParsableCommand {
 
     /// Parses `host:port`, `:port` or `0` (disabled).
     static func address(_ text: String, flag: String) throws -> (host: String, port: Int)? {
-        if text == "0" { return nil }
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+        do {
+            return try BindAddress.parse(text)
+        } catch {
             throw ValidationError("\(flag) must be host:port, :port or 0, not '\(text)'")
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
     func run() async throws {

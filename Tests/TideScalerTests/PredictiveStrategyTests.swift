@@ -49,9 +49,11 @@ struct PredictiveStrategyTests {
     func readyDelay() {
         var history = ScalingStatus()
         func step(_ seconds: Double, current: Int32, desired: Int32, ready: Int32) {
+            var timing = PredictiveStrategy.Timing(history: ScalingStatus(), scaling: scaling(), now: start)
+            (timing.hold, timing.baseHold, timing.configuredWindow) = (60, 60, 300)
             history = PredictiveStrategy.remember(
                 history, readings: ["rps": .value(10)], current: current, desired: desired, readyReplicas: ready,
-                now: start.addingTimeInterval(seconds), hold: 60, baseHold: 60, configured: 300)
+                now: start.addingTimeInterval(seconds), timing: timing)
         }
         step(0, current: 2, desired: 4, ready: 2)
         #expect(history.pendingScaleUp?.replicas == 4)
@@ -70,10 +72,11 @@ struct PredictiveStrategyTests {
     func flapping() {
         var history = ScalingStatus()
         func step(_ seconds: Double, current: Int32, desired: Int32) {
-            let hold = PredictiveStrategy.downWindow(history: history, readyDelay: 20, interval: 15, configured: 300)
+            var timing = PredictiveStrategy.Timing(history: history, scaling: scaling(), now: start)
+            timing.hold = PredictiveStrategy.downWindow(history: history, readyDelay: 20, interval: 15, configured: 300)
+            (timing.baseHold, timing.configuredWindow) = (PredictiveStrategy.baseHold(readyDelay: 20, interval: 15, configured: 300), 300)
             history = PredictiveStrategy.remember(
-                history, readings: [:], current: current, desired: desired, readyReplicas: nil, now: start.addingTimeInterval(seconds),
-                hold: hold, baseHold: PredictiveStrategy.baseHold(readyDelay: 20, interval: 15, configured: 300), configured: 300)
+                history, readings: [:], current: current, desired: desired, readyReplicas: nil, now: start.addingTimeInterval(seconds), timing: timing)
         }
         #expect(PredictiveStrategy.downWindow(history: history, readyDelay: 20, interval: 15, configured: 300) == 60)
         step(0, current: 8, desired: 7)
