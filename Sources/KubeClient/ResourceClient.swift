@@ -34,7 +34,8 @@ public struct ResourceClient<K: KubernetesObject, Scope>: Sendable {
 
     // MARK: list and watch (every scope)
 
-    /// One page of the collection.
+    /// One page of the collection. Each item has its `apiVersion` and `kind` set (a
+    /// server leaves them out of list items), as in a watch event.
     ///
     /// - Parameters:
     ///   - labelSelector: query form, e.g. `app.kubernetes.io/managed-by=tide`.
@@ -48,7 +49,11 @@ public struct ResourceClient<K: KubernetesObject, Scope>: Sendable {
         if let fieldSelector, !fieldSelector.isEmpty { query.append(("fieldSelector", fieldSelector)) }
         if let limit { query.append(("limit", String(limit))) }
         if let continueToken, !continueToken.isEmpty { query.append(("continue", continueToken)) }
-        return try await client.request(.GET, path: collectionPath, query: query, as: ObjectList<K>.self)
+        var list = try await client.request(.GET, path: collectionPath, query: query, as: ObjectList<K>.self)
+        // A list's items come without apiVersion and kind (the list has them); a watch
+        // event's object has both. Fill them, so an object reads the same either way.
+        for index in list.items.indices { list.items[index].setTypeMeta(resource) }
+        return list
     }
 
     /// Every object, fetched page by page. The result's resourceVersion is the first
@@ -165,6 +170,35 @@ extension ResourceClient where Scope == SingleScope {
             .PATCH, path: objectPath(object.name), query: applyQuery(fieldManager, force), body: try encode(object),
             contentType: "application/apply-patch+yaml", as: K.self)
     }
+
+    /// Server-side apply that only creates: when no object of that name exists it is
+    /// created, `fieldManager` owning every field sent, exactly as ``apply(_:fieldManager:force:)``
+    /// would; when one exists it is left untouched and `nil` is returned.
+    ///
+    /// One request instead of a GET followed by an apply. The apply carries
+    /// ``absentResourceVersion`` as its resourceVersion precondition, which no stored
+    /// object can have: an existing object of any owner is refused with 409 Conflict
+    /// before anything is merged, while the create-on-apply path does not compare it.
+    /// A server that refuses the precondition on create as well (500 "resourceVersion
+    /// should not be set", or a 409 for an absent object) also answers `nil`: the caller
+    /// reads the object and decides, so correctness never depends on which it was.
+    ///
+    /// - Returns: the created object, or `nil` when the server did not create one.
+    public func applyIfAbsent(_ object: K, fieldManager: String) async throws -> K? {
+        var object = object
+        object.metadata.resourceVersion = Self.absentResourceVersion
+        do {
+            return try await apply(object, fieldManager: fieldManager, force: true)
+        } catch KubeError.conflict {
+            return nil
+        } catch KubeError.server(let code, let status) where code == 500 && (status.message ?? "").contains("resourceVersion") {
+            return nil
+        }
+    }
+
+    /// The resourceVersion ``applyIfAbsent(_:fieldManager:)`` sends: the largest
+    /// unsigned 64-bit number, a revision no storage reaches.
+    public static var absentResourceVersion: String { String(UInt64.max) }
 
     /// JSON merge patch (RFC 7386): objects merge, `null` removes, lists replace.
     public func mergePatch(_ name: String, patch: JSONValue) async throws -> K {

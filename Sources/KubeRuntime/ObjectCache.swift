@@ -54,6 +54,14 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
         state.withLock { state in (state.owned[ownerUID] ?? []).compactMap { state.objects[$0] } }
     }
 
+    /// Name and resourceVersion of each object whose controller owner reference has
+    /// this uid, without copying the objects.
+    public func versions(controlledBy ownerUID: String) -> [(name: String, resourceVersion: String?)] {
+        state.withLock { state in
+            (state.owned[ownerUID] ?? []).compactMap { key in state.objects[key].map { (key.name, $0.metadata.resourceVersion) } }
+        }
+    }
+
     /// Every object whose labels match `selector` (and namespace, if given).
     public func list(matching selector: LabelSelector = LabelSelector(), namespace: String? = nil) -> [K] {
         state.withLock { state in

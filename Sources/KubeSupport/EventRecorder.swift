@@ -8,6 +8,26 @@ import KubeClient
 import Logging
 import Synchronization
 
+/// Something that records Events: ``EventRecorder`` sends each before it returns; a
+/// controller's queue (`EventQueue`) sends them in the background.
+public protocol EventRecording: Sendable {
+    /// Records an event about the object `regarding` refers to.
+    ///
+    /// - Parameters:
+    ///   - type: `Normal` or `Warning`.
+    ///   - reason: a short CamelCase reason, e.g. `ScaledUp`.
+    ///   - action: what was done, e.g. `Scale`.
+    ///   - note: the human-readable message (at most 1 kB is kept).
+    func record(regarding: ObjectReference, type: String, reason: String, action: String, note: String) async
+}
+
+extension EventRecording {
+    /// Records an event about `object`.
+    public func record(_ object: some KubernetesObject, type: String, reason: String, action: String, note: String) async {
+        await record(regarding: ObjectReference(to: object), type: type, reason: reason, action: action, note: note)
+    }
+}
+
 /// Records `events.k8s.io/v1` Events about objects, as `kubectl describe` shows them.
 ///
 /// The same event (same object, type, reason, action and note) recorded again updates
@@ -16,7 +36,7 @@ import Synchronization
 /// runs as a new process every minute finds the Event an earlier run created (409
 /// AlreadyExists), reads its count and adds one. Recording is best effort: a failure
 /// is logged, never thrown, so it cannot break a reconcile.
-public final class EventRecorder: Sendable {
+public final class EventRecorder: EventRecording, Sendable {
     public let controller: String
     public let instance: String
     /// How long this process remembers an Event's name and count, saving the read.
@@ -45,17 +65,6 @@ public final class EventRecorder: Sendable {
         self.logger = logger
     }
 
-    /// Records an event about `object`.
-    ///
-    /// - Parameters:
-    ///   - type: `Normal` or `Warning`.
-    ///   - reason: a short CamelCase reason, e.g. `ScaledUp`.
-    ///   - action: what was done, e.g. `Scale`.
-    ///   - note: the human-readable message (at most 1 kB is kept).
-    public func record(_ object: some KubernetesObject, type: String, reason: String, action: String, note: String) async {
-        await record(regarding: ObjectReference(to: object), type: type, reason: reason, action: action, note: note)
-    }
-
     /// The name of the Event that says `key` about `regarding`: stable across
     /// processes, a valid DNS subdomain.
     static func eventName(regarding: ObjectReference, key: String) -> String {
@@ -68,8 +77,8 @@ public final class EventRecorder: Sendable {
         return "\(regarding.name ?? "object").\(String(repeating: "0", count: 16 - hex.count))\(hex)"
     }
 
-    /// Records an event about the object `regarding` refers to (for objects Tide
-    /// could not decode, say).
+    /// Records an event about the object `regarding` refers to, and returns once it
+    /// is written (or failed, which is logged).
     public func record(regarding: ObjectReference, type: String, reason: String, action: String, note: String) async {
         let namespace = regarding.namespace ?? "default"
         let note = String(note.prefix(1_024))

@@ -44,13 +44,23 @@ extension ObjectStore {
                     if let previous = state.applied[uid]?[manager] {
                         patched = Self.removeReleased(patched, previouslyApplied: previous, nowApplied: checkedPatch)
                     }
-                    state.applied[uid, default: [:]][manager] = checkedPatch
+                    state.applied[uid, default: [:]][manager] = Self.appliedFields(of: checkedPatch)
                 }
                 return patched
             } merge: { current, incoming in
                 Self.combine(current: current, incoming: incoming, type: type, subresource: subresource)
             }
         }
+    }
+
+    /// What an apply body makes its manager own: not the preconditions
+    /// (`metadata.resourceVersion`, `metadata.uid`), which the server never assigns to
+    /// a manager.
+    static func appliedFields(of body: JSONValue) -> JSONValue {
+        var fields = body
+        fields.setValue(nil, atPath: ["metadata", "resourceVersion"])
+        fields.setValue(nil, atPath: ["metadata", "uid"])
+        return fields
     }
 
     /// Removes fields a field manager applied before and no longer applies.

@@ -37,7 +37,7 @@ extension ObjectStore {
             }
             object = Self.serverStatus(object, type: type)
             if let fieldManager {
-                state.applied[uid, default: [:]][fieldManager] = body
+                state.applied[uid, default: [:]][fieldManager] = Self.appliedFields(of: body)
             }
             let stored = commit(type, key: key, namespace: namespace, object: object, eventType: "ADDED", previous: nil, in: &state)
             if type.storageKey == "apiextensions.k8s.io/customresourcedefinitions" { Self.registerCRD(stored, in: &state) }

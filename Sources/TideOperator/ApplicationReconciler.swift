@@ -27,7 +27,11 @@ public final class ApplicationReconciler: Reconciler {
     let children: [ChildKind]
     let settings: OperatorSettings
     let serviceMonitors: ServiceMonitorDetector
-    let events: EventRecorder
+    let events: any EventRecording
+    /// What the last full reconcile of each Application verified (skips a no-op resync's comparisons).
+    let memo = ConvergenceMemo()
+    /// Status writes the Application cache has not seen yet.
+    let statusWrites = StatusWrites()
     let logger: Logger
     /// Re-check period for Applications blocked by a foreign object.
     public let conflictRecheck: Duration = .seconds(60)
@@ -35,7 +39,7 @@ public final class ApplicationReconciler: Reconciler {
     public init(
         client: KubeClient, applications: ObjectCache<Application>, deployments: ObjectCache<Deployment>,
         autoscalers: ObjectCache<HorizontalPodAutoscaler>? = nil, children: [ChildKind], settings: OperatorSettings,
-        serviceMonitors: ServiceMonitorDetector, events: EventRecorder, logger: Logger = Logger(label: "tide.reconciler")
+        serviceMonitors: ServiceMonitorDetector, events: any EventRecording, logger: Logger = Logger(label: "tide.reconciler")
     ) {
         self.client = client
         self.applications = applications
@@ -51,6 +55,8 @@ public final class ApplicationReconciler: Reconciler {
     public func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
         guard let application = applications.get(key) else {
             // Deleted: owner references let the garbage collector remove the children.
+            memo.forget(key)
+            statusWrites.forget(key)
             return .done
         }
         if application.metadata.deletionTimestamp != nil { return .done }
@@ -64,25 +70,77 @@ public final class ApplicationReconciler: Reconciler {
             if !Self.reports(application, "Ready", reason: "InvalidSpec", message: message) {
                 await events.record(application, type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
             }
-            return try await writeStatus(application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
+            return try await writeStatus(key, application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
         }
 
         // A cluster-wide fact: the detector logs it once; each Application shows it in
         // its Degraded condition, without an Event apiece.
         observation.serviceMonitorsAvailable = await serviceMonitors.isAvailable()
-        let desired = try Children.desired(for: defaulted, settings: settings, serviceMonitors: observation.serviceMonitorsAvailable)
         let namespace = key.namespace ?? "default"
-        let uid = application.metadata.uid ?? ""
-
-        // Children are independent: compare and write them concurrently.
-        let applied = AppliedObjects()
-        let outcomes = try await withThrowingTaskGroup(of: (Int, ChildOutcome).self) { group in
-            for (index, child) in desired.enumerated() {
-                group.addTask { (index, try await self.converge(child, namespace: namespace, ownerUID: uid, applied: applied)) }
+        // Read before anything is compared, so it never claims more than was verified.
+        let fingerprint = ConvergenceMemo.fingerprint(of: application, serviceMonitors: observation.serviceMonitorsAvailable, kinds: children)
+        var convergence = Convergence()
+        if !memo.isConverged(key, fingerprint) {
+            memo.forget(key)
+            let desired = try Children.desired(for: defaulted, settings: settings, serviceMonitors: observation.serviceMonitorsAvailable)
+            convergence = try await converge(desired, of: application, namespace: namespace, observation: &observation)
+            let removed = try await removeStale(of: application, keeping: desired, namespace: namespace)
+            if removed == 0, observation.conflicts.isEmpty, observation.failures.isEmpty, convergence.outcomes.allSatisfy({ $0 == .upToDate }) {
+                memo.recordConverged(key, fingerprint)
             }
-            var outcomes = [ChildOutcome](repeating: .upToDate, count: desired.count)
-            for try await (index, outcome) in group { outcomes[index] = outcome }
-            return outcomes
+        }
+
+        // The Deployment as just written, when the cache has not seen it yet: the first
+        // status is then already the right one, not a second write later.
+        observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
+            ?? convergence.writtenDeployment.flatMap { try? JSONValue(encoding: $0).decode(as: Deployment.self) }
+        if defaulted.spec.scaling?.mode == .hpa {
+            observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
+        }
+        let wrote = try await writeStatus(key, application, observation: observation)
+        // One Event for everything this reconcile changed, after the status.
+        if !convergence.changes.isEmpty {
+            let reason = convergence.outcomes.contains { $0 == .updated || $0 == .replaced } ? "Updated" : "Created"
+            await events.record(application, type: "Normal", reason: reason, action: "Apply", note: convergence.changes.joined(separator: ", "))
+        }
+        guard wrote else { return .requeue(after: Self.staleRetry) }
+        if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
+        if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
+        return .done
+    }
+
+    /// What converging an Application's children did.
+    struct Convergence {
+        /// One per desired child, in order.
+        var outcomes: [ChildOutcome] = []
+        /// `created Deployment hello`, … for the Event.
+        var changes: [String] = []
+        /// The Deployment as the server answered a write of it.
+        var writtenDeployment: DynamicObject?
+    }
+
+    /// Converges every desired child concurrently (children are independent) and
+    /// notes conflicts and failures in `observation`.
+    func converge(
+        _ desired: [DesiredChild], of application: Application, namespace: String, observation: inout Observation
+    ) async throws -> Convergence {
+        let uid = application.metadata.uid ?? ""
+        let applied = AppliedObjects()
+        var outcomes = [ChildOutcome](repeating: .upToDate, count: desired.count)
+        // The server checks a RoleBinding against its Role (refusing one whose Role does
+        // not exist yet): bindings go in a second wave, after everything else.
+        let isBinding = { (index: Int) in desired[index].resource == RoleBinding.resource }
+        for wave in [desired.indices.filter { !isBinding($0) }, desired.indices.filter(isBinding)] where !wave.isEmpty {
+            let results = try await withThrowingTaskGroup(of: (Int, ChildOutcome).self) { group in
+                for index in wave {
+                    let child = desired[index]
+                    group.addTask { (index, try await self.converge(child, namespace: namespace, ownerUID: uid, applied: applied)) }
+                }
+                var results: [(Int, ChildOutcome)] = []
+                for try await result in group { results.append(result) }
+                return results
+            }
+            for (index, outcome) in results { outcomes[index] = outcome }
         }
         var changes: [String] = []
         for (child, outcome) in zip(desired, outcomes) {
@@ -102,25 +160,7 @@ public final class ApplicationReconciler: Reconciler {
                 observation.failures.append("\(child.description): \(message)")
             }
         }
-        try await removeStale(of: application, keeping: desired, namespace: namespace)
-
-        // The Deployment as just written, when the cache has not seen it yet: the first
-        // status is then already the right one, not a second write later.
-        observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
-            ?? applied.object(Deployment.resource, application.name).flatMap { try? JSONValue(encoding: $0).decode(as: Deployment.self) }
-        if defaulted.spec.scaling?.mode == .hpa {
-            observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
-        }
-        let wrote = try await writeStatus(application, observation: observation)
-        // One Event for everything this reconcile changed, after the status.
-        if !changes.isEmpty {
-            let reason = outcomes.contains { $0 == .updated || $0 == .replaced } ? "Updated" : "Created"
-            await events.record(application, type: "Normal", reason: reason, action: "Apply", note: changes.joined(separator: ", "))
-        }
-        guard wrote else { return .requeue(after: Self.staleRetry) }
-        if !observation.conflicts.isEmpty { return .requeue(after: conflictRecheck) }
-        if !observation.failures.isEmpty { throw ReconcileFailure(messages: observation.failures) }
-        return .done
+        return Convergence(outcomes: outcomes, changes: changes, writtenDeployment: applied.object(Deployment.resource, application.name))
     }
 
     /// Whether the Application's status already reports this condition, so the
@@ -144,7 +184,7 @@ public final class ApplicationReconciler: Reconciler {
         var description: String { messages.joined(separator: "; ") }
     }
 
-    enum LiveState: Equatable { case missing, upToDate, differs, foreign, replace(uid: String?) }
+    enum LiveState: Equatable { case notCached, missing, upToDate, differs, foreign, replace(uid: String?) }
 
     /// What reconciling one child did.
     enum ChildOutcome: Equatable, Sendable {
@@ -154,13 +194,26 @@ public final class ApplicationReconciler: Reconciler {
     }
 
     /// Brings one child to its desired state, writing only where it differs.
+    ///
+    /// A child the cache does not hold is usually absent (a new Application): it is
+    /// created with one create-only apply. Only when the server says an object of
+    /// that name exists (someone else's, or Tide's without Tide's labels) is it read
+    /// and judged, so a foreign object is never written to.
     func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
         func write() async throws {
             if child.handsReplicasToAutoscaler { try await handReplicasOver(child, namespace: namespace) }
             applied.record(child.resource, child.name, try await apply(child, namespace: namespace))
         }
         do {
-            switch try await liveState(of: child, namespace: namespace, ownerUID: ownerUID) {
+            var state = try cachedState(of: child, namespace: namespace, ownerUID: ownerUID)
+            if state == .notCached {
+                if let created = try await applyIfAbsent(child, namespace: namespace) {
+                    applied.record(child.resource, child.name, created)
+                    return .created
+                }
+                state = try await readState(of: child, namespace: namespace, ownerUID: ownerUID)
+            }
+            switch state {
             case .foreign: return .foreign
             case .upToDate: return .upToDate
             case .replace(let uid):
@@ -170,7 +223,7 @@ public final class ApplicationReconciler: Reconciler {
                 } catch KubeError.notFound {}
                 try await write()
                 return .replaced
-            case .missing:
+            case .missing, .notCached:
                 try await write()
                 return .created
             case .differs:
@@ -182,19 +235,22 @@ public final class ApplicationReconciler: Reconciler {
         }
     }
 
-    /// Compares a desired child with what is live, reading from the caches and
-    /// falling back to a GET only when the cache has nothing (the object may exist
-    /// without Tide's labels).
-    func liveState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
+    /// Compares a desired child with the cached live object; ``LiveState/notCached``
+    /// when the cache has none (the object may still exist without Tide's labels).
+    func cachedState(of child: DesiredChild, namespace: String, ownerUID: String) throws -> LiveState {
         let key = ObjectKey(namespace: namespace, name: child.name)
-        var live = try children.first { $0.resource == child.resource }?.live(key)
-        if live == nil {
-            let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
-            if let object = try await handle.getIfPresent(child.name) {
-                live = (object.metadata, try JSONValue(encoding: object))
-            }
-        }
-        guard let live else { return .missing }
+        guard let live = try children.first(where: { $0.resource == child.resource })?.live(key) else { return .notCached }
+        return Self.state(of: child, live: live, ownerUID: ownerUID)
+    }
+
+    /// Reads the child from the server (the cache did not have it) and compares.
+    func readState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
+        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
+        guard let object = try await handle.getIfPresent(child.name) else { return .missing }
+        return Self.state(of: child, live: (object.metadata, try JSONValue(encoding: object)), ownerUID: ownerUID)
+    }
+
+    static func state(of child: DesiredChild, live: (meta: ObjectMeta, json: JSONValue), ownerUID: String) -> LiveState {
         guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
         if child.body.isSubset(of: live.json) { return .upToDate }
         return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
@@ -225,6 +281,12 @@ public final class ApplicationReconciler: Reconciler {
         }
     }
 
+    /// Creates `child` with a create-only apply; `nil` when an object of that name exists.
+    func applyIfAbsent(_ child: DesiredChild, namespace: String) async throws -> DynamicObject? {
+        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
+        return try await handle.applyIfAbsent(try child.body.decode(as: DynamicObject.self), fieldManager: settings.fieldManager)
+    }
+
     /// Server-side applies `child` and returns the object the server now holds.
     @discardableResult
     func apply(_ child: DesiredChild, namespace: String) async throws -> DynamicObject {
@@ -235,7 +297,10 @@ public final class ApplicationReconciler: Reconciler {
 
     /// Deletes children this Application controls that are no longer desired (e.g. the
     /// CronJob after switching to Continuous mode, the scaler after removing scaling).
-    func removeStale(of application: Application, keeping desired: [DesiredChild], namespace: String) async throws {
+    ///
+    /// - Returns: how many children it found stale.
+    @discardableResult
+    func removeStale(of application: Application, keeping desired: [DesiredChild], namespace: String) async throws -> Int {
         let uid = application.metadata.uid ?? ""
         let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
         var stale: [(ResourceDescriptor, String)] = []
@@ -252,6 +317,7 @@ public final class ApplicationReconciler: Reconciler {
                 continue
             }
         }
+        return stale.count
     }
 
     /// How soon to retry after the cached Application turned out to be stale.
@@ -262,7 +328,9 @@ public final class ApplicationReconciler: Reconciler {
     ///
     /// - Returns: `false` when the cached Application was stale (409); the newer
     ///   version is on its way through the watch and the reconcile runs again.
-    func writeStatus(_ application: Application, observation: Observation) async throws -> Bool {
+    func writeStatus(_ key: ObjectKey, _ application: Application, observation: Observation) async throws -> Bool {
+        // The cache has not seen the last write yet; its watch event runs this again.
+        if statusWrites.isPending(key, cachedVersion: application.metadata.resourceVersion) { return true }
         let next = StatusBuilder.status(for: application, observation: observation)
         guard next != application.status else { return true }
         var patch: JSONValue = ["status": try JSONValue(encoding: next)]
@@ -270,6 +338,7 @@ public final class ApplicationReconciler: Reconciler {
         let applications = client.namespaced(Application.self, in: application.namespace ?? "default")
         do {
             _ = try await applications.patchStatus(application.name, patch: patch)
+            statusWrites.wrote(key, basedOn: application.metadata.resourceVersion)
             return true
         } catch KubeError.conflict {
             logger.debug("status write raced a newer version; retrying", metadata: ["application": "\(application.namespace ?? "")/\(application.name)"])
@@ -303,3 +372,4 @@ final class AppliedObjects: Sendable {
         objects.withLock { $0["\(resource.plural)/\(name)"] }
     }
 }
+

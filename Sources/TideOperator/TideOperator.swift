@@ -47,6 +47,8 @@ public final class TideOperator: Sendable {
     public let serviceMonitors: ServiceMonitorDetector
     public let applications: Informer<Application>
     public let manager: Manager
+    /// The Events the reconciler records, sent in the background.
+    public let events: EventQueue
     let boundPorts = LockedPorts()
 
     public init(client: KubeClient, options: OperatorOptions, logger: Logger = Logger(label: "tide.operator")) {
@@ -60,7 +62,10 @@ public final class TideOperator: Sendable {
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
         self.serviceMonitors = serviceMonitors
         let (children, deployments, autoscalers) = ChildKind.all(client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, logger: logger)
-        let events = EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger)
+        // Workers never wait for an Event: they are sent from a bounded queue.
+        let events = EventQueue(
+            recorder: EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger), logger: logger)
+        self.events = events
         let reconciler = ApplicationReconciler(
             client: client, applications: applications.cache, deployments: deployments, autoscalers: autoscalers, children: children,
             settings: options.settings, serviceMonitors: serviceMonitors, events: events, logger: logger)
@@ -83,7 +88,9 @@ public final class TideOperator: Sendable {
             guard let controller else { return false }
             return controller.isReady || (elector != nil && !(elector!.isLeader) && applications.cache.hasSynced)
         }
-        var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service)
+        // The event queue stops after the controller (its last Events are sent) and
+        // before the informers.
+        var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service) + [events]
         background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
         let ports = boundPorts
         var probeServer: ProbeServer?

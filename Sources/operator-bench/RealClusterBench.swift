@@ -59,29 +59,34 @@ struct RealClusterBench {
 
         // 1. One Application → its Deployment's ADDED event, beside the floor: two round
         //    trips and two watch deliveries (an object POSTed and seen, then a Deployment).
+        //    Samples alternate, each from a settled server: a Tide sample ends when its
+        //    Deployment is seen; the Application's status is then awaited and the next
+        //    sample starts 50 ms later, so neither measure pays for the other's tail.
         let applications = admin.namespaced(Application.self, in: "bench")
         let seen = try await DeliveryWatch.start(admin.namespaced(Deployment.self, in: "bench"))
+        let floorApplications = try await DeliveryWatch.start(admin.namespaced(Application.self, in: "floor"))
+        let floorDeployments = try await DeliveryWatch.start(admin.namespaced(Deployment.self, in: "floor"))
         var latencies: [Double] = []
+        var floor: [Double] = []
         for index in 0..<samples {
             let name = "lat-\(index)"
-            let start = ContinuousClock.now
+            var start = ContinuousClock.now
             _ = try await applications.create(Application(metadata: ObjectMeta(name: name), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
             try await seen.wait(for: name)
             latencies.append((ContinuousClock.now - start).inSeconds)
-        }
-        let floorApplications = try await DeliveryWatch.start(admin.namespaced(Application.self, in: "floor"))
-        let floorDeployments = try await DeliveryWatch.start(admin.namespaced(Deployment.self, in: "floor"))
-        var floor: [Double] = []
-        for index in 0..<samples {
-            let name = "floor-\(index)"
-            let start = ContinuousClock.now
+            try await waitForStatus(of: name, in: applications)
+            try await Task.sleep(for: .milliseconds(50))
+
+            let floorName = "floor-\(index)"
+            start = ContinuousClock.now
             // Not reconciled: the floor's Application is only created and seen.
             _ = try await admin.namespaced(Application.self, in: "floor").create(
-                Application(metadata: ObjectMeta(name: name, annotations: ["tide.dev/bench": "floor"]), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
-            try await floorApplications.wait(for: name)
-            _ = try await admin.namespaced(Deployment.self, in: "floor").create(deploymentLike(name))
-            try await floorDeployments.wait(for: name)
+                Application(metadata: ObjectMeta(name: floorName, annotations: ["tide.dev/bench": "floor"]), spec: ApplicationSpec(image: "hello:1", replicas: 1)))
+            try await floorApplications.wait(for: floorName)
+            _ = try await admin.namespaced(Deployment.self, in: "floor").create(deploymentLike(floorName))
+            try await floorDeployments.wait(for: floorName)
             floor.append((ContinuousClock.now - start).inSeconds)
+            try await Task.sleep(for: .milliseconds(50))
         }
         let p50 = percentile(latencies, 0.5), p99 = percentile(latencies, 0.99)
         let floor50 = percentile(floor, 0.5), floor99 = percentile(floor, 0.99)
@@ -234,6 +239,16 @@ struct RealClusterBench {
 
     func createApplications(_ client: KubeClient, namespace: String, prefix: String, count: Int) async throws {
         try await createApplicationsConcurrently(client, namespace: namespace, prefix: prefix, count: count)
+    }
+
+    /// Waits (at most 10 s) until the operator has written the Application's first status.
+    func waitForStatus(of name: String, in applications: ResourceClient<Application, SingleScope>) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if try await applications.get(name).status?.observedGeneration != nil { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchError("\(name) got no status within 10 s")
     }
 
     func waitForStatus(_ applications: ResourceClient<Application, SingleScope>, expected: Int) async throws {

@@ -204,6 +204,29 @@ struct EventAndProbeTests {
         await cluster.stop()
     }
 
+    @Test("the event queue returns at once, drops what does not fit (counted) and sends what it holds before it stops")
+    func eventQueue() async throws {
+        let cluster = try await Cluster.start()
+        let subject = try await cluster.client.namespaced(ServiceAccount.self, in: "default").create(ServiceAccount(metadata: ObjectMeta(name: "subject")))
+        let events = cluster.client.namespaced(Event.self, in: "default")
+        let queue = EventQueue(
+            recorder: EventRecorder(client: cluster.client, controller: "tide.dev/test", instance: "pod-1"), capacity: 3, senders: 2)
+        // Nothing sends yet: three wait, two do not fit.
+        for index in 0..<5 {
+            await queue.record(subject, type: "Normal", reason: "Created", action: "Apply", note: "event \(index)")
+        }
+        #expect(queue.droppedCount == 2)
+        #expect(try await events.list().items.isEmpty, "recording does not send")
+        // Stopped before it ran: it still sends what it holds, then returns.
+        queue.finish()
+        try await queue.run()
+        let sent = try await events.list().items.compactMap(\.note).sorted()
+        #expect(sent == ["event 0", "event 1", "event 2"])
+        await queue.record(subject, type: "Normal", reason: "Created", action: "Apply", note: "too late")
+        #expect(queue.droppedCount == 3, "after it stopped, an Event is dropped and counted")
+        await cluster.stop()
+    }
+
     @Test("repeats recorded by separate processes (a scaler per CronJob tick) continue one Event's series through the API")
     func eventSeriesAcrossProcesses() async throws {
         let cluster = try await Cluster.start()

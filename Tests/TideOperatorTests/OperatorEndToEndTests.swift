@@ -93,12 +93,13 @@ struct OperatorEndToEndTests {
     func foreignObject(_ backend: Backend) async throws {
         let harness = try await OperatorHarness.start(backend)
         let foreign = KubeAPI.Service(metadata: ObjectMeta(name: "taken", labels: ["owner": "someone"]), spec: .init(selector: ["x": "y"], ports: [ServicePort(name: "web", port: 1234)]))
-        _ = try await harness.services.create(foreign)
+        let created = try await harness.services.create(foreign)
         _ = try await harness.applications.create(newApplication("taken", helloSpec()))
         #expect(await eventually { try await harness.condition("Ready", of: "taken")?.reason == "ResourceConflict" })
         let service = try await harness.services.get("taken")
         #expect(service.spec?.ports?.first?.port == 1234, "not overwritten")
         #expect(service.metadata.ownerReferences == nil, "not adopted")
+        #expect(service.metadata.resourceVersion == created.metadata.resourceVersion, "not written to at all")
         #expect(try await harness.deployments.getIfPresent("taken") != nil, "the rest is deployed")
         let events = try await harness.client.namespaced(Event.self, in: harness.namespace).list().items
         #expect(events.contains { $0.reason == "ResourceConflict" && $0.type == "Warning" && $0.note?.contains("Service taken") == true })
@@ -188,6 +189,45 @@ struct OperatorEndToEndTests {
         #expect(await harness.tide.controller.queue.depth == 0)
         let after = try await writes()
         #expect(after - before == 0, "writes during a steady-state resync on \(backend.rawValue)")
+
+        // After a restart the caches are filled from lists (whose items a server sends
+        // without apiVersion and kind), not from watch events: still nothing to write,
+        // neither in the first reconcile of each Application nor in a resync.
+        await harness.stop(keepServer: true)
+        let restartedBefore = try await writes()
+        let restarted = try await OperatorHarness.start(backend, sharing: harness)
+        #expect(await eventually { restarted.tide.controller.isReady })
+        try await Task.sleep(for: .milliseconds(800))
+        for name in ["a", "b", "c", "d"] { await restarted.tide.controller.queue.add(ObjectKey(namespace: restarted.namespace, name: name)) }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(await restarted.tide.controller.queue.depth == 0)
+        let restartedAfter = try await writes()
+        #expect(restartedAfter - restartedBefore == 0, "writes after a restart on \(backend.rawValue)")
+        await restarted.stop()
+    }
+
+    @Test("a create-only apply creates what is absent, owned as any apply, and leaves an existing object untouched", arguments: Backend.available)
+    func createOnlyApply(_ backend: Backend) async throws {
+        let harness = try await OperatorHarness.start(backend)
+        let maps = harness.client.namespaced(ConfigMap.self, in: harness.namespace)
+        let created = try #require(
+            try await maps.applyIfAbsent(ConfigMap(metadata: ObjectMeta(name: "once"), data: ["a": "1", "b": "2"]), fieldManager: "tide-test"))
+        #expect(created.data == ["a": "1", "b": "2"])
+        // An object of that name exists (anyone's): nothing is written to it.
+        let again = try await maps.applyIfAbsent(ConfigMap(metadata: ObjectMeta(name: "once"), data: ["a": "changed"]), fieldManager: "tide-test")
+        #expect(again == nil)
+        let live = try await maps.get("once")
+        #expect(live.data == ["a": "1", "b": "2"])
+        #expect(live.metadata.resourceVersion == created.metadata.resourceVersion, "not written to")
+        // The manager owns the fields as after any apply: applying without `b` removes it.
+        let applied = try await maps.apply(ConfigMap(metadata: ObjectMeta(name: "once"), data: ["a": "1"]), fieldManager: "tide-test")
+        #expect(applied.data == ["a": "1"])
+        if backend == .realCluster {
+            let raw = try await harness.client.request(
+                .GET, path: "/api/v1/namespaces/\(harness.namespace)/configmaps/once", as: JSONValue.self)
+            let managers = raw["metadata"]?["managedFields"]?.arrayValue ?? []
+            #expect(managers.map { "\($0["manager"]?.stringValue ?? "") \($0["operation"]?.stringValue ?? "")" } == ["tide-test Apply"])
+        }
         await harness.stop()
     }
 
@@ -231,6 +271,8 @@ struct OperatorEndToEndTests {
         try await Task.sleep(for: .milliseconds(300))
         let operatorRequests = server.requests.byUserAgent["tide-operator-test"]
         #expect((operatorRequests?.writes ?? 99) <= 3 * 4, "\(server.requests.snapshot)")
+        // Absent children are created without being read first.
+        #expect(server.requests.count(.get, resource: "deployments") + server.requests.count(.get, resource: "services") == 0, "\(server.requests.snapshot)")
         let events = try await harness.client.namespaced(Event.self, in: harness.namespace).list().items
         #expect(!events.contains { $0.reason == "ServiceMonitorCRDMissing" })
         #expect(events.filter { $0.reason == "Created" }.count == 3, "one Event per Application: \(events.map { $0.note ?? "" })")
