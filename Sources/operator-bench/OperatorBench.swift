@@ -28,8 +28,8 @@ struct OperatorBench: AsyncParsableCommand {
     @Option(help: "Directory with the image's binaries (scripts/build-image-binaries.sh --static) to size and to run one scaler decision from (with --real).")
     var imageBinaries: String?
 
-    @Option(help: "The operator's --workers (with --real).")
-    var workers = 2
+    @Option(help: "The operator's --workers (with --real; the operator's default).")
+    var workers = 8
 
     @Flag(help: "Run against a real kube-apiserver, etcd and kube-controller-manager (scripts/envtest.sh) instead of LocalKube.")
     var real = false

@@ -48,8 +48,10 @@ struct RealClusterBench {
         try KubeConfigFile.writeTokenKubeconfig(
             server: connection.server, certificateAuthorityPath: "\(envtest)/ca.crt", token: token, to: operatorConfig)
 
+        // The operator users run: the image's binary when it was built.
+        let operatorBinary = "\(imageBinaries ?? binaries)/tide-operator"
         let operatorProcess = try Child.start(
-            "\(binaries)/tide-operator",
+            operatorBinary,
             ["--kubeconfig", operatorConfig.path, "--namespace", "bench", "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--workers", String(workers),
              "--log-level", "error", "--resync-period", String(resyncSeconds)])
         defer { operatorProcess.stop() }
@@ -123,14 +125,22 @@ struct RealClusterBench {
         rows.append(["operator reads per new Application", String(format: "%.2f", (perVerb["GET"] ?? 0) / Double(burst)), "GETs of children (cache misses)"])
 
         // 3. A full resync of the unchanged Applications: CPU and writes over one period,
-        //    once kube-controller-manager has settled (no operator writes for 5 s).
+        //    once everything has settled: no operator writes and no kube-controller-manager
+        //    writes (Deployment status, ReplicaSets, Pods, Endpoints — each of which changes
+        //    what an Application's status says) for 5 s.
         var quiet = try await requestCounts(admin)
+        var quietController = try await controllerManagerWrites(admin)
         var quietSince = ContinuousClock.now
-        let settleDeadline = ContinuousClock.now + .seconds(120)
+        let settleDeadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now - quietSince < .seconds(5), ContinuousClock.now < settleDeadline {
             try await Task.sleep(for: .seconds(1))
             let now = try await requestCounts(admin)
-            if writes(now, since: quiet) > 0 { quiet = now; quietSince = ContinuousClock.now }
+            let controller = try await controllerManagerWrites(admin)
+            if writes(now, since: quiet) > 0 || controller != quietController {
+                quiet = now
+                quietController = controller
+                quietSince = ContinuousClock.now
+            }
         }
         let steadyBefore = try await requestCounts(admin)
         let resyncCPUBefore = cpuSeconds(operatorProcess.process.processIdentifier)
@@ -152,7 +162,7 @@ struct RealClusterBench {
 
         // 4. Memory.
         let loadedRSS = operatorProcess.residentBytes()
-        rows.append(["operator RSS idle (MiB)", mib(idleRSS), "no Applications"])
+        rows.append(["operator RSS idle (MiB)", mib(idleRSS), "no Applications; \(imageBinaries == nil ? "the dynamic release build" : "the image's static binary")"])
         rows.append(["operator RSS with \(samples + burst) Applications (MiB)", mib(loadedRSS), "and their children cached"])
         if cached > samples + burst {
             let more = cached - samples - burst
@@ -209,6 +219,14 @@ struct RealClusterBench {
     func writes(_ after: [CountKey: Double], since before: [CountKey: Double]) -> Double {
         after.filter { ["POST", "PATCH", "APPLY", "PUT", "DELETE"].contains($0.key.verb) && Self.operatorResources.contains($0.key.resource) }
             .reduce(0.0) { $0 + $1.value - (before[$1.key] ?? 0) }
+    }
+
+    /// Writes to what kube-controller-manager maintains for Deployments and Services.
+    func controllerManagerWrites(_ admin: KubeClient) async throws -> Double {
+        try await admin.apiServerRequestCounts()
+            .filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.verb) }
+            .filter { ($0.resource == "deployments" && $0.subresource == "status") || ["replicasets", "pods", "endpoints", "endpointslices"].contains($0.resource) }
+            .reduce(0) { $0 + $1.count }
     }
 
     /// Resources the operator reads or writes (apiserver_request_total's `resource` label, with subresource).

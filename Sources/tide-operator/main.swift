@@ -57,8 +57,8 @@ struct TideOperatorCommand: AsyncParsableCommand {
     @Option(help: "Address of /healthz and /readyz, host:port or :port; 0 disables.")
     var healthProbeBindAddress = ":8081"
 
-    @Option(help: "Concurrent reconciles.")
-    var workers = 2
+    @Option(help: "Concurrent reconciles (each mostly waits on the API server).")
+    var workers = 8
 
     @Option(help: "Seconds between full resyncs of every Application.")
     var resyncPeriod = 300
