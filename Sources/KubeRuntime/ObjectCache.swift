@@ -48,14 +48,8 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
 
     public var keys: [ObjectKey] { state.withLock { Array($0.objects.keys) } }
 
-    /// The objects whose controller owner reference has this uid (an index lookup,
-    /// not a scan).
-    public func list(controlledBy ownerUID: String) -> [K] {
-        state.withLock { state in (state.owned[ownerUID] ?? []).compactMap { state.objects[$0] } }
-    }
-
     /// Name and resourceVersion of each object whose controller owner reference has
-    /// this uid, without copying the objects.
+    /// this uid (an index lookup, not a scan; the objects are not copied).
     public func versions(controlledBy ownerUID: String) -> [(name: String, resourceVersion: String?)] {
         state.withLock { state in
             (state.owned[ownerUID] ?? []).compactMap { key in state.objects[key].map { (key.name, $0.metadata.resourceVersion) } }

@@ -70,7 +70,7 @@ public final class ApplicationReconciler: Reconciler {
             if !Self.reports(application, "Ready", reason: "InvalidSpec", message: message) {
                 await events.record(application, type: "Warning", reason: "InvalidSpec", action: "Validate", note: message)
             }
-            return try await writeStatus(key, application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
+            return try await writeStatus(application, observation: observation) ? .done : .requeue(after: Self.staleRetry)
         }
 
         // A cluster-wide fact: the detector logs it once; each Application shows it in
@@ -97,7 +97,7 @@ public final class ApplicationReconciler: Reconciler {
         if defaulted.spec.scaling?.mode == .hpa {
             observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
         }
-        let wrote = try await writeStatus(key, application, observation: observation)
+        let wrote = try await writeStatus(application, observation: observation)
         // One Event for everything this reconcile changed, after the status.
         if !convergence.changes.isEmpty {
             let reason = convergence.outcomes.contains { $0 == .updated || $0 == .replaced } ? "Updated" : "Created"
@@ -305,7 +305,7 @@ public final class ApplicationReconciler: Reconciler {
         let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
         var stale: [(ResourceDescriptor, String)] = []
         for kind in children {
-            for name in kind.controlled(uid) where !wanted.contains("\(kind.resource.plural)/\(name)") {
+            for (name, _) in kind.versions(uid) where !wanted.contains("\(kind.resource.plural)/\(name)") {
                 stale.append((kind.resource, name))
             }
         }
@@ -328,7 +328,8 @@ public final class ApplicationReconciler: Reconciler {
     ///
     /// - Returns: `false` when the cached Application was stale (409); the newer
     ///   version is on its way through the watch and the reconcile runs again.
-    func writeStatus(_ key: ObjectKey, _ application: Application, observation: Observation) async throws -> Bool {
+    func writeStatus(_ application: Application, observation: Observation) async throws -> Bool {
+        let key = ObjectKey(application)
         // The cache has not seen the last write yet; its watch event runs this again.
         if statusWrites.isPending(key, cachedVersion: application.metadata.resourceVersion) { return true }
         let next = StatusBuilder.status(for: application, observation: observation)

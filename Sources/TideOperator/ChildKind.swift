@@ -21,8 +21,6 @@ public struct ChildKind: Sendable {
     let service: any ServiceLifecycle.Service
     /// The live object from the cache, or `nil` when the cache does not have it.
     let live: @Sendable (ObjectKey) throws -> (meta: ObjectMeta, json: JSONValue)?
-    /// Names of the cached objects the owner uid controls.
-    let controlled: @Sendable (_ ownerUID: String) -> [String]
     /// Name and resourceVersion of each cached object the owner uid controls.
     let versions: @Sendable (_ ownerUID: String) -> [(name: String, resourceVersion: String?)]
     /// Subscribes the controller to changes, mapped to the owning Application.
@@ -70,7 +68,6 @@ public struct ChildKind: Sendable {
         return ChildKind(
             resource: K.resource, service: service,
             live: { key in try cache.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) } },
-            controlled: { uid in cache.versions(controlledBy: uid).map(\.name) },
             versions: { uid in cache.versions(controlledBy: uid) },
             register: { controller in
                 controller.owns(informer, ownerAPIVersion: owner.0, ownerKind: owner.1, requireSync: detector == nil)

@@ -50,6 +50,4 @@ final class ConvergenceMemo: Sendable {
     func forget(_ key: ObjectKey) {
         _ = entries.withLock { $0.removeValue(forKey: key) }
     }
-
-    var count: Int { entries.withLock { $0.count } }
 }

@@ -128,14 +128,16 @@ struct RealClusterBench {
         //    once everything has settled: no operator writes and no kube-controller-manager
         //    writes (Deployment status, ReplicaSets, Pods, Endpoints — each of which changes
         //    what an Application's status says) for 5 s.
-        var quiet = try await requestCounts(admin)
-        var quietController = try await controllerManagerWrites(admin)
+        var entries = try await admin.apiServerRequestCounts()
+        var quiet = requestCounts(in: entries)
+        var quietController = controllerManagerWrites(in: entries)
         var quietSince = ContinuousClock.now
         let settleDeadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now - quietSince < .seconds(5), ContinuousClock.now < settleDeadline {
             try await Task.sleep(for: .seconds(1))
-            let now = try await requestCounts(admin)
-            let controller = try await controllerManagerWrites(admin)
+            entries = try await admin.apiServerRequestCounts()
+            let now = requestCounts(in: entries)
+            let controller = controllerManagerWrites(in: entries)
             if writes(now, since: quiet) > 0 || controller != quietController {
                 quiet = now
                 quietController = controller
@@ -222,8 +224,8 @@ struct RealClusterBench {
     }
 
     /// Writes to what kube-controller-manager maintains for Deployments and Services.
-    func controllerManagerWrites(_ admin: KubeClient) async throws -> Double {
-        try await admin.apiServerRequestCounts()
+    func controllerManagerWrites(in entries: [APIServerRequestCount]) -> Double {
+        entries
             .filter { ["POST", "PUT", "PATCH", "DELETE"].contains($0.verb) }
             .filter { ($0.resource == "deployments" && $0.subresource == "status") || ["replicasets", "pods", "endpoints", "endpointslices"].contains($0.resource) }
             .reduce(0) { $0 + $1.count }
@@ -242,8 +244,12 @@ struct RealClusterBench {
     /// `apiserver_request_total` summed by verb and resource (`resource/subresource`),
     /// leaving out the core Events kube-controller-manager writes.
     func requestCounts(_ admin: KubeClient) async throws -> [CountKey: Double] {
+        requestCounts(in: try await admin.apiServerRequestCounts())
+    }
+
+    func requestCounts(in entries: [APIServerRequestCount]) -> [CountKey: Double] {
         var counts: [CountKey: Double] = [:]
-        for entry in try await admin.apiServerRequestCounts() {
+        for entry in entries {
             if entry.resource == "events" && entry.group != "events.k8s.io" { continue }
             // kube-controller-manager's own writes: status, and the Deployment controller's
             // revision annotation (an update; Tide only ever applies).
