@@ -477,3 +477,12 @@ public struct ConfigMap: NamespacedObject, Hashable {
         self.data = data
     }
 }
+
+extension Service {
+    /// Shares the metadata's and the selector's strings (see ``StringInterner``).
+    public mutating func internStrings(_ interner: StringInterner) {
+        internMetadataStrings(interner)
+        let selector = interner.intern(spec?.selector)
+        spec?.selector = selector
+    }
+}

@@ -49,6 +49,11 @@ public protocol KubernetesObject: Codable, Sendable {
     var apiVersion: String? { get set }
     var kind: String? { get set }
     var metadata: ObjectMeta { get set }
+
+    /// Replaces strings that many objects repeat with one shared copy each, leaving
+    /// the value unchanged (``StringInterner``); caches call it on what they keep. The
+    /// default shares `apiVersion` and the metadata's.
+    mutating func internStrings(_ interner: StringInterner)
 }
 
 extension KubernetesObject {

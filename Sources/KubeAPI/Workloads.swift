@@ -477,3 +477,31 @@ public struct CustomResourceDefinition: ClusterScopedObject, Hashable {
         }
     }
 }
+
+extension Deployment {
+    /// Shares the metadata's, the selector's, the pod template's and the conditions'
+    /// strings (see ``StringInterner``).
+    public mutating func internStrings(_ interner: StringInterner) {
+        internMetadataStrings(interner)
+        spec?.selector.internStrings(interner)
+        spec?.template.internStrings(interner)
+        if let conditions = status?.conditions {
+            status?.conditions = conditions.map { condition in
+                var condition = condition
+                condition.type = interner.intern(condition.type)
+                condition.reason = condition.reason.map(interner.intern)
+                condition.message = condition.message.map(interner.intern)
+                return condition
+            }
+        }
+    }
+}
+
+extension CronJob {
+    /// Shares the metadata's and the job template's strings (see ``StringInterner``).
+    public mutating func internStrings(_ interner: StringInterner) {
+        internMetadataStrings(interner)
+        spec?.jobTemplate.metadata?.internStrings(interner)
+        spec?.jobTemplate.spec.template.internStrings(interner)
+    }
+}

@@ -13,19 +13,34 @@ public enum CacheChange<K: KubernetesObject>: Sendable {
 /// never shared mutable state. A re-list replaces the whole content at once at
 /// `initDone`; until the first `initDone`, ``hasSynced`` is false.
 public final class ObjectCache<K: KubernetesObject>: Sendable {
+    /// One cached object, held by reference: the tables then hold a pointer per slot
+    /// instead of the whole value (an `Application` is about 850 bytes inline, and a
+    /// table keeps a quarter or more of its slots free), and a copy handed out shares
+    /// the object's storage.
+    private final class Stored: Sendable {
+        let object: K
+        init(_ object: K) { self.object = object }
+    }
+
     private struct State {
-        var objects: [ObjectKey: K] = [:]
-        /// Controller owner uid → keys of the objects it controls.
-        var owned: [String: Set<ObjectKey>] = [:]
+        var objects: [ObjectKey: Stored] = [:]
+        /// Controller owner uid → keys of the objects it controls (an array: an owner
+        /// controls one or two objects of a kind, and a small array is a third of the
+        /// size of a small set).
+        var owned: [String: [ObjectKey]] = [:]
         /// Objects of a re-list in progress; swapped in at `initDone`.
-        var pending: [ObjectKey: K]?
+        var pending: [ObjectKey: Stored]?
         var synced = false
         var syncWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
+    private let interner: StringInterner
 
-    public init() {}
+    /// A cache whose objects share repeated strings through `interner`.
+    public init(interner: StringInterner = .shared) {
+        self.interner = interner
+    }
 
     /// Whether the first complete list has been applied.
     public var hasSynced: Bool { state.withLock { $0.synced } }
@@ -42,7 +57,7 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
         }
     }
 
-    public func get(_ key: ObjectKey) -> K? { state.withLock { $0.objects[key] } }
+    public func get(_ key: ObjectKey) -> K? { state.withLock { $0.objects[key]?.object } }
 
     public var count: Int { state.withLock { $0.objects.count } }
 
@@ -52,14 +67,14 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
     /// this uid (an index lookup, not a scan; the objects are not copied).
     public func versions(controlledBy ownerUID: String) -> [(name: String, resourceVersion: String?)] {
         state.withLock { state in
-            (state.owned[ownerUID] ?? []).compactMap { key in state.objects[key].map { (key.name, $0.metadata.resourceVersion) } }
+            (state.owned[ownerUID] ?? []).compactMap { key in state.objects[key].map { (key.name, $0.object.metadata.resourceVersion) } }
         }
     }
 
     /// Every object whose labels match `selector` (and namespace, if given).
     public func list(matching selector: LabelSelector = LabelSelector(), namespace: String? = nil) -> [K] {
         state.withLock { state in
-            state.objects.values.filter { object in
+            state.objects.values.lazy.map(\.object).filter { object in
                 (namespace == nil || object.metadata.namespace == namespace)
                     && selector.matches(object.metadata.labels ?? [:])
             }
@@ -69,6 +84,8 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
     /// Applies one watcher event and returns the changes it made.
     @discardableResult
     public func apply(_ event: WatcherEvent<K>) -> [CacheChange<K>] {
+        // Objects kept share the strings many of them repeat (outside the lock).
+        let event = event.interningStrings(interner)
         var waiters: [CheckedContinuation<Void, Never>] = []
         let changes = state.withLock { state -> [CacheChange<K>] in
             switch event {
@@ -76,19 +93,19 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                 state.pending = [:]
                 return []
             case .initObject(let object):
-                state.pending?[ObjectKey(object)] = object
+                state.pending?[ObjectKey(object)] = Stored(object)
                 return []
             case .initDone:
                 let fresh = state.pending ?? [:]
                 state.pending = nil
                 var changes: [CacheChange<K>] = []
-                for (key, object) in state.objects where fresh[key] == nil { changes.append(.deleted(object)) }
-                for (key, object) in fresh where state.objects[key]?.metadata.resourceVersion != object.metadata.resourceVersion {
-                    changes.append(.applied(object))
+                for (key, stored) in state.objects where fresh[key] == nil { changes.append(.deleted(stored.object)) }
+                for (key, stored) in fresh where state.objects[key]?.object.metadata.resourceVersion != stored.object.metadata.resourceVersion {
+                    changes.append(.applied(stored.object))
                 }
                 state.objects = fresh
                 state.owned = [:]
-                for (key, object) in fresh { Self.index(object, key, into: &state.owned) }
+                for (key, stored) in fresh { Self.index(stored.object, key, into: &state.owned) }
                 if !state.synced {
                     state.synced = true
                     waiters = state.syncWaiters
@@ -97,13 +114,13 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                 return changes
             case .apply(let object):
                 let key = ObjectKey(object)
-                if let previous = state.objects[key] { Self.unindex(previous, key, from: &state.owned) }
-                state.objects[key] = object
+                if let previous = state.objects[key] { Self.unindex(previous.object, key, from: &state.owned) }
+                state.objects[key] = Stored(object)
                 Self.index(object, key, into: &state.owned)
                 return [.applied(object)]
             case .delete(let object):
                 let key = ObjectKey(object)
-                if let previous = state.objects.removeValue(forKey: key) { Self.unindex(previous, key, from: &state.owned) }
+                if let previous = state.objects.removeValue(forKey: key) { Self.unindex(previous.object, key, from: &state.owned) }
                 return [.deleted(object)]
             case .undecodable(let object):
                 // Its last readable version is stale: drop it rather than act on it.
@@ -111,8 +128,8 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
                 let key = ObjectKey(namespace: object.namespace, name: name)
                 if state.pending != nil { state.pending?[key] = nil; return [] }
                 guard let previous = state.objects.removeValue(forKey: key) else { return [] }
-                Self.unindex(previous, key, from: &state.owned)
-                return [.deleted(previous)]
+                Self.unindex(previous.object, key, from: &state.owned)
+                return [.deleted(previous.object)]
             case .error:
                 return []
             }
@@ -121,14 +138,30 @@ public final class ObjectCache<K: KubernetesObject>: Sendable {
         return changes
     }
 
-    private static func index(_ object: K, _ key: ObjectKey, into owned: inout [String: Set<ObjectKey>]) {
+    private static func index(_ object: K, _ key: ObjectKey, into owned: inout [String: [ObjectKey]]) {
         guard let uid = object.metadata.controllerReference?.uid else { return }
-        owned[uid, default: []].insert(key)
+        if owned[uid]?.contains(key) != true { owned[uid, default: []].append(key) }
     }
 
-    private static func unindex(_ object: K, _ key: ObjectKey, from owned: inout [String: Set<ObjectKey>]) {
+    private static func unindex(_ object: K, _ key: ObjectKey, from owned: inout [String: [ObjectKey]]) {
         guard let uid = object.metadata.controllerReference?.uid else { return }
-        owned[uid]?.remove(key)
+        owned[uid]?.removeAll { $0 == key }
         if owned[uid]?.isEmpty == true { owned[uid] = nil }
+    }
+}
+
+extension WatcherEvent where K: KubernetesObject {
+    /// The event with the object it carries passed through ``KubernetesObject/internStrings(_:)``.
+    fileprivate func interningStrings(_ interner: StringInterner) -> Self {
+        switch self {
+        case .initObject(var object):
+            object.internStrings(interner)
+            return .initObject(object)
+        case .apply(var object):
+            object.internStrings(interner)
+            return .apply(object)
+        case .initStart, .initDone, .delete, .undecodable, .error:
+            return self
+        }
     }
 }

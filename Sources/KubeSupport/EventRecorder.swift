@@ -45,7 +45,8 @@ public final class EventRecorder: EventRecording, Sendable {
     let clock: any RuntimeClock
     let logger: Logger
 
-    /// What this process last said of an Event (its name derives from the key).
+    /// What this process last said of an Event, by the Event's namespace and name
+    /// (the name derives from everything the Event says, and is far shorter).
     private struct Entry {
         var count: Int32
         var lastSeen: Duration
@@ -82,8 +83,9 @@ public final class EventRecorder: EventRecording, Sendable {
     public func record(regarding: ObjectReference, type: String, reason: String, action: String, note: String) async {
         let namespace = regarding.namespace ?? "default"
         let note = String(note.prefix(1_024))
-        let key = [regarding.uid ?? regarding.name ?? "", type, reason, action, note].joined(separator: "\u{1}")
-        let name = Self.eventName(regarding: regarding, key: key)
+        let said = [regarding.uid ?? regarding.name ?? "", type, reason, action, note].joined(separator: "\u{1}")
+        let name = Self.eventName(regarding: regarding, key: said)
+        let key = namespace + "/" + name
         let now = clock.now
         let events = client.namespaced(Event.self, in: namespace)
         let window = seriesWindow

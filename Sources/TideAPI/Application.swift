@@ -492,3 +492,17 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
         }
     }
 }
+
+extension Application {
+    /// Shares the metadata's and the status conditions' strings (see ``StringInterner``).
+    public mutating func internStrings(_ interner: StringInterner) {
+        internMetadataStrings(interner)
+        if let conditions = status?.conditions {
+            status?.conditions = conditions.map { condition in
+                var condition = condition
+                condition.internStrings(interner)
+                return condition
+            }
+        }
+    }
+}

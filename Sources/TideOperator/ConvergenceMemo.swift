@@ -21,8 +21,9 @@ final class ConvergenceMemo: Sendable {
         var uid: String
         var generation: Int64
         var serviceMonitors: Bool
-        /// `resource/name@resourceVersion` of every cached child the Application controls, sorted.
-        var children: [String]
+        /// `resource/name@resourceVersion` of every cached child the Application
+        /// controls, sorted, one per line (one allocation per Application).
+        var children: String
     }
 
     private let entries = Mutex<[ObjectKey: Fingerprint]>([:])
@@ -34,7 +35,7 @@ final class ConvergenceMemo: Sendable {
         for kind in kinds {
             for (name, version) in kind.versions(uid) { children.append("\(kind.resource.plural)/\(name)@\(version ?? "")") }
         }
-        return Fingerprint(uid: uid, generation: application.metadata.generation ?? 0, serviceMonitors: serviceMonitors, children: children.sorted())
+        return Fingerprint(uid: uid, generation: application.metadata.generation ?? 0, serviceMonitors: serviceMonitors, children: children.sorted().joined(separator: "\n"))
     }
 
     /// Whether a reconcile verified exactly these inputs.

@@ -38,27 +38,25 @@ enum RuntimeBench {
         await group.triggerGracefulShutdown()
         _ = await run.result
 
-        // Cache memory per small object: resident memory before and after.
-        let template = ServiceAccount(metadata: ObjectMeta(
-            name: "x", namespace: "default", labels: ["app.kubernetes.io/name": "hello", "app.kubernetes.io/managed-by": "tide"]))
-        let jsonSize = try KubeJSON.encoder.encode(template).count
-        let cache = ObjectCache<ServiceAccount>()
-        let before = residentBytes()
-        cache.apply(.initStart)
-        for index in 0..<cacheObjects {
-            var object = template
-            object.metadata.name = "object-\(index)"
-            object.metadata.uid = UUID().uuidString.lowercased()
-            object.metadata.resourceVersion = String(1_000_000 + index)
-            object.metadata.creationTimestamp = .now
-            cache.apply(.initObject(object))
+        // Cache memory per object: Deployments shaped like Tide's children, decoded
+        // from JSON as a list or watch delivers them (so each holds its own strings),
+        // cached with their repeated strings interned and, as the baseline, without.
+        // Both caches stay alive, so each measure is resident growth over fresh memory.
+        let jsonSize = deploymentJSON(index: 0).utf8.count
+        var kept: [ObjectCache<Deployment>] = []
+        for (label, interner) in [("strings interned", StringInterner()), ("baseline: each object its own strings", StringInterner(capacity: 0))] {
+            let cache = ObjectCache<Deployment>(interner: interner)
+            let before = residentBytes()
+            cache.apply(.initStart)
+            for index in 0..<cacheObjects {
+                cache.apply(.initObject(try KubeJSON.decoder.decode(Deployment.self, from: Data(deploymentJSON(index: index).utf8))))
+            }
+            cache.apply(.initDone)
+            let growth = residentBytes() - before
+            rows.append(("cache memory per Deployment (bytes)", String(format: "%.0f", Double(growth) / Double(cacheObjects)), "\(label); \(cacheObjects) cached, JSON \(jsonSize) bytes each"))
+            kept.append(cache)
         }
-        cache.apply(.initDone)
-        let after = residentBytes()
-        let perObject = Double(after - before) / Double(cacheObjects)
-        rows.append(("cache memory per object (bytes)", String(format: "%.0f", perObject), "\(cacheObjects) ServiceAccounts; their JSON is ~\(jsonSize + 110) bytes each"))
-        rows.append(("cache memory for \(cacheObjects) objects (MiB)", String(format: "%.1f", Double(after - before) / 1_048_576), "resident set growth"))
-        _ = cache.count
+        _ = kept.map(\.count)
 
         // No-op reconciles through the work queue and controller.
         let direct = NoOp()
@@ -93,6 +91,32 @@ enum RuntimeBench {
             counter.add(1, ordering: .relaxed)
             return .done
         }
+    }
+
+    /// A Deployment as the API server returns one of Tide's children (the fields Tide
+    /// decodes), with a name, uid and versions of its own.
+    static func deploymentJSON(index: Int) -> String {
+        let name = "checkout-\(index)"
+        let uid = UUID().uuidString.lowercased()
+        let labels = #""app.kubernetes.io/name":"\#(name)","app.kubernetes.io/instance":"\#(name)","app.kubernetes.io/managed-by":"tide""#
+        let probe = #"{"httpGet":{"path":"/healthz","port":"http"},"periodSeconds":10,"timeoutSeconds":2,"failureThreshold":3}"#
+        return """
+            {"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"\(name)","namespace":"default","uid":"\(uid)",
+            "resourceVersion":"\(1_000_000 + index)","generation":1,"creationTimestamp":"2026-12-01T10:00:00Z",
+            "labels":{\(labels),"app.kubernetes.io/component":"server"},
+            "ownerReferences":[{"apiVersion":"tide.dev/v1alpha1","kind":"Application","name":"\(name)","uid":"\(uid)","controller":true,"blockOwnerDeletion":true}]},
+            "spec":{"replicas":1,"selector":{"matchLabels":{"app.kubernetes.io/name":"\(name)","app.kubernetes.io/instance":"\(name)"}},
+            "template":{"metadata":{"labels":{\(labels)},"annotations":{"prometheus.io/scrape":"true","prometheus.io/port":"8080","prometheus.io/path":"/metrics"}},
+            "spec":{"containers":[{"name":"app","image":"registry.example.com/shop/checkout:1.4.2","ports":[{"name":"http","containerPort":8080,"protocol":"TCP"}],
+            "livenessProbe":\(probe),"readinessProbe":\(probe),
+            "securityContext":{"runAsNonRoot":true,"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]},"seccompProfile":{"type":"RuntimeDefault"}}}],
+            "automountServiceAccountToken":false,"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}}}}},
+            "status":{"observedGeneration":1,"replicas":1,"updatedReplicas":1,"unavailableReplicas":1,"conditions":[
+            {"type":"Available","status":"False","reason":"MinimumReplicasUnavailable","message":"Deployment does not have minimum availability.",
+             "lastUpdateTime":"2026-12-01T10:00:00Z","lastTransitionTime":"2026-12-01T10:00:00Z"},
+            {"type":"Progressing","status":"True","reason":"ReplicaSetUpdated","message":"ReplicaSet \\"\(name)-5d8f9c7b6d\\" is progressing.",
+             "lastUpdateTime":"2026-12-01T10:00:00Z","lastTransitionTime":"2026-12-01T10:00:00Z"}]}}
+            """
     }
 
     static func residentBytes() -> Int {

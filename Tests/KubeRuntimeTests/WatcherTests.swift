@@ -116,6 +116,28 @@ struct WatcherTests {
         await cluster.stop()
     }
 
+    @Test("the cache keeps one copy of a string its objects repeat, and their values unchanged")
+    func cacheInternsStrings() {
+        let interner = StringInterner()
+        let cache = ObjectCache<ServiceAccount>(interner: interner)
+        // Built apart, as decoding gives them: each object holds its own copy.
+        func account(_ name: String) -> ServiceAccount {
+            let key = String(decoding: Array("app.kubernetes.io/managed-by".utf8), as: UTF8.self)
+            return ServiceAccount(metadata: ObjectMeta(name: name, namespace: "default", labels: [key: "tide"]))
+        }
+        func keyStorage(_ name: String) -> UnsafeRawPointer? {
+            guard var key = cache.get(ObjectKey(namespace: "default", name: name))?.metadata.labels?.keys.first else { return nil }
+            return key.withUTF8 { UnsafeRawPointer($0.baseAddress) }
+        }
+        cache.apply(.initStart)
+        cache.apply(.initObject(account("a")))
+        cache.apply(.initDone)
+        cache.apply(.apply(account("b")))
+        #expect(cache.get(ObjectKey(namespace: "default", name: "b"))?.metadata.labels == ["app.kubernetes.io/managed-by": "tide"])
+        #expect(keyStorage("a") != nil && keyStorage("a") == keyStorage("b"))
+        #expect(interner.count == 1)
+    }
+
     @Test("cache lookups by key and label return copies")
     func cacheLookups() {
         let cache = ObjectCache<ServiceAccount>()
