@@ -172,5 +172,32 @@ struct ScalerBench: AsyncParsableCommand {
             "Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
             headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "down in outage"], rows: rows)
         print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
+        hindsightTable(hpa: hpa)
+    }
+
+    /// The best any policy could have done, knowing each trace in advance, within
+    /// twice the HPA default's scale changes; and whether the goal (shortfall
+    /// ≤ the HPA's, idle ≤ half the HPA's, changes ≤ twice the HPA's) was reachable at all.
+    func hindsightTable(hpa: Scaling) {
+        var rows: [[String]] = []
+        for trace in ScalingSimulation.standardTraces() {
+            let reference = ScalingSimulation.run(trace, policy: .tide("HPA", scaling: hpa, interval: 15), target: 5)
+            let budget = 2 * reference.scaleChanges
+            for weight in [1.0, 4.0] {
+                guard let best = HindsightBound.optimal(trace, target: 5, weight: weight, maxChanges: budget) else { continue }
+                rows.append([trace.name, "best in hindsight, shortfall weighed ×\(Int(weight))", String(best.underProvisioned), String(best.overProvisioned), String(best.scaleChanges), "≤ \(budget) changes"])
+            }
+            let goal = (shortfall: reference.underProvisioned, idle: reference.overProvisioned / 2)
+            let verdict: String
+            if let proof = HindsightBound.unreachable(trace, target: 5, shortfall: goal.shortfall, idle: goal.idle, maxChanges: budget) {
+                verdict = String(format: "unreachable by any policy: idle + %.1f × shortfall ≥ %.0f > %d for every schedule", proof.weight, proof.cost, goal.idle + Int(proof.weight * Double(goal.shortfall)))
+            } else {
+                verdict = "not ruled out (reachable in hindsight)"
+            }
+            rows.append([trace.name, "goal: shortfall ≤ \(goal.shortfall), idle ≤ \(goal.idle)", "", "", "≤ \(budget)", verdict])
+        }
+        printTable(
+            "Best possible with the trace known in advance (same scoring; at most twice the HPA default's scale changes)",
+            headers: ["trace", "schedule", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "note"], rows: rows)
     }
 }

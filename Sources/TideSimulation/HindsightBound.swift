@@ -1,0 +1,154 @@
+/// The best any policy could have done on a trace: an optimal replica schedule
+/// computed with the whole trace known in advance, scored exactly as
+/// ``ScalingSimulation/run(_:policy:target:initial:metricWindow:startup:minReplicas:maxReplicas:)``
+/// scores a policy (decisions every `interval` seconds, new replicas ready `startup`
+/// seconds after a scale-up, removals at once), within a budget of scale changes.
+///
+/// No policy can beat it, since none knows the future; it tells how far a policy is
+/// from what was possible, and whether a goal was possible at all.
+///
+/// Shortfall and idle capacity pull against each other, so the bound minimises
+/// `idle + weight × shortfall` (dynamic programming over decision times, replica
+/// counts, whether a scale-up is still starting, and changes used). For every
+/// schedule, that of any policy included, `idle + weight × shortfall ≥ cost`: so a
+/// goal "shortfall ≤ S and idle ≤ X" is out of reach for every policy, clairvoyant
+/// or not, when `cost > X + weight × S` for some weight.
+public enum HindsightBound {
+    /// The optimal schedule for one weight.
+    public struct Result: Sendable, Hashable {
+        /// The least `idle + weight × shortfall` of any schedule within the budget.
+        public var cost: Double
+        public var weight: Double
+        /// The schedule's Σ replicas below the oracle per second.
+        public var underProvisioned: Int
+        /// The schedule's Σ replicas above the oracle per second.
+        public var overProvisioned: Int
+        public var scaleChanges: Int
+        /// The schedule: each change, in order.
+        public var changes: [Change]
+    }
+
+    /// A change of the optimal schedule: at the decision at `second`, set `replicas`.
+    public struct Change: Sendable, Hashable {
+        public var second: Int
+        public var replicas: Int32
+
+        public init(second: Int, replicas: Int32) {
+            self.second = second
+            self.replicas = replicas
+        }
+    }
+
+    /// The optimal schedule for `trace` with at most `maxChanges` scale changes, or
+    /// `nil` when the model does not apply: it needs `interval ≤ startup < 2 ×
+    /// interval` (a scale-up's replicas become ready during the next interval, as with
+    /// the suite's 15 s decisions and 20 s pod start) and `1 ≤ minReplicas ≤ initial ≤
+    /// maxReplicas`.
+    public static func optimal(
+        _ trace: ScalingSimulation.Trace, target: Double, weight: Double, maxChanges: Int, interval: Int = 15, startup: Int = 20,
+        initial: Int32 = 1, minReplicas: Int32 = 1, maxReplicas: Int32 = 20
+    ) -> Result? {
+        guard interval > 0, interval <= startup, startup < 2 * interval, minReplicas >= 1, minReplicas <= initial, initial <= maxReplicas,
+            maxChanges >= 0, weight >= 0, !trace.load.isEmpty
+        else { return nil }
+        // The oracle each second, with the last known load through an outage (as the simulation scores it).
+        var oracle: [Int] = []
+        oracle.reserveCapacity(trace.load.count)
+        var lastKnown: Double = 0
+        for load in trace.load {
+            if let load { lastKnown = load }
+            oracle.append(Int((lastKnown / target).rounded(.up)))
+        }
+        let levels = Int(maxReplicas) + 1
+        // Prefix sums of shortfall and idle per replica level: a stretch costs O(1).
+        var shortSum = [[Int]](repeating: [0], count: levels), idleSum = [[Int]](repeating: [0], count: levels)
+        for level in 0..<levels {
+            shortSum[level].reserveCapacity(oracle.count + 1)
+            idleSum[level].reserveCapacity(oracle.count + 1)
+            for need in oracle {
+                shortSum[level].append(shortSum[level].last! + max(0, need - level))
+                idleSum[level].append(idleSum[level].last! + max(0, level - need))
+            }
+        }
+        let steps = (oracle.count + interval - 1) / interval
+        let offset = startup - interval  // when, in the next interval, a scale-up's replicas are ready
+        let budget = maxChanges + 1
+        // State: ready replicas, desired replicas, a scale-up still starting, changes used.
+        func index(_ ready: Int, _ desired: Int, _ pending: Int, _ used: Int) -> Int {
+            ((ready * levels + desired) * 2 + pending) * budget + used
+        }
+        let states = levels * levels * 2 * budget
+        struct Cell { var cost = Double.infinity, short = 0, idle = 0 }
+        var layer = [Cell](repeating: Cell(), count: states)
+        var from = [[Int32]]()
+        from.reserveCapacity(steps)
+        layer[index(Int(initial), Int(initial), 0, 0)] = Cell(cost: 0)
+        let low = Int(minReplicas), high = Int(maxReplicas)
+        for step in 0..<steps {
+            let start = step * interval, end = min(start + interval, oracle.count)
+            let switchAt = min(start + offset, end)
+            var next = [Cell](repeating: Cell(), count: states)
+            var back = [Int32](repeating: -1, count: states)
+            // Ready replicas never exceed the desired count (a scale-down removes them at once).
+            for desired in low...high {
+                for ready in low...desired {
+                    for pending in 0..<2 {
+                        for used in 0..<budget {
+                            let state = index(ready, desired, pending, used)
+                            let cell = layer[state]
+                            guard cell.cost.isFinite else { continue }
+                            for chosen in low...high {
+                                let changes = used + (chosen == desired ? 0 : 1)
+                                guard changes < budget else { continue }
+                                // A scale-down removes replicas at once and cancels a starting scale-up.
+                                let first = chosen < desired ? min(ready, chosen) : ready
+                                let starting = chosen < desired ? 0 : pending
+                                // The previous interval's scale-up becomes ready `offset` seconds in.
+                                let second = starting == 1 ? max(first, min(desired, chosen)) : first
+                                let short = shortSum[first][switchAt] - shortSum[first][start] + shortSum[second][end] - shortSum[second][switchAt]
+                                let idle = idleSum[first][switchAt] - idleSum[first][start] + idleSum[second][end] - idleSum[second][switchAt]
+                                let cost = cell.cost + Double(idle) + weight * Double(short)
+                                let target = index(second, chosen, chosen > desired ? 1 : 0, changes)
+                                if cost < next[target].cost {
+                                    next[target] = Cell(cost: cost, short: cell.short + short, idle: cell.idle + idle)
+                                    back[target] = Int32(state)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            layer = next
+            from.append(back)
+        }
+        guard let best = layer.indices.min(by: { layer[$0].cost < layer[$1].cost }), layer[best].cost.isFinite else { return nil }
+        // Walk back for the schedule.
+        var desiredAt = [Int32](repeating: 0, count: steps + 1)
+        var state = best
+        for step in stride(from: steps, to: 0, by: -1) {
+            desiredAt[step] = Int32((state / (2 * budget)) % levels)
+            state = Int(from[step - 1][state])
+        }
+        desiredAt[0] = initial
+        var changes: [Change] = []
+        for step in 1...steps where desiredAt[step] != desiredAt[step - 1] { changes.append(Change(second: (step - 1) * interval, replicas: desiredAt[step])) }
+        let cell = layer[best]
+        return Result(
+            cost: cell.cost, weight: weight, underProvisioned: cell.short, overProvisioned: cell.idle, scaleChanges: changes.count, changes: changes)
+    }
+
+    /// Whether no policy at all, even one knowing the future, reaches "shortfall ≤
+    /// `shortfall` and idle ≤ `idle`" within `maxChanges`: the weight that proves it,
+    /// with its bound, or `nil` when none of `weights` does (the goal may then be
+    /// reachable in hindsight; the results say at what cost).
+    public static func unreachable(
+        _ trace: ScalingSimulation.Trace, target: Double, shortfall: Int, idle: Int, maxChanges: Int,
+        weights: [Double] = [0.5, 1, 2, 4, 8]
+    ) -> Result? {
+        for weight in weights {
+            guard let result = optimal(trace, target: target, weight: weight, maxChanges: maxChanges) else { continue }
+            if result.cost > Double(idle) + weight * Double(shortfall) { return result }
+        }
+        return nil
+    }
+}

@@ -1,0 +1,77 @@
+import KubeAPI
+import TideAPI
+import TideScaler
+import TideSimulation
+import Testing
+
+@Suite("Hindsight bound")
+struct HindsightBoundTests {
+    static let traces = ScalingSimulation.standardTraces()
+
+    static func scaling(_ strategy: ScalingStrategy) -> Scaling {
+        var scaling = Scaling(
+            maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "q"),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        scaling.strategy = strategy
+        return ApplicationSpec(image: "x", scaling: scaling).withDefaults.scaling!
+    }
+
+    /// Plays a fixed schedule through the simulation.
+    static func replay(_ changes: [HindsightBound.Change]) -> ScalingSimulation.Policy {
+        ScalingSimulation.Policy(name: "schedule", interval: 15) { current, _, second, _, _ in
+            changes.last { $0.second <= second }?.replicas ?? current
+        }
+    }
+
+    @Test("the optimal schedule, played through the simulation, scores exactly what the bound says")
+    func modelMatchesTheSimulation() throws {
+        for name in ["sawtooth", "outage"] {
+            let trace = try #require(Self.traces.first { $0.name == name })
+            for weight in [1.0, 4.0] {
+                let best = try #require(HindsightBound.optimal(trace, target: 5, weight: weight, maxChanges: 8))
+                let played = ScalingSimulation.run(trace, policy: Self.replay(best.changes), target: 5)
+                #expect(played.underProvisioned == best.underProvisioned, "\(name), weight \(weight)")
+                #expect(played.overProvisioned == best.overProvisioned, "\(name), weight \(weight)")
+                #expect(played.scaleChanges == best.scaleChanges && best.scaleChanges <= 8, "\(name), weight \(weight)")
+                #expect(best.cost == Double(best.overProvisioned) + weight * Double(best.underProvisioned))
+            }
+        }
+    }
+
+    @Test("no policy beats the bound with as many scale changes as it used")
+    func policiesNeverBeatIt() throws {
+        for trace in Self.traces {
+            for strategy in [ScalingStrategy.hpa, .predictive] {
+                let score = ScalingSimulation.run(trace, policy: .tide("policy", scaling: Self.scaling(strategy), interval: 15), target: 5)
+                for weight in [1.0] {
+                    let best = try #require(HindsightBound.optimal(trace, target: 5, weight: weight, maxChanges: score.scaleChanges))
+                    #expect(best.cost <= Double(score.overProvisioned) + weight * Double(score.underProvisioned), "\(trace.name), \(strategy)")
+                }
+            }
+        }
+    }
+
+    @Test("a goal no schedule reaches is proven out of reach; one a schedule reaches is not")
+    func reachability() throws {
+        let noisy = try #require(Self.traces.first { $0.name == "noisy" })
+        // Half the HPA's idle capacity at no more than its shortfall, within twice its 4 changes.
+        let proof = try #require(HindsightBound.unreachable(noisy, target: 5, shortfall: 1_196, idle: 877, maxChanges: 8))
+        #expect(proof.cost > 877 + proof.weight * 1_196)
+        // What the bound's own schedule achieves is, by construction, reachable.
+        let best = try #require(HindsightBound.optimal(noisy, target: 5, weight: 1, maxChanges: 8))
+        #expect(HindsightBound.unreachable(noisy, target: 5, shortfall: best.underProvisioned, idle: best.overProvisioned, maxChanges: 8) == nil)
+    }
+
+    @Test("a model that does not apply is refused, not approximated")
+    func refusesOtherTimings() {
+        let trace = ScalingSimulation.Trace(name: "flat", load: Array(repeating: 10, count: 120))
+        #expect(HindsightBound.optimal(trace, target: 5, weight: 1, maxChanges: 4, interval: 15, startup: 40) == nil)
+        #expect(HindsightBound.optimal(trace, target: 5, weight: 1, maxChanges: 4, interval: 15, startup: 10) == nil)
+        #expect(HindsightBound.optimal(trace, target: 5, weight: 1, maxChanges: 4, initial: 30) == nil)
+        #expect(HindsightBound.optimal(ScalingSimulation.Trace(name: "empty", load: []), target: 5, weight: 1, maxChanges: 4) == nil)
+        // A flat load needs one change, to the oracle's 2 replicas, and then has neither shortfall nor idle.
+        let flat = HindsightBound.optimal(trace, target: 5, weight: 1, maxChanges: 4)
+        #expect(flat?.changes == [HindsightBound.Change(second: 0, replicas: 2)])
+        #expect(flat?.underProvisioned == 20 && flat?.overProvisioned == 0)
+    }
+}
