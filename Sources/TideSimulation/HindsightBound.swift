@@ -44,9 +44,15 @@ public enum HindsightBound {
     /// interval` (a scale-up's replicas become ready during the next interval, as with
     /// the suite's 15 s decisions and 20 s pod start) and `1 ≤ minReplicas ≤ initial ≤
     /// maxReplicas`.
+    ///
+    /// With `downHold`, a scale-down is allowed only as far as every reading of the
+    /// last `downHold` seconds permits (`ceil(reading / target)` for each, the metric
+    /// being the mean of the last `metricWindow` seconds, as the simulation feeds its
+    /// policies) and never while the metric is unavailable: the best a policy can do
+    /// that waits for lower demand to hold before scaling down, however it scales up.
     public static func optimal(
         _ trace: ScalingSimulation.Trace, target: Double, weight: Double, maxChanges: Int, interval: Int = 15, startup: Int = 20,
-        initial: Int32 = 1, minReplicas: Int32 = 1, maxReplicas: Int32 = 20
+        initial: Int32 = 1, minReplicas: Int32 = 1, maxReplicas: Int32 = 20, downHold: Int? = nil, metricWindow: Int = 30
     ) -> Result? {
         guard interval > 0, interval <= startup, startup < 2 * interval, minReplicas >= 1, minReplicas <= initial, initial <= maxReplicas,
             maxChanges >= 0, weight >= 0, !trace.load.isEmpty
@@ -71,6 +77,7 @@ public enum HindsightBound {
             }
         }
         let steps = (oracle.count + interval - 1) / interval
+        let downFloor = downHold.map { hold in Self.downFloor(trace, target: target, interval: interval, steps: steps, hold: hold, metricWindow: metricWindow) }
         let offset = startup - interval  // when, in the next interval, a scale-up's replicas are ready
         let budget = maxChanges + 1
         // State: ready replicas, desired replicas, a scale-up still starting, changes used.
@@ -100,6 +107,7 @@ public enum HindsightBound {
                             for chosen in low...high {
                                 let changes = used + (chosen == desired ? 0 : 1)
                                 guard changes < budget else { continue }
+                                if chosen < desired, let downFloor, chosen < downFloor[step] { continue }
                                 // A scale-down removes replicas at once and cancels a starting scale-up.
                                 let first = chosen < desired ? min(ready, chosen) : ready
                                 let starting = chosen < desired ? 0 : pending
@@ -137,16 +145,44 @@ public enum HindsightBound {
             cost: cell.cost, weight: weight, underProvisioned: cell.short, overProvisioned: cell.idle, scaleChanges: changes.count, changes: changes)
     }
 
+    /// The fewest replicas a scale-down may go to at each decision: the most any
+    /// reading of the last `hold` seconds asks for (`Int.max`, no scale-down, while
+    /// the metric is unavailable).
+    static func downFloor(_ trace: ScalingSimulation.Trace, target: Double, interval: Int, steps: Int, hold: Int, metricWindow: Int) -> [Int] {
+        var lastKnown: Double = 0
+        var filled: [Double] = []
+        filled.reserveCapacity(trace.load.count)
+        for load in trace.load {
+            if let load { lastKnown = load }
+            filled.append(lastKnown)
+        }
+        let asks: [Int?] = (0..<steps).map { step in
+            let second = step * interval
+            guard trace.load[second] != nil else { return nil }
+            let window = filled[max(0, second - metricWindow + 1)...second]
+            return Int((window.reduce(0, +) / Double(window.count) / target).rounded(.up))
+        }
+        return (0..<steps).map { step in
+            guard asks[step] != nil else { return Int.max }
+            var most = 0
+            for earlier in stride(from: step, through: 0, by: -1) where (step - earlier) * interval <= hold {
+                most = max(most, asks[earlier] ?? 0)
+            }
+            return most
+        }
+    }
+
     /// Whether no policy at all, even one knowing the future, reaches "shortfall ≤
     /// `shortfall` and idle ≤ `idle`" within `maxChanges`: the weight that proves it,
     /// with its bound, or `nil` when none of `weights` does (the goal may then be
-    /// reachable in hindsight; the results say at what cost).
+    /// reachable in hindsight; the results say at what cost). With `downHold`, the
+    /// same for every policy that waits that long for lower readings before a scale-down.
     public static func unreachable(
-        _ trace: ScalingSimulation.Trace, target: Double, shortfall: Int, idle: Int, maxChanges: Int,
+        _ trace: ScalingSimulation.Trace, target: Double, shortfall: Int, idle: Int, maxChanges: Int, downHold: Int? = nil,
         weights: [Double] = [0.5, 1, 2, 4, 8]
     ) -> Result? {
         for weight in weights {
-            guard let result = optimal(trace, target: target, weight: weight, maxChanges: maxChanges) else { continue }
+            guard let result = optimal(trace, target: target, weight: weight, maxChanges: maxChanges, downHold: downHold) else { continue }
             if result.cost > Double(idle) + weight * Double(shortfall) { return result }
         }
         return nil

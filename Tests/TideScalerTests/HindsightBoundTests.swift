@@ -62,6 +62,31 @@ struct HindsightBoundTests {
         #expect(HindsightBound.unreachable(noisy, target: 5, shortfall: best.underProvisioned, idle: best.overProvisioned, maxChanges: 8) == nil)
     }
 
+    @Test("waiting 60 s of lower readings before a scale-down costs something, and no such schedule scales down sooner")
+    func heldScaleDowns() throws {
+        let spike = try #require(Self.traces.first { $0.name == "spike" })
+        let free = try #require(HindsightBound.optimal(spike, target: 5, weight: 4, maxChanges: 14))
+        let held = try #require(HindsightBound.optimal(spike, target: 5, weight: 4, maxChanges: 14, downHold: 60))
+        #expect(held.cost > free.cost)
+        // The spike (90 req/s, 18 replicas' worth) ends at 660 s. The readings (30 s
+        // means) at 660 and 675 s ask for 18 and 10 replicas, the later ones for 2: a
+        // schedule that waits for 60 s of lower readings keeps 18 until 735 s, 10 until
+        // 750 s.
+        var previous: Int32 = 1
+        var downs = 0
+        for change in held.changes {
+            if change.replicas < previous {
+                downs += 1
+                if change.second < 735 { #expect(change.replicas >= 18, "down to \(change.replicas) at \(change.second)") }
+                if change.second < 750 { #expect(change.replicas >= 10, "down to \(change.replicas) at \(change.second)") }
+            }
+            previous = change.replicas
+        }
+        #expect(downs > 0)
+        let played = ScalingSimulation.run(spike, policy: Self.replay(held.changes), target: 5)
+        #expect(played.underProvisioned == held.underProvisioned && played.overProvisioned == held.overProvisioned)
+    }
+
     @Test("a model that does not apply is refused, not approximated")
     func refusesOtherTimings() {
         let trace = ScalingSimulation.Trace(name: "flat", load: Array(repeating: 10, count: 120))
