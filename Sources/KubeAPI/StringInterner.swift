@@ -13,7 +13,7 @@ import Synchronization
 /// Guarantees: ``intern(_:)`` always returns a string equal to its argument, so
 /// interning never changes an object's value (only where its bytes live). The table
 /// is bounded: it holds at most ``capacity`` strings of at most 253 bytes (the
-/// longest label key), and once full it returns new strings unchanged rather than
+/// longest object name), and once full it returns new strings unchanged rather than
 /// grow; strings are never removed, so what it holds costs at most
 /// `capacity × (253 + overhead)` bytes.
 public final class StringInterner: Sendable {

@@ -149,18 +149,8 @@ public enum HindsightBound {
     /// reading of the last `hold` seconds asks for (`Int.max`, no scale-down, while
     /// the metric is unavailable).
     static func downFloor(_ trace: ScalingSimulation.Trace, target: Double, interval: Int, steps: Int, hold: Int, metricWindow: Int) -> [Int] {
-        var lastKnown: Double = 0
-        var filled: [Double] = []
-        filled.reserveCapacity(trace.load.count)
-        for load in trace.load {
-            if let load { lastKnown = load }
-            filled.append(lastKnown)
-        }
         let asks: [Int?] = (0..<steps).map { step in
-            let second = step * interval
-            guard trace.load[second] != nil else { return nil }
-            let window = filled[max(0, second - metricWindow + 1)...second]
-            return Int((window.reduce(0, +) / Double(window.count) / target).rounded(.up))
+            trace.metric(at: step * interval, window: metricWindow).map { Int(($0 / target).rounded(.up)) }
         }
         return (0..<steps).map { step in
             guard asks[step] != nil else { return Int.max }

@@ -24,6 +24,15 @@ public enum ScalingSimulation {
             self.name = name
             self.load = load
         }
+
+        /// What a policy reads at `second`: the mean load of the last `window` seconds
+        /// (seconds of an outage inside it count as the current load), or `nil` while
+        /// the metric is unavailable.
+        public func metric(at second: Int, window: Int) -> Double? {
+            guard let current = load[second] else { return nil }
+            let seconds = load[max(0, second - window + 1)...second].map { $0 ?? current }
+            return seconds.reduce(0, +) / Double(seconds.count)
+        }
     }
 
     /// A policy: decides the replica count from the metric (and the ready count),
@@ -85,11 +94,7 @@ public enum ScalingSimulation {
             let load = trace.load[second] ?? lastKnown
             if let known = trace.load[second] { lastKnown = known }
             if second % policy.interval == 0 {
-                var metric: Double?
-                if trace.load[second] != nil {
-                    let window = trace.load[max(0, second - metricWindow + 1)...second].map { $0 ?? lastKnown }
-                    metric = window.reduce(0, +) / Double(window.count)
-                }
+                let metric = trace.metric(at: second, window: metricWindow)
                 let next = min(max(policy.decide(desired, metric, second, ready, &state), minReplicas), maxReplicas)
                 if next < desired, metric == nil { score.downDuringOutage += 1 }
                 if next != desired {
