@@ -19,8 +19,10 @@ import TideAPI
 ///   least 60 s, at most the scale-down stabilization window), instead of the
 ///   window's fixed 300 s. A scale-down undone within twice that time (a scale-up back
 ///   to where it started: flapping, as noisy traffic does) doubles the hold, up to the
-///   window; each scale-down that holds halves it again. The rate policies still
-///   bound every step.
+///   window; each scale-down that holds halves it again. Steps down less than twice
+///   that time apart are one scale-down (a stabilization window releases a fall step
+///   by step), so climbing back part of the way follows demand and is no flap. The
+///   rate policies still bound every step.
 /// - The pod start time is measured: after a scale-up, the first decision that sees
 ///   that many ready replicas records how long it took (a moving average, 30 s until
 ///   measured).
@@ -131,11 +133,19 @@ public enum PredictiveStrategy {
             next = min(2 * hold, max(configured, baseHold))
             history.lastScaleDown = nil
         } else if desired < current {
-            if let down = history.lastScaleDown, now.timeIntervalSince(down.time.date) >= flapWindow {
-                // The previous scale-down held: relax toward the base.
-                next = max(hold / 2, baseHold)
+            var from = current
+            if let down = history.lastScaleDown {
+                if now.timeIntervalSince(down.time.date) >= flapWindow {
+                    // The previous scale-down held: relax toward the base.
+                    next = max(hold / 2, baseHold)
+                } else {
+                    // Still the same way down (a stabilization window releases a fall
+                    // step by step): undoing it means going back to where it began,
+                    // not to the last step's count.
+                    from = max(from, down.replicas)
+                }
             }
-            history.lastScaleDown = .init(time: time, replicas: current)
+            history.lastScaleDown = .init(time: time, replicas: from)
         }
         history.holdSeconds = next > baseHold ? next : nil
         var samples = (history.samples ?? []).filter { now.timeIntervalSince($0.time.date) < sampleHorizon }

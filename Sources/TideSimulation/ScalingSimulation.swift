@@ -71,6 +71,49 @@ public enum ScalingSimulation {
         public var scaleChanges: Int
         /// Scale-downs decided while the metric was unavailable.
         public var downDuringOutage = 0
+        /// Every change of the desired count, in order, with the reading it was decided on.
+        public var changes: [Change] = []
+
+        public init(underProvisioned: Int = 0, overProvisioned: Int = 0, scaleChanges: Int = 0, downDuringOutage: Int = 0, changes: [Change] = []) {
+            self.underProvisioned = underProvisioned
+            self.overProvisioned = overProvisioned
+            self.scaleChanges = scaleChanges
+            self.downDuringOutage = downDuringOutage
+            self.changes = changes
+        }
+
+        /// Scale-downs taken back: a scale-up to at least the count a run of scale-downs
+        /// started from, within `window` seconds of the last of them (flapping). Changes
+        /// that follow demand down and, minutes later, up again are not flaps.
+        public func flaps(initial: Int32 = 1, within window: Int = 120) -> Int {
+            var count = 0
+            var previous = initial
+            var down: (from: Int32, second: Int)?
+            for change in changes {
+                if change.replicas < previous {
+                    down = (max(previous, down.map { change.second - $0.second < window ? $0.from : 0 } ?? 0), change.second)
+                } else if let run = down, change.replicas >= run.from, change.second - run.second < window {
+                    count += 1
+                    down = nil
+                }
+                previous = change.replicas
+            }
+            return count
+        }
+    }
+
+    /// One change a policy made: at the decision at `second`, reading `metric`
+    /// (`nil` while unavailable), it set `replicas`.
+    public struct Change: Sendable, Hashable {
+        public var second: Int
+        public var replicas: Int32
+        public var metric: Double?
+
+        public init(second: Int, replicas: Int32, metric: Double?) {
+            self.second = second
+            self.replicas = replicas
+            self.metric = metric
+        }
     }
 
     /// Simulates `trace` under `policy`.
@@ -88,7 +131,7 @@ public enum ScalingSimulation {
         var ready = initial
         var pendingReady: [(at: Int, replicas: Int32)] = []
         var state = ScalingStatus()
-        var score = Score(underProvisioned: 0, overProvisioned: 0, scaleChanges: 0)
+        var score = Score()
         var lastKnown: Double = 0
         for second in 0..<trace.load.count {
             let load = trace.load[second] ?? lastKnown
@@ -99,6 +142,7 @@ public enum ScalingSimulation {
                 if next < desired, metric == nil { score.downDuringOutage += 1 }
                 if next != desired {
                     score.scaleChanges += 1
+                    score.changes.append(Change(second: second, replicas: next, metric: metric))
                     if next > desired {
                         pendingReady.append((second + startup, next))
                     } else {

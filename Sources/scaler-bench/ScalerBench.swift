@@ -25,11 +25,18 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the scaling-quality table (no processes, no Prometheus).")
     var qualityOnly = false
 
+    @Option(help: "Print every scale change the HPA default and Predictive made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
+    var timeline: String?
+
     mutating func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
             return handler
+        }
+        if let timeline {
+            try timelineTable(timeline)
+            return
         }
         if !qualityOnly { try await processTable() }
         qualityTable()
@@ -128,7 +135,8 @@ struct ScalerBench: AsyncParsableCommand {
 
     // MARK: Scaling quality
 
-    func qualityTable() {
+    /// The HPA default's and Predictive's scalings, as the quality table uses them.
+    static func scalings() -> (hpa: Scaling, predictive: Scaling, tunedDown: Scaling) {
         let base = Scaling(
             maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "q"),
             target: MetricTarget(type: .perReplica, value: "5"))
@@ -140,6 +148,31 @@ struct ScalerBench: AsyncParsableCommand {
         var predictiveSpec = base
         predictiveSpec.strategy = .predictive
         let predictive = ApplicationSpec(image: "x", scaling: predictiveSpec).withDefaults.scaling!
+        return (hpa, predictive, tide)
+    }
+
+    /// Each scale change of the HPA default and of Predictive on one trace, beside the
+    /// reading it was decided on and the oracle at that second.
+    func timelineTable(_ name: String) throws {
+        let traces = ScalingSimulation.standardTraces()
+        guard let trace = traces.first(where: { $0.name == name }) else {
+            throw ValidationError("no trace named '\(name)'; the traces are \(traces.map(\.name).joined(separator: ", "))")
+        }
+        let (hpa, predictive, _) = Self.scalings()
+        var rows: [[String]] = []
+        for policy in [ScalingSimulation.Policy.tide("HPA default, 15 s", scaling: hpa, interval: 15), .tide("Predictive, 15 s", scaling: predictive, interval: 15)] {
+            let score = ScalingSimulation.run(trace, policy: policy, target: 5)
+            for change in score.changes {
+                let oracle = trace.load[change.second].map { String(Int(($0 / 5).rounded(.up))) } ?? "–"
+                rows.append([policy.name, String(change.second), change.metric.map { String(format: "%.1f", $0) } ?? "unavailable", String(change.replicas), oracle])
+            }
+        }
+        printTable(
+            "Scale changes on the \(name) trace (target 5 req/s per replica)", headers: ["policy", "second", "reading", "replicas", "oracle now"], rows: rows)
+    }
+
+    func qualityTable() {
+        let (hpa, predictive, tide) = Self.scalings()
         let policies: [ScalingSimulation.Policy] = [
             .tide("HPA default, 15 s", scaling: hpa, interval: 15),
             .tide("Predictive, 15 s", scaling: predictive, interval: 15),
@@ -164,13 +197,14 @@ struct ScalerBench: AsyncParsableCommand {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, initial: initial)
                 rows.append([
                     trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges),
-                    String(score.downDuringOutage),
+                    String(score.flaps(initial: initial)), String(score.downDuringOutage),
                 ])
             }
         }
         printTable(
             "Scaling quality on 30-minute traces (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
-            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "down in outage"], rows: rows)
+            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s", "down in outage"],
+            rows: rows)
         print("oracle: ceil(load / 5) replicas every second; lower is better in every column")
         hindsightTable(hpa: hpa)
     }
