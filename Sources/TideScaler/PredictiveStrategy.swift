@@ -12,9 +12,10 @@ import TideAPI
 ///
 /// - Up: each metric also asks for the replicas its value will need when pods started
 ///   now are ready and the next decision has come: `value + slope × (pod start +
-///   decision interval)`, the slope fitted to the last minute (or three decisions) of
-///   readings, used only when rising and never above twice the value. The HPA's
-///   recommendation is the floor.
+///   decision interval + the metric's lag)`, the slope fitted to the last minute (or
+///   three decisions) of readings, used only when rising and never above twice the
+///   value; the lag is half the range a PromQL query averages over (see
+///   ``lag(of:)``). The HPA's recommendation is the floor.
 /// - Down: lower demand must hold for two pod starts and one decision interval (at
 ///   least 60 s, at most the scale-down stabilization window), instead of the
 ///   window's fixed 300 s. A scale-down undone within twice that time (a scale-up back
@@ -74,6 +75,46 @@ public enum PredictiveStrategy {
             let slope = slope(points), slope > 0
         else { return value }
         return min(value + slope * lead, 2 * max(value, 0))
+    }
+
+    /// The most a metric's lag adds to the lead: a long range smooths the load more
+    /// than its trend is worth projecting.
+    public static let maximumLag: TimeInterval = 150
+
+    /// How far behind the load `metric` reads, in seconds: half the longest range in
+    /// its PromQL query (`[30s]`, a subquery's `[5m:1m]`), since a rate or mean over a
+    /// window of a steadily changing load equals the load half a window ago; at most
+    /// ``maximumLag``. 0 for an HTTP source and a query without a range: Tide cannot
+    /// see how those average.
+    public static func lag(of metric: ScalingMetric) -> TimeInterval {
+        guard let query = metric.prometheus?.query, let range = longestRange(in: query) else { return 0 }
+        return min(range / 2, maximumLag)
+    }
+
+    /// The longest range selector of a PromQL query, in seconds (text inside quotes is
+    /// not looked at), or `nil` when it has none.
+    public static func longestRange(in query: String) -> TimeInterval? {
+        var longest: TimeInterval?
+        var quote: Character?
+        var range: String?
+        for character in query {
+            if let open = quote {
+                if character == open { quote = nil }
+                continue
+            }
+            switch character {
+            case "\"", "'", "`" where range == nil: quote = character
+            case "[": range = ""
+            case "]":
+                let window = (range ?? "").split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+                if let seconds = DurationText.parse(window)?.inSeconds {
+                    longest = max(longest ?? 0, seconds)
+                }
+                range = nil
+            default: range?.append(character)
+            }
+        }
+        return longest
     }
 
     /// The figures one decision works with, computed once from the remembered history.

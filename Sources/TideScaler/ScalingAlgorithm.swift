@@ -164,14 +164,16 @@ public enum ScalingAlgorithm {
             let plain = recommend(metric, reading: reading, current: current, tolerance: tolerance)
             guard let timing, let value = reading.value, let replicas = plain.replicas else { return plain }
             let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
+            let lag = PredictiveStrategy.lag(of: metric)
             let projected = PredictiveStrategy.projection(
-                of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead)
+                of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
             guard projected > value, let ahead = recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
                 ahead > replicas
             else { return plain }
             var recommendation = plain
             recommendation.replicas = ahead
-            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(timing.readyDelay) s) → \(ahead) replicas"
+            let behind = lag > 0 ? " and the query's range has caught up (\(format(lag)) s behind)" : ""
+            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(timing.readyDelay) s)\(behind) → \(ahead) replicas"
             return recommendation
         }
         history.metrics = recommendations.map { recommendation in

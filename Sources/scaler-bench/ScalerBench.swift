@@ -138,7 +138,7 @@ struct ScalerBench: AsyncParsableCommand {
     /// The HPA default's and Predictive's scalings, as the quality table uses them.
     static func scalings() -> (hpa: Scaling, predictive: Scaling, tunedDown: Scaling) {
         let base = Scaling(
-            maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "q"),
+            maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(requests_total[30s]))"),
             target: MetricTarget(type: .perReplica, value: "5"))
         let hpa = ApplicationSpec(image: "x", scaling: base).withDefaults.scaling!
         var tideSpec = base

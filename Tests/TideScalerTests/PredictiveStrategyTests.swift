@@ -13,8 +13,8 @@ struct PredictiveStrategyTests {
         values.map { .init(name: ScalingMetric.singleMetricName, time: Time(start.addingTimeInterval(-$0.age)), value: ScalingAlgorithm.format($0.value)) }
     }
 
-    func scaling(_ strategy: ScalingStrategy = .predictive) -> Scaling {
-        var scaling = Scaling(maxReplicas: 20, prometheus: PrometheusSource(address: "http://p:9090", query: "q"), target: .init(type: .perReplica, value: "5"))
+    func scaling(_ strategy: ScalingStrategy = .predictive, query: String = "q") -> Scaling {
+        var scaling = Scaling(maxReplicas: 20, prometheus: PrometheusSource(address: "http://p:9090", query: query), target: .init(type: .perReplica, value: "5"))
         scaling.strategy = strategy
         return ApplicationSpec(image: "x", scaling: scaling).withDefaults.scaling!
     }
@@ -35,6 +35,39 @@ struct PredictiveStrategyTests {
             let projected = PredictiveStrategy.projection(of: value, samples: samples(history), now: start, interval: 15, lead: lead)
             #expect(abs(projected - expected) < 0.01, "\(name): \(projected)")
         }
+    }
+
+    @Test("a query's longest range sets the metric's lag: half of it, bounded; none for HTTP or a query without a range")
+    func metricLag() {
+        let cases: [(String, TimeInterval?)] = [
+            ("sum(rate(http_requests_total[30s]))", 30),
+            ("sum(rate(a[1m])) / sum(rate(b[5m]))", 300),
+            ("max_over_time(rate(a[1m])[10m:30s])", 600),
+            ("sum(inflight)", nil),
+            (#"sum(rate(a{path="/x[5m]"}[1m]))"#, 60),
+            ("sum(rate(a[1m30s]))", 90),
+            ("rate(a[$window])", nil),
+        ]
+        for (query, range) in cases {
+            #expect(PredictiveStrategy.longestRange(in: query) == range, "\(query)")
+        }
+        func metric(_ query: String) -> ScalingMetric {
+            ScalingMetric(name: "rps", prometheus: PrometheusSource(address: "http://p:9090", query: query), target: .init(type: .perReplica, value: "5"))
+        }
+        #expect(PredictiveStrategy.lag(of: metric("sum(rate(a[30s]))")) == 15)
+        #expect(PredictiveStrategy.lag(of: metric("avg_over_time(a[1h])")) == PredictiveStrategy.maximumLag)
+        #expect(PredictiveStrategy.lag(of: metric("sum(a)")) == 0)
+        let http = ScalingMetric(name: "rps", http: HTTPSource(url: "http://hello/stats", valueLocation: "requestsPerSecond"), target: .init(type: .total, value: "5"))
+        #expect(PredictiveStrategy.lag(of: http) == 0)
+
+        // A 30 s rate rising 1/s is 15 s behind the load: the projection looks that much further.
+        var remembered = ScalingStatus()
+        remembered.samples = samples([(45, 5), (30, 20), (15, 35)])
+        remembered.lastQueryTime = Time(start.addingTimeInterval(-15))
+        remembered.readyDelaySeconds = 20
+        let decision = ScalingAlgorithm.decide(ScalingInput(
+            currentReplicas: 10, scaling: scaling(query: "sum(rate(a[30s]))"), reading: .value(50), history: remembered, now: start))
+        #expect(decision.message.contains("rising toward 100 by the time new pods are ready (20 s) and the query's range has caught up (15 s behind) → 20 replicas"), "\(decision.message)")
     }
 
     @Test("the slope is a least-squares fit, and needs 10 s of history")
@@ -126,8 +159,10 @@ struct PredictiveStrategyTests {
 
     @Test("on the trace suite: no more shortfall than the HPA's defaults, less idle capacity, no flapping, never down during an outage")
     func traceSuite() {
-        let hpa = ScalingSimulation.Policy.tide("HPA", scaling: scaling(.hpa), interval: 15)
-        let predictive = ScalingSimulation.Policy.tide("Predictive", scaling: scaling(), interval: 15)
+        // The simulation's metric is the mean of the last 30 s, as this query's would be.
+        let query = "sum(rate(requests_total[30s]))"
+        let hpa = ScalingSimulation.Policy.tide("HPA", scaling: scaling(.hpa, query: query), interval: 15)
+        let predictive = ScalingSimulation.Policy.tide("Predictive", scaling: scaling(query: query), interval: 15)
         for trace in ScalingSimulation.standardTraces() {
             let reference = ScalingSimulation.run(trace, policy: hpa, target: 5)
             let score = ScalingSimulation.run(trace, policy: predictive, target: 5)
