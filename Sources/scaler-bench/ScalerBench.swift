@@ -25,7 +25,7 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the scaling-quality table (no processes, no Prometheus).")
     var qualityOnly = false
 
-    @Option(help: "Print every scale change the HPA default and Predictive made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
+    @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
     var timeline: String?
 
     mutating func run() async throws {
@@ -160,7 +160,11 @@ struct ScalerBench: AsyncParsableCommand {
         }
         let (hpa, predictive, _) = Self.scalings()
         var rows: [[String]] = []
-        for policy in [ScalingSimulation.Policy.tide("HPA default, 15 s", scaling: hpa, interval: 15), .tide("Predictive, 15 s", scaling: predictive, interval: 15)] {
+        let policies: [ScalingSimulation.Policy] = [
+            .tide("HPA default, 15 s", scaling: hpa, interval: 15), .tide("Predictive, 15 s", scaling: predictive, interval: 15),
+            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60), .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
+        ]
+        for policy in policies {
             let score = ScalingSimulation.run(trace, policy: policy, target: 5)
             for change in score.changes {
                 let oracle = trace.load[change.second].map { String(Int(($0 / 5).rounded(.up))) } ?? "–"
@@ -176,6 +180,7 @@ struct ScalerBench: AsyncParsableCommand {
         let policies: [ScalingSimulation.Policy] = [
             .tide("HPA default, 15 s", scaling: hpa, interval: 15),
             .tide("Predictive, 15 s", scaling: predictive, interval: 15),
+            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
             .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
             .tide("HPA, tuned down (120 s, 50 %/60 s), 15 s", scaling: tide, interval: 15),
             .tide("HPA, tuned down, CronJob 60 s", scaling: tide, interval: 60),
