@@ -185,8 +185,9 @@ let package = Package(
         .target(
             name: "LocalMode",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
+                "KubeAPI", "KubeClient", "KubeProbes", "KubeRuntime", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],

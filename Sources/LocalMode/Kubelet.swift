@@ -20,17 +20,19 @@ actor Kubelet {
     let namespace: String
     let helloBinary: String
     let targetsFile: URL
+    let exporter: DeploymentStateExporter?
     let logger: Logger
     private var instances: [String: [Instance]] = [:]
     private var lastStatus: [String: JSONValue] = [:]
     private(set) var started = 0
     private(set) var everStarted: [Int32] = []
 
-    init(client: KubeClient, namespace: String, helloBinary: String, targetsFile: URL, logger: Logger) {
+    init(client: KubeClient, namespace: String, helloBinary: String, targetsFile: URL, exporter: DeploymentStateExporter? = nil, logger: Logger) {
         self.client = client
         self.namespace = namespace
         self.helloBinary = helloBinary
         self.targetsFile = targetsFile
+        self.exporter = exporter
         self.logger = logger
     }
 
@@ -90,15 +92,18 @@ actor Kubelet {
             "observedGeneration": .int(deployment.metadata.generation ?? 1), "replicas": .int(Int64(running)),
             "updatedReplicas": .int(Int64(running)), "readyReplicas": .int(Int64(ready)), "availableReplicas": .int(Int64(ready)),
         ]
+        exporter?.setReady(ready, namespace: namespace, deployment: deployment.name)
         guard lastStatus[deployment.name] != status else { return }
         _ = try await client.namespaced(Deployment.self, in: namespace).patchStatus(deployment.name, patch: ["status": status])
         lastStatus[deployment.name] = status
     }
 
     /// Prometheus file-SD: one group per Deployment, labelled like the Prometheus
-    /// Operator labels ServiceMonitor targets (namespace, service).
+    /// Operator labels ServiceMonitor targets (namespace, service); and the Deployment
+    /// state exporter, unlabelled so the labels it exports are kept.
     private func writeTargets(_ deployments: [Deployment]) throws {
         var groups: [JSONValue] = []
+        if let exporter { groups.append(["targets": .array([.string("127.0.0.1:\(exporter.port)")]), "labels": [:]]) }
         for deployment in deployments {
             let ports = (instances[deployment.name] ?? []).filter(\.ready).map(\.port)
             guard !ports.isEmpty else { continue }

@@ -106,6 +106,7 @@ public struct LocalRun: Sendable {
         var processIDs: [Int32] = []
         var prometheus: PrometheusRunner?
         var kubelet: Kubelet?
+        var exporter: DeploymentStateExporter?
         var operatorGroup: ServiceGroup?
         var operatorTask: Task<Void, any Error>?
         var operatorClient: KubeClient?
@@ -113,6 +114,7 @@ public struct LocalRun: Sendable {
         let client = try KubeClient(connection: ClusterConnection(server: server.url), logger: logger)
         func teardown() async {
             await kubelet?.stopAll()
+            exporter?.stop()
             if let prometheus { await prometheus.process.stop() }
             if let operatorGroup { await operatorGroup.triggerGracefulShutdown() }
             _ = await operatorTask?.result
@@ -169,7 +171,11 @@ public struct LocalRun: Sendable {
             emit("Applied crds/ and Application \(namespace)/\(name) (target \(configuration.target) requests/s per replica)")
 
             // 5. The kubelet, until the first process is ready.
-            let kube = Kubelet(client: client, namespace: namespace, helloBinary: "\(configuration.binaries)/hello-service", targetsFile: runner.targetsFile, logger: logger)
+            let state = try await DeploymentStateExporter.start(logger: logger)
+            exporter = state
+            let kube = Kubelet(
+                client: client, namespace: namespace, helloBinary: "\(configuration.binaries)/hello-service", targetsFile: runner.targetsFile,
+                exporter: state, logger: logger)
             kubelet = kube
             for _ in 0..<100 {
                 try await kube.sync()

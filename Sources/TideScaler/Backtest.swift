@@ -101,6 +101,14 @@ public enum Backtest {
         public var scaleChanges: Int
         /// Scale-downs decided while a metric was unavailable (the algorithm allows none).
         public var downWhileUnavailable: Int
+
+        /// Adds one decision interval with `ready` replicas to the shortfall and idle
+        /// replica·seconds against `ideal` (nothing where there is no ideal).
+        mutating func tally(ready: Int32, ideal: Int32?, step: TimeInterval) {
+            guard let ideal else { return }
+            shortfall += Double(max(0, ideal - ready)) * step
+            idle += Double(max(0, ready - ideal)) * step
+        }
     }
 
     /// Replays `readings` (one map per decision, every `step`) under `scaling`,
@@ -145,13 +153,34 @@ public enum Backtest {
                 return ScalingAlgorithm.clampToInt32((value / target).rounded(.up))
             }
             let ideal = perReplica.max().map { min(max($0, minimum), maximum) }
-            if let ideal {
-                replay.shortfall += Double(max(0, ideal - ready)) * step
-                replay.idle += Double(max(0, ready - ideal)) * step
-            }
+            replay.tally(ready: ready, ideal: ideal, step: step)
             replay.desired.append(current)
             replay.ready.append(ready)
             replay.ideal.append(ideal)
+        }
+        return replay
+    }
+
+    /// What the Deployment really had: its ready replicas at each decision time (the
+    /// latest sample at or before it, since a count holds until it changes; before the
+    /// first sample, the first), scored against `ideal` as a replay is; `nil` without
+    /// samples. Its scale changes are the changes of the ready count: the history has
+    /// no decisions.
+    public static func observed(_ series: Series, times: [Date], ideal: [Int32?], step: TimeInterval) -> Replay? {
+        guard !series.points.isEmpty else { return nil }
+        var replay = Replay(desired: [], ready: [], ideal: ideal, shortfall: 0, idle: 0, scaleChanges: 0, downWhileUnavailable: 0)
+        var index = 0
+        var last: Int32?
+        for (position, time) in times.enumerated() {
+            while index < series.points.count, series.points[index].time <= time {
+                last = ScalingAlgorithm.clampToInt32(series.points[index].value.rounded())
+                index += 1
+            }
+            let ready = last ?? ScalingAlgorithm.clampToInt32(series.points[0].value.rounded())
+            if let previous = replay.ready.last, previous != ready { replay.scaleChanges += 1 }
+            replay.tally(ready: ready, ideal: position < ideal.count ? ideal[position] : nil, step: step)
+            replay.desired.append(ready)
+            replay.ready.append(ready)
         }
         return replay
     }

@@ -21,6 +21,9 @@ public struct BacktestRun: Sendable {
         public var readyDelay: Duration?
         /// Prometheus to query instead of each metric's own address (e.g. a port-forward).
         public var prometheusAddress: String?
+        /// The Deployment's ready replicas over time; default: kube-state-metrics'
+        /// ``BacktestRun/readyReplicasQuery(namespace:deployment:)``.
+        public var replicasQuery: String?
         public var rows = 24
         public var end: Date?
 
@@ -116,13 +119,8 @@ public struct BacktestRun: Sendable {
         var series: [Backtest.Series] = []
         for metric in current.resolvedMetrics {
             guard let source = metric.prometheus else { continue }
-            let secrets = try await reader.secrets(for: metric)
             let address = options.prometheusAddress ?? source.address
-            guard let url = URL(string: address) else { throw Failure.invalid("\(address) is not a URL") }
-            let prometheus = try PrometheusClient(address: url, timeout: .seconds(30), credentials: secrets.credentials, caPEM: secrets.caPEM)
-            let history = await prometheus.queryRange(source.query, start: start, end: end, step: step)
-            try? await prometheus.shutdown()
-            switch history {
+            switch try await history(source.query, from: metric, reader: reader, start: start, end: end, step: step) {
             case .success(let points) where points.isEmpty: throw Backtest.Failure.noHistory(metric: metric.name)
             case .success(let points): series.append(.init(metric: metric.name, points: points))
             case .failure(.emptyResult): throw Backtest.Failure.noHistory(metric: metric.name)
@@ -131,45 +129,90 @@ public struct BacktestRun: Sendable {
         }
         let aligned = Backtest.align(series, start: start, end: end, step: step)
         let readyDelay = options.readyDelay?.inSeconds ?? Double(application.status?.scaling?.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay)
-        let initial = application.spec.replicas ?? spec.effectiveReplicas
-        let replays = [("current", current), ("proposed", proposed)].map { entry in
+
+        // What the Deployment really had, when Prometheus has it (kube-state-metrics):
+        // the replays then start where it was, and the report shows it beside them.
+        let replicasQuery = options.replicasQuery ?? Self.readyReplicasQuery(namespace: namespace, deployment: name)
+        var actual = Backtest.Series(metric: "replicas", points: [])
+        var actualNote = ""
+        if let metric = current.resolvedMetrics.first(where: { $0.prometheus != nil }) {
+            switch try await history(replicasQuery, from: metric, reader: reader, start: start, end: end, step: step) {
+            case .success(let points): actual.points = points
+            case .failure(.emptyResult): break
+            case .failure(let why): actualNote = ": \(why)"
+            }
+        }
+        let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? application.spec.replicas ?? spec.effectiveReplicas
+        var replays = [("current", current), ("proposed", proposed)].map { entry in
             (name: entry.0, replay: Backtest.replay(
                 scaling: entry.1, times: aligned.times, readings: aligned.readings, step: step, initial: initial, readyDelay: readyDelay))
         }
+        let observed = Backtest.observed(actual, times: aligned.times, ideal: replays[0].replay.ideal, step: step)
+        if let observed { replays.append((name: "actual", replay: observed)) }
+        let actualLine = observed != nil
+            ? "actual:   the Deployment's ready replicas, from \(replicasQuery); both replays start at its \(initial)"
+            : "actual:   no history of the Deployment's ready replicas (\(replicasQuery) returned none\(actualNote); is kube-state-metrics scraped? --replicas-query names another query); both replays start at the current \(initial)"
         return report(
             application: application, current: current, proposed: proposed, aligned: aligned, replays: replays, start: start, end: end, step: step,
-            readyDelay: readyDelay)
+            readyDelay: readyDelay, actual: actualLine)
+    }
+
+    /// kube-state-metrics' ready replicas of a Deployment (the largest series, should
+    /// several instances export it).
+    public static func readyReplicasQuery(namespace: String, deployment: String) -> String {
+        #"max(kube_deployment_status_replicas_ready{namespace="\#(namespace)",deployment="\#(deployment)"})"#
+    }
+
+    /// `query`'s samples in the window, from the Prometheus `metric` names (or the
+    /// address given instead), with the credentials its Secrets hold.
+    func history(
+        _ query: String, from metric: ScalingMetric, reader: MetricReader, start: Date, end: Date, step: TimeInterval
+    ) async throws -> Result<[Backtest.Point], MetricUnavailable> {
+        guard let source = metric.prometheus else { return .failure(.emptyResult) }
+        let secrets = try await reader.secrets(for: metric)
+        let address = options.prometheusAddress ?? source.address
+        guard let url = URL(string: address) else { throw Failure.invalid("\(address) is not a URL") }
+        let prometheus = try PrometheusClient(address: url, timeout: .seconds(30), credentials: secrets.credentials, caPEM: secrets.caPEM)
+        let history = await prometheus.queryRange(query, start: start, end: end, step: step)
+        try? await prometheus.shutdown()
+        return history
     }
 
     func report(
         application: Application, current: Scaling, proposed: Scaling, aligned: (times: [Date], readings: [[String: Double]], gaps: [Backtest.Gap]),
-        replays: [(name: String, replay: Backtest.Replay)], start: Date, end: Date, step: TimeInterval, readyDelay: TimeInterval
+        replays: [(name: String, replay: Backtest.Replay)], start: Date, end: Date, step: TimeInterval, readyDelay: TimeInterval,
+        actual: String
     ) -> Report {
         let metric = current.resolvedMetrics.first?.name ?? ""
         var lines = [
             "Backtest of Application \(namespace)/\(name): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up",
             "current:  strategy \(current.strategy?.rawValue ?? "HPA"), scale-down window \(current.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
             "proposed: strategy \(proposed.strategy?.rawValue ?? "HPA"), scale-down window \(proposed.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
+            actual,
         ]
         for gap in aligned.gaps { lines.append("gap: \(gap)") }
         lines.append("")
-        lines.append(pad(["time", metric, "ideal", "current", "proposed"]))
+        lines.append(pad(["time", metric, "ideal"] + replays.map(\.name)))
         let every = max(1, aligned.times.count / max(options.rows, 1))
         for index in stride(from: 0, to: aligned.times.count, by: every) {
             lines.append(pad([
                 Time(aligned.times[index]).description, aligned.readings[index][metric].map(ScalingAlgorithm.format) ?? "-",
-                replays[0].replay.ideal[index].map(String.init) ?? "-", String(replays[0].replay.ready[index]), String(replays[1].replay.ready[index]),
-            ]))
+                replays[0].replay.ideal[index].map(String.init) ?? "-",
+            ] + replays.map { String($0.replay.ready[index]) }))
         }
         lines.append("")
         lines.append(pad(["policy", "shortfall replica·s", "idle replica·s", "scale changes", "down while unavailable"]))
         for entry in replays {
+            let observed = entry.name == "actual"
             lines.append(pad([
                 entry.name, ScalingAlgorithm.format(entry.replay.shortfall), ScalingAlgorithm.format(entry.replay.idle), String(entry.replay.scaleChanges),
-                String(entry.replay.downWhileUnavailable),
+                observed ? "-" : String(entry.replay.downWhileUnavailable),
             ]))
         }
         lines.append("ideal: ceil(value / target) of the PerReplica metrics, within the bounds; ready replicas are compared with it")
+        if replays.contains(where: { $0.name == "actual" }) {
+            lines.append("actual: its scale changes are changes of its ready count; where the current replay follows it, the replay's model (pod start, cadence) fits this Application")
+        }
         let svg = Backtest.svg(
             title: "Backtest of \(namespace)/\(name)", times: aligned.times, values: aligned.readings.map { $0[metric] },
             ideal: replays[0].replay.ideal, replays: replays)

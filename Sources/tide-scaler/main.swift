@@ -146,6 +146,9 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Prometheus address to query instead of the metrics' own (e.g. http://127.0.0.1:9090 through a port-forward).")
     var prometheusAddress: String?
 
+    @Option(help: "A query for the Deployment's ready replicas over time, shown beside the replays (default: kube-state-metrics' kube_deployment_status_replicas_ready for it).")
+    var replicasQuery: String?
+
     @Option(help: "Where to write the SVG plot (default: backtest-<application>.svg).")
     var svg: String?
 
@@ -169,6 +172,7 @@ struct BacktestCommand: AsyncParsableCommand {
         options.strategy = strategy.flatMap(ScalingStrategy.init(rawValue:))
         options.readyDelay = readyDelay.flatMap(DurationText.parse)
         options.prometheusAddress = prometheusAddress
+        options.replicasQuery = replicasQuery
         do {
             if let behavior { options.behavior = try BacktestRun.behavior(fromFile: behavior) }
             var connection = try KubeConfigLoader(kubeconfigPath: target.kubeconfig, context: target.context).load()

@@ -52,6 +52,12 @@ struct LocalRunTests {
             #expect(text.contains("shortfall replica·s"))
             let plot = try #require(report.backtestPlot)
             #expect(try String(contentsOf: plot, encoding: .utf8).contains("proposed: ready replicas"))
+            // What the Deployment had, exported as kube-state-metrics would and read back from Prometheus.
+            #expect(text.contains("actual:   the Deployment's ready replicas, from max(kube_deployment_status_replicas_ready"), "\(text)")
+            let rows: [[Substring]] = text.split(separator: "\n").map { line in line.split(separator: " ", omittingEmptySubsequences: true) }
+            let actual: [Int] = rows.filter { $0.count == 6 && $0[0].hasPrefix("20") }.compactMap { Int($0[5]) }
+            #expect((actual.max() ?? 0) >= 2, "the real processes' ready count shows in the history: \(text)")
+            #expect(try String(contentsOf: plot, encoding: .utf8).contains("actual: ready replicas"))
         case .http:
             #expect(text.contains("backtest: skipped (the HTTP source is read live and has no history)"))
             #expect(report.backtestPlot == nil)

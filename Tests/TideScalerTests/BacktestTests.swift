@@ -1,8 +1,11 @@
 import AsyncHTTPClient
+import Synchronization
 import Foundation
 import HelloService
+import Hummingbird
 import KubeAPI
 import KubeClient
+import Logging
 import TideAPI
 import Testing
 import TideTestSupport
@@ -73,6 +76,21 @@ struct BacktestTests {
         #expect(replay.scaleChanges == 3)
     }
 
+    @Test("what the Deployment really had is scored as a replay is: a count holds until its next sample, and its changes are counted")
+    func observed() throws {
+        let times = (0..<6).map { start.addingTimeInterval(Double($0) * 15) }
+        let points = [(5.0, 2.0), (40, 4), (70, 3)].map { Backtest.Point(time: start.addingTimeInterval($0.0), value: $0.1) }
+        let ideal: [Int32?] = [2, 2, 4, 4, nil, 3]
+        let observed = try #require(Backtest.observed(.init(metric: "replicas", points: points), times: times, ideal: ideal, step: 15))
+        #expect(observed.ready == [2, 2, 2, 4, 4, 3], "before the first sample, the first; then the latest at or before each time")
+        #expect(observed.shortfall == 2 * 15, "2 short at 30 s, where the ideal was already 4")
+        #expect(observed.idle == 0, "no ideal at 60 s, so nothing counted there")
+        #expect(observed.scaleChanges == 2)
+        #expect(Backtest.observed(.init(metric: "replicas", points: []), times: times, ideal: ideal, step: 15) == nil)
+        #expect(BacktestRun.readyReplicasQuery(namespace: "demo", deployment: "hello")
+            == #"max(kube_deployment_status_replicas_ready{namespace="demo",deployment="hello"})"#)
+    }
+
     @Test("a behavior file that is not one is refused with the reason, naming the file")
     func behaviorFiles() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-behavior-\(UUID().uuidString)")
@@ -115,14 +133,29 @@ struct BacktestRealPrometheusTests {
         defer { service.cancel() }
         var port = 0
         for await bound in bound.stream { port = bound; break }
-        let prometheus = try PrometheusProcess(binary: binary, targets: [port], labels: ["service": "hello"])
+        // What kube-state-metrics would export: the Deployment's ready replicas, 1, 3 under load, then 2.
+        let ready = Mutex<Int>(1)
+        let router = Router()
+        router.get("metrics") { _, _ in
+            "kube_deployment_status_replicas_ready{namespace=\"default\",deployment=\"hello\"} \(ready.withLock { $0 })\n"
+        }
+        let (exporterPorts, exporterBound) = AsyncStream<Int>.makeStream()
+        let exporter = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { exporterBound.yield($0.localAddress?.port ?? 0) }, logger: Logger(label: "kube-state-metrics"))
+        let exporterTask = Task { try await exporter.run() }
+        defer { exporterTask.cancel() }
+        var exporterPort = 0
+        for await bound in exporterPorts { exporterPort = bound; break }
+        let prometheus = try PrometheusProcess(binary: binary, targets: [port, exporterPort], labels: ["service": "hello"])
         defer { Task { await prometheus.stop() } }
         try await prometheus.waitUntilReady()
 
         // The load profile: idle, about 40 requests/s for 16 s, then about 8.
         let started = Date()
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        for (seconds, pause) in [(4.0, 1_000), (16.0, 25), (8.0, 125)] {
+        for (seconds, pause, replicas) in [(4.0, 1_000, 1), (16.0, 25, 3), (8.0, 125, 2)] {
+            ready.withLock { $0 = replicas }
             let until = Date().addingTimeInterval(seconds)
             while Date() < until {
                 _ = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello"), timeout: .seconds(2))
@@ -147,14 +180,18 @@ struct BacktestRealPrometheusTests {
         let text = report.lines.joined(separator: "\n")
         #expect(text.contains("Backtest of Application default/hello"))
         #expect(text.contains("proposed: strategy Predictive, scale-down window 6 s"))
-        let scores = report.lines.filter { $0.hasPrefix("current ") || $0.hasPrefix("proposed ") }
-        #expect(scores.count == 2, "\(text)")
-        let peak = report.lines.compactMap { line -> Int? in
-            let cells = line.split(separator: " ", omittingEmptySubsequences: true)
-            return cells.count == 5 && cells[0].hasPrefix("20") ? Int(cells[3]) : nil
-        }.max() ?? 0
+        let scores = report.lines.filter { $0.hasPrefix("current ") || $0.hasPrefix("proposed ") || $0.hasPrefix("actual ") }
+        #expect(scores.count == 3, "\(text)")
+        let rows = report.lines.map { $0.split(separator: " ", omittingEmptySubsequences: true) }.filter { $0.count == 6 && $0[0].hasPrefix("20") }
+        let peak = rows.compactMap { Int($0[3]) }.max() ?? 0
         #expect(peak >= 5, "about 40 requests/s at 5 per replica: \(text)")
+        // What the Deployment had, read back from Prometheus beside the replays.
+        #expect(text.contains(#"actual:   the Deployment's ready replicas, from max(kube_deployment_status_replicas_ready{namespace="default",deployment="hello"}); both replays start at its "#), "\(text)")
+        let actual = rows.compactMap { Int($0[5]) }
+        #expect(actual.max() == 3 && actual.last == 2, "3 under load, then 2: \(text)")
+        #expect(rows.first.map { Int($0[3]) == Int($0[5]) && Int($0[4]) == Int($0[5]) } == true, "the replays start where the Deployment was: \(text)")
         #expect(report.svg.hasPrefix("<svg") && report.svg.contains("current: ready replicas") && report.svg.contains("proposed: ready replicas"))
+        #expect(report.svg.contains("actual: ready replicas"))
 
         // The CLI, as a user runs it.
         let kubeconfig = FileManager.default.temporaryDirectory.appendingPathComponent("tide-backtest-\(UUID().uuidString).kubeconfig")
@@ -169,6 +206,13 @@ struct BacktestRealPrometheusTests {
         ])
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.output.contains("shortfall replica·s") && run.output.contains("plot: \(plot.path)"))
+        // A replicas query without history is a note, not a failure.
+        let other = try await runProcess(scaler, [
+            "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "40s", "--step", "2s",
+            "--replicas-query", "sum(no_such_gauge)", "--svg", plot.path,
+        ])
+        #expect(other.status == 0, "\(other.errors)")
+        #expect(other.output.contains("actual:   no history of the Deployment's ready replicas (sum(no_such_gauge) returned none"), "\(other.output)")
         #expect(FileManager.default.fileExists(atPath: plot.path))
 
         // No history: a clear message, exit 1.

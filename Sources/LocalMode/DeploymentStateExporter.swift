@@ -1,0 +1,48 @@
+import Foundation
+import KubeProbes
+import Logging
+import Prometheus
+
+/// What kube-state-metrics would tell Prometheus about the local Deployments: their
+/// ready replicas, as `kube_deployment_status_replicas_ready{namespace, deployment}`,
+/// on a loopback port Prometheus scrapes. With it, the local run's backtest shows what
+/// the Deployment really had beside the replays, as it does in a cluster.
+final class DeploymentStateExporter: Sendable {
+    let port: Int
+    private let registry: PrometheusCollectorRegistry
+    private let server: Task<Void, any Error>
+
+    private init(port: Int, registry: PrometheusCollectorRegistry, server: Task<Void, any Error>) {
+        self.port = port
+        self.registry = registry
+        self.server = server
+    }
+
+    /// Starts serving on a free loopback port.
+    static func start(logger: Logger) async throws -> DeploymentStateExporter {
+        let registry = PrometheusCollectorRegistry()
+        let bound = AsyncStream<Int>.makeStream()
+        let probes = ProbeServer(host: "127.0.0.1", port: 0, registry: registry, isReady: { true }, onBound: { bound.continuation.yield($0) }, logger: logger)
+        let server = Task { try await probes.run() }
+        var port = 0
+        for await value in bound.stream {
+            port = value
+            break
+        }
+        guard port > 0 else {
+            server.cancel()
+            throw LocalRunError.failed("the Deployment state exporter did not start")
+        }
+        return DeploymentStateExporter(port: port, registry: registry, server: server)
+    }
+
+    /// Records a Deployment's ready replicas.
+    func setReady(_ ready: Int, namespace: String, deployment: String) {
+        registry.makeGauge(name: "kube_deployment_status_replicas_ready", labels: [("namespace", namespace), ("deployment", deployment)])
+            .set(Int64(ready))
+    }
+
+    func stop() {
+        server.cancel()
+    }
+}
