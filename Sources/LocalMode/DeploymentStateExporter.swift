@@ -4,9 +4,11 @@ import Logging
 import Prometheus
 
 /// What kube-state-metrics would tell Prometheus about the local Deployments: their
-/// ready replicas, as `kube_deployment_status_replicas_ready{namespace, deployment}`,
-/// on a loopback port Prometheus scrapes. With it, the local run's backtest shows what
-/// the Deployment really had beside the replays, as it does in a cluster.
+/// desired and ready replicas, as `kube_deployment_spec_replicas` and
+/// `kube_deployment_status_replicas_ready` `{namespace, deployment}`, on a loopback
+/// port Prometheus scrapes. With it, the local run's backtest shows what the
+/// Deployment really had beside the replays and measures its pod start, as it does in
+/// a cluster.
 final class DeploymentStateExporter: Sendable {
     let port: Int
     private let registry: PrometheusCollectorRegistry
@@ -36,10 +38,11 @@ final class DeploymentStateExporter: Sendable {
         return DeploymentStateExporter(port: port, registry: registry, server: server)
     }
 
-    /// Records a Deployment's ready replicas.
-    func setReady(_ ready: Int, namespace: String, deployment: String) {
-        registry.makeGauge(name: "kube_deployment_status_replicas_ready", labels: [("namespace", namespace), ("deployment", deployment)])
-            .set(Int64(ready))
+    /// Records a Deployment's desired and ready replicas.
+    func set(desired: Int, ready: Int, namespace: String, deployment: String) {
+        let labels = [("namespace", namespace), ("deployment", deployment)]
+        registry.makeGauge(name: "kube_deployment_spec_replicas", labels: labels).set(Int64(desired))
+        registry.makeGauge(name: "kube_deployment_status_replicas_ready", labels: labels).set(Int64(ready))
     }
 
     func stop() {

@@ -92,7 +92,7 @@ actor Kubelet {
             "observedGeneration": .int(deployment.metadata.generation ?? 1), "replicas": .int(Int64(running)),
             "updatedReplicas": .int(Int64(running)), "readyReplicas": .int(Int64(ready)), "availableReplicas": .int(Int64(ready)),
         ]
-        exporter?.setReady(ready, namespace: namespace, deployment: deployment.name)
+        exporter?.set(desired: Int(deployment.spec?.replicas ?? 1), ready: ready, namespace: namespace, deployment: deployment.name)
         guard lastStatus[deployment.name] != status else { return }
         _ = try await client.namespaced(Deployment.self, in: namespace).patchStatus(deployment.name, patch: ["status": status])
         lastStatus[deployment.name] = status

@@ -161,6 +161,30 @@ public enum Backtest {
         return replay
     }
 
+    /// How long the Deployment's new pods took to become ready, from its history: for
+    /// each rise of the desired count (`desired`), the time until the ready count
+    /// (`ready`) first reached it; the median of those (robust to one slow start), or
+    /// `nil` when the history has no completed scale-up. As precise as the samples'
+    /// spacing.
+    public static func measuredReadyDelay(desired: [Point], ready: [Point]) -> (seconds: TimeInterval, scaleUps: Int)? {
+        var delays: [TimeInterval] = []
+        var previous: Double?
+        for (index, point) in desired.enumerated() {
+            defer { previous = point.value }
+            guard let before = previous, point.value > before else { continue }
+            // The rise counts until the desired count changes again.
+            let until = desired[(index + 1)...].first { $0.value != point.value }?.time ?? .distantFuture
+            if let reached = ready.first(where: { $0.time >= point.time && $0.time < until && $0.value >= point.value }) {
+                delays.append(reached.time.timeIntervalSince(point.time))
+            }
+        }
+        guard !delays.isEmpty else { return nil }
+        delays.sort()
+        let middle = delays.count / 2
+        let median = delays.count % 2 == 1 ? delays[middle] : (delays[middle - 1] + delays[middle]) / 2
+        return (median, delays.count)
+    }
+
     /// What the Deployment really had: its ready replicas at each decision time (the
     /// latest sample at or before it, since a count holds until it changes; before the
     /// first sample, the first), scored against `ideal` as a replay is; `nil` without

@@ -17,13 +17,18 @@ public struct BacktestRun: Sendable {
         public var behavior: ScalingBehavior?
         /// Replaces `strategy` in the proposal.
         public var strategy: ScalingStrategy?
-        /// Seconds new pods take to be ready; default: the measured figure in status, else 30.
+        /// Seconds new pods take to be ready; default: measured from the Deployment's
+        /// history (desired and ready replicas), else the figure in status, else 30.
         public var readyDelay: Duration?
         /// Prometheus to query instead of each metric's own address (e.g. a port-forward).
         public var prometheusAddress: String?
         /// The Deployment's ready replicas over time; default: kube-state-metrics'
         /// ``BacktestRun/readyReplicasQuery(namespace:deployment:)``.
         public var replicasQuery: String?
+        /// The Deployment's desired replicas over time (with the ready ones, they
+        /// measure the pod start); default: kube-state-metrics'
+        /// ``BacktestRun/desiredReplicasQuery(namespace:deployment:)``.
+        public var desiredReplicasQuery: String?
         public var rows = 24
         public var end: Date?
 
@@ -128,12 +133,13 @@ public struct BacktestRun: Sendable {
             }
         }
         let aligned = Backtest.align(series, start: start, end: end, step: step)
-        let readyDelay = options.readyDelay?.inSeconds ?? Double(application.status?.scaling?.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay)
 
         // What the Deployment really had, when Prometheus has it (kube-state-metrics):
         // the replays then start where it was, and the report shows it beside them.
         let replicasQuery = options.replicasQuery ?? Self.readyReplicasQuery(namespace: namespace, deployment: name)
+        let desiredQuery = options.desiredReplicasQuery ?? Self.desiredReplicasQuery(namespace: namespace, deployment: name)
         var actual = Backtest.Series(metric: "replicas", points: [])
+        var desired: [Backtest.Point] = []
         var actualNote = ""
         if let metric = current.resolvedMetrics.first(where: { $0.prometheus != nil }) {
             switch try await history(replicasQuery, from: metric, reader: reader, start: start, end: end, step: step) {
@@ -141,6 +147,25 @@ public struct BacktestRun: Sendable {
             case .failure(.emptyResult): break
             case .failure(let why): actualNote = ": \(why)"
             }
+            if !actual.points.isEmpty, options.readyDelay == nil,
+                case .success(let points) = try await history(desiredQuery, from: metric, reader: reader, start: start, end: end, step: step)
+            {
+                desired = points
+            }
+        }
+        let readyDelay: TimeInterval
+        let readyDelaySource: String
+        if let given = options.readyDelay {
+            (readyDelay, readyDelaySource) = (given.inSeconds, "as given")
+        } else if let measured = Backtest.measuredReadyDelay(desired: desired, ready: actual.points) {
+            (readyDelay, readyDelaySource) = (
+                measured.seconds,
+                "measured: the median of \(measured.scaleUps) scale-up\(measured.scaleUps == 1 ? "" : "s") in the history, to the samples' \(ScalingAlgorithm.format(step)) s"
+            )
+        } else if let status = application.status?.scaling?.readyDelaySeconds {
+            (readyDelay, readyDelaySource) = (Double(status), "as strategy Predictive measured it, in status")
+        } else {
+            (readyDelay, readyDelaySource) = (Double(PredictiveStrategy.defaultReadyDelay), "assumed: no scale-up in the history, none measured in status")
         }
         let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? application.spec.replicas ?? spec.effectiveReplicas
         var replays = [("current", current), ("proposed", proposed)].map { entry in
@@ -154,7 +179,12 @@ public struct BacktestRun: Sendable {
             : "actual:   no history of the Deployment's ready replicas (\(replicasQuery) returned none\(actualNote); is kube-state-metrics scraped? --replicas-query names another query); both replays start at the current \(initial)"
         return report(
             application: application, current: current, proposed: proposed, aligned: aligned, replays: replays, start: start, end: end, step: step,
-            readyDelay: readyDelay, actual: actualLine)
+            readyDelay: readyDelay, readyDelaySource: readyDelaySource, actual: actualLine)
+    }
+
+    /// kube-state-metrics' desired replicas of a Deployment (`spec.replicas`).
+    public static func desiredReplicasQuery(namespace: String, deployment: String) -> String {
+        #"max(kube_deployment_spec_replicas{namespace="\#(namespace)",deployment="\#(deployment)"})"#
     }
 
     /// kube-state-metrics' ready replicas of a Deployment (the largest series, should
@@ -181,11 +211,11 @@ public struct BacktestRun: Sendable {
     func report(
         application: Application, current: Scaling, proposed: Scaling, aligned: (times: [Date], readings: [[String: Double]], gaps: [Backtest.Gap]),
         replays: [(name: String, replay: Backtest.Replay)], start: Date, end: Date, step: TimeInterval, readyDelay: TimeInterval,
-        actual: String
+        readyDelaySource: String, actual: String
     ) -> Report {
         let metric = current.resolvedMetrics.first?.name ?? ""
         var lines = [
-            "Backtest of Application \(namespace)/\(name): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up",
+            "Backtest of Application \(namespace)/\(name): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up (\(readyDelaySource))",
             "current:  strategy \(current.strategy?.rawValue ?? "HPA"), scale-down window \(current.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
             "proposed: strategy \(proposed.strategy?.rawValue ?? "HPA"), scale-down window \(proposed.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
             actual,

@@ -140,7 +140,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "The proposal's strategy: HPA or Predictive.")
     var strategy: String?
 
-    @Option(help: "Seconds new pods take to be ready (default: measured in status, else 30s).")
+    @Option(help: "Seconds new pods take to be ready (default: measured from the Deployment's desired and ready replicas in Prometheus, else from status, else 30s).")
     var readyDelay: String?
 
     @Option(help: "Prometheus address to query instead of the metrics' own (e.g. http://127.0.0.1:9090 through a port-forward).")
@@ -148,6 +148,9 @@ struct BacktestCommand: AsyncParsableCommand {
 
     @Option(help: "A query for the Deployment's ready replicas over time, shown beside the replays (default: kube-state-metrics' kube_deployment_status_replicas_ready for it).")
     var replicasQuery: String?
+
+    @Option(help: "A query for the Deployment's desired replicas over time; with the ready ones it measures the pod start (default: kube-state-metrics' kube_deployment_spec_replicas for it).")
+    var desiredReplicasQuery: String?
 
     @Option(help: "Where to write the SVG plot (default: backtest-<application>.svg).")
     var svg: String?
@@ -173,6 +176,7 @@ struct BacktestCommand: AsyncParsableCommand {
         options.readyDelay = readyDelay.flatMap(DurationText.parse)
         options.prometheusAddress = prometheusAddress
         options.replicasQuery = replicasQuery
+        options.desiredReplicasQuery = desiredReplicasQuery
         do {
             if let behavior { options.behavior = try BacktestRun.behavior(fromFile: behavior) }
             var connection = try KubeConfigLoader(kubeconfigPath: target.kubeconfig, context: target.context).load()

@@ -57,6 +57,7 @@ struct LocalRunTests {
             let rows: [[Substring]] = text.split(separator: "\n").map { line in line.split(separator: " ", omittingEmptySubsequences: true) }
             let actual: [Int] = rows.filter { $0.count == 6 && $0[0].hasPrefix("20") }.compactMap { Int($0[5]) }
             #expect((actual.max() ?? 0) >= 2, "the real processes' ready count shows in the history: \(text)")
+            #expect(text.contains("s after a scale-up (measured: the median of "), "the pod start measured from the history: \(text)")
             #expect(try String(contentsOf: plot, encoding: .utf8).contains("actual: ready replicas"))
         case .http:
             #expect(text.contains("backtest: skipped (the HTTP source is read live and has no history)"))

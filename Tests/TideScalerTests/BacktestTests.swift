@@ -87,6 +87,14 @@ struct BacktestTests {
         #expect(observed.idle == 0, "no ideal at 60 s, so nothing counted there")
         #expect(observed.scaleChanges == 2)
         #expect(Backtest.observed(.init(metric: "replicas", points: []), times: times, ideal: ideal, step: 15) == nil)
+        // The pod start, from desired and ready counts: each rise until ready reaches it.
+        func history(_ values: [(Double, Double)]) -> [Backtest.Point] { values.map { .init(time: start.addingTimeInterval($0.0), value: $0.1) } }
+        let desired = history([(0, 1), (30, 3), (120, 2), (200, 5), (300, 6), (310, 1)])
+        let ready = history([(0, 1), (45, 2), (60, 3), (120, 2), (230, 5)])
+        let measured = try #require(Backtest.measuredReadyDelay(desired: desired, ready: ready))
+        #expect(measured.scaleUps == 2, "the rise to 6 was undone before it was ready")
+        #expect(measured.seconds == 30, "the median of 30 s (1 → 3) and 30 s (2 → 5)")
+        #expect(Backtest.measuredReadyDelay(desired: history([(0, 2), (60, 1)]), ready: ready) == nil, "no scale-up")
         #expect(BacktestRun.readyReplicasQuery(namespace: "demo", deployment: "hello")
             == #"max(kube_deployment_status_replicas_ready{namespace="demo",deployment="hello"})"#)
     }
@@ -133,11 +141,14 @@ struct BacktestRealPrometheusTests {
         defer { service.cancel() }
         var port = 0
         for await bound in bound.stream { port = bound; break }
-        // What kube-state-metrics would export: the Deployment's ready replicas, 1, 3 under load, then 2.
-        let ready = Mutex<Int>(1)
+        // What kube-state-metrics would export: the Deployment's desired and ready
+        // replicas, 1; under load 3, ready 3 s later; then 2.
+        let replicas = ReplicaCounts()
         let router = Router()
         router.get("metrics") { _, _ in
-            "kube_deployment_status_replicas_ready{namespace=\"default\",deployment=\"hello\"} \(ready.withLock { $0 })\n"
+            let (desired, ready) = replicas.state.withLock { $0 }
+            return "kube_deployment_spec_replicas{namespace=\"default\",deployment=\"hello\"} \(desired)\n"
+                + "kube_deployment_status_replicas_ready{namespace=\"default\",deployment=\"hello\"} \(ready)\n"
         }
         let (exporterPorts, exporterBound) = AsyncStream<Int>.makeStream()
         let exporter = Application(
@@ -150,12 +161,29 @@ struct BacktestRealPrometheusTests {
         let prometheus = try PrometheusProcess(binary: binary, targets: [port, exporterPort], labels: ["service": "hello"])
         defer { Task { await prometheus.stop() } }
         try await prometheus.waitUntilReady()
+        // The history must begin before the scale-up: wait for the first scrape of the exporter.
+        let reader = try PrometheusClient(address: prometheus.url)
+        for _ in 0..<100 {
+            if case .value = await reader.query("max(kube_deployment_spec_replicas)") { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await reader.shutdown()
 
         // The load profile: idle, about 40 requests/s for 16 s, then about 8.
         let started = Date()
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        for (seconds, pause, replicas) in [(4.0, 1_000, 1), (16.0, 25, 3), (8.0, 125, 2)] {
-            ready.withLock { $0 = replicas }
+        var startsPods: Task<Void, any Error>?
+        defer { startsPods?.cancel() }
+        for (seconds, pause, count) in [(4.0, 1_000, 1), (16.0, 25, 3), (8.0, 125, 2)] {
+            if count == 3 {
+                replicas.state.withLock { $0.desired = 3 }
+                startsPods = Task {
+                    try await Task.sleep(for: .seconds(3))
+                    replicas.state.withLock { $0.ready = 3 }
+                }
+            } else {
+                replicas.state.withLock { $0 = (count, count) }
+            }
             let until = Date().addingTimeInterval(seconds)
             while Date() < until {
                 _ = try? await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/hello"), timeout: .seconds(2))
@@ -201,11 +229,16 @@ struct BacktestRealPrometheusTests {
         defer { try? FileManager.default.removeItem(at: plot) }
         let scaler = "\(binariesDirectory)/tide-scaler"
         let run = try await runProcess(scaler, [
-            "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "40s", "--step", "2s",
+            "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "\(Int(Date().timeIntervalSince(started)) + 2)s", "--step", "2s",
             "--strategy", "Predictive", "--svg", plot.path,
         ])
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.output.contains("shortfall replica·s") && run.output.contains("plot: \(plot.path)"))
+        // No --ready-delay: the pod start is measured from the Deployment's history (3 s, at the samples' 2 s spacing).
+        let measured = run.output.split(separator: "\n").first { $0.hasPrefix("Backtest of Application") }.map(String.init) ?? ""
+        #expect(measured.contains("s after a scale-up (measured: the median of 1 scale-up in the history, to the samples' 2 s)"), "\(run.output)")
+        let seconds = measured.split(separator: ";").last.flatMap { $0.split(separator: " ").dropFirst(2).first }.flatMap { Double($0) }
+        #expect(seconds.map { (1...6).contains($0) } == true, "\(measured)")
         // A replicas query without history is a note, not a failure.
         let other = try await runProcess(scaler, [
             "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "40s", "--step", "2s",
@@ -221,4 +254,9 @@ struct BacktestRealPrometheusTests {
         #expect(empty.status == 1)
         #expect(empty.errors.contains("metric prometheus has no samples in the window: nothing to replay"), "\(empty.errors)")
     }
+}
+
+/// The desired and ready replicas a stand-in kube-state-metrics exports.
+private final class ReplicaCounts: Sendable {
+    let state = Mutex<(desired: Int, ready: Int)>((1, 1))
 }
