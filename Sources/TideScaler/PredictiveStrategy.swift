@@ -96,10 +96,17 @@ public enum PredictiveStrategy {
     public static func longestRange(in query: String) -> TimeInterval? {
         var longest: TimeInterval?
         var quote: Character?
+        var escaped = false
         var range: String?
         for character in query {
             if let open = quote {
-                if character == open { quote = nil }
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == open {
+                    quote = nil
+                }
                 continue
             }
             switch character {

@@ -45,6 +45,7 @@ struct PredictiveStrategyTests {
             ("max_over_time(rate(a[1m])[10m:30s])", 600),
             ("sum(inflight)", nil),
             (#"sum(rate(a{path="/x[5m]"}[1m]))"#, 60),
+            (#"sum(rate(a{path=~"\"[5m]\""}[2m]))"#, 120),
             ("sum(rate(a[1m30s]))", 90),
             ("rate(a[$window])", nil),
         ]
