@@ -28,16 +28,9 @@ public enum HindsightBound {
         public var changes: [Change]
     }
 
-    /// A change of the optimal schedule: at the decision at `second`, set `replicas`.
-    public struct Change: Sendable, Hashable {
-        public var second: Int
-        public var replicas: Int32
-
-        public init(second: Int, replicas: Int32) {
-            self.second = second
-            self.replicas = replicas
-        }
-    }
+    /// A change of the optimal schedule: at the decision at `second`, set `replicas`
+    /// (no reading: the schedule is computed, not decided).
+    public typealias Change = ScalingSimulation.Change
 
     /// The optimal schedule for `trace` with at most `maxChanges` scale changes, or
     /// `nil` when the model does not apply: it needs `interval ≤ startup < 2 ×

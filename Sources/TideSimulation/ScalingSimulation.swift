@@ -91,7 +91,9 @@ public enum ScalingSimulation {
             var down: (from: Int32, second: Int)?
             for change in changes {
                 if change.replicas < previous {
-                    down = (max(previous, down.map { change.second - $0.second < window ? $0.from : 0 } ?? 0), change.second)
+                    // A step down soon after another continues the same fall.
+                    let continuing = down.map { change.second - $0.second < window } ?? false
+                    down = (continuing ? max(previous, down?.from ?? 0) : previous, change.second)
                 } else if let run = down, change.replicas >= run.from, change.second - run.second < window {
                     count += 1
                     down = nil
@@ -102,14 +104,14 @@ public enum ScalingSimulation {
         }
     }
 
-    /// One change a policy made: at the decision at `second`, reading `metric`
-    /// (`nil` while unavailable), it set `replicas`.
+    /// One change of the replica count: at the decision at `second`, reading `metric`
+    /// (`nil` while unavailable, or for a computed schedule), `replicas` was set.
     public struct Change: Sendable, Hashable {
         public var second: Int
         public var replicas: Int32
         public var metric: Double?
 
-        public init(second: Int, replicas: Int32, metric: Double?) {
+        public init(second: Int, replicas: Int32, metric: Double? = nil) {
             self.second = second
             self.replicas = replicas
             self.metric = metric

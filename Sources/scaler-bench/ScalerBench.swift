@@ -158,13 +158,8 @@ struct ScalerBench: AsyncParsableCommand {
         guard let trace = traces.first(where: { $0.name == name }) else {
             throw ValidationError("no trace named '\(name)'; the traces are \(traces.map(\.name).joined(separator: ", "))")
         }
-        let (hpa, predictive, _) = Self.scalings()
         var rows: [[String]] = []
-        let policies: [ScalingSimulation.Policy] = [
-            .tide("HPA default, 15 s", scaling: hpa, interval: 15), .tide("Predictive, 15 s", scaling: predictive, interval: 15),
-            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60), .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
-        ]
-        for policy in policies {
+        for policy in Self.hpaAndPredictive() {
             let score = ScalingSimulation.run(trace, policy: policy, target: 5)
             for change in score.changes {
                 let oracle = trace.load[change.second].map { String(Int(($0 / 5).rounded(.up))) } ?? "–"
@@ -175,13 +170,20 @@ struct ScalerBench: AsyncParsableCommand {
             "Scale changes on the \(name) trace (target 5 req/s per replica)", headers: ["policy", "second", "reading", "replicas", "oracle now"], rows: rows)
     }
 
-    func qualityTable() {
-        let (hpa, predictive, tide) = Self.scalings()
-        let policies: [ScalingSimulation.Policy] = [
+    /// The HPA default and Predictive, each every 15 s and at a CronJob's minute.
+    static func hpaAndPredictive() -> [ScalingSimulation.Policy] {
+        let (hpa, predictive, _) = scalings()
+        return [
             .tide("HPA default, 15 s", scaling: hpa, interval: 15),
             .tide("Predictive, 15 s", scaling: predictive, interval: 15),
             .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
             .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
+        ]
+    }
+
+    func qualityTable() {
+        let (hpa, _, tide) = Self.scalings()
+        let policies: [ScalingSimulation.Policy] = Self.hpaAndPredictive() + [
             .tide("HPA, tuned down (120 s, 50 %/60 s), 15 s", scaling: tide, interval: 15),
             .tide("HPA, tuned down, CronJob 60 s", scaling: tide, interval: 60),
             ScalingSimulation.Policy(name: "±1 per tick, floor 3, 60 s", interval: 60) { current, metric, _, _, _ in
