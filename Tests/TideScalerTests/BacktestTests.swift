@@ -246,6 +246,13 @@ struct BacktestRealPrometheusTests {
         ])
         #expect(other.status == 0, "\(other.errors)")
         #expect(other.output.contains("actual:   no history of the Deployment's ready replicas (sum(no_such_gauge) returned none"), "\(other.output)")
+        // A query Prometheus refuses: the replays still run, and the note gives Prometheus's reason.
+        let refused = try await runProcess(scaler, [
+            "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "40s", "--step", "2s",
+            "--replicas-query", "sum(", "--svg", plot.path,
+        ])
+        #expect(refused.status == 0, "\(refused.errors)")
+        #expect(refused.output.contains("actual:   no history of the Deployment's ready replicas (sum( returned none: ") && refused.output.contains("bad_data"), "\(refused.output)")
         #expect(FileManager.default.fileExists(atPath: plot.path))
 
         // No history: a clear message, exit 1.
