@@ -357,7 +357,11 @@ let package = Package(
         ),
         .testTarget(
             name: "LocalKubeTests",
-            dependencies: ["KubeAPI", "LocalKube"],
+            dependencies: [
+                "KubeAPI", "LocalKube",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            exclude: ["Recordings"],
             swiftSettings: strict
         ),
     ]

@@ -157,6 +157,37 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return .object(result)
     }
 
+    /// The RFC 7386 merge patch that turns `old` into `new`: members `new` lacks are
+    /// `null` (removed), members that differ are sent (objects recursively, anything
+    /// else whole), equal members are left out.
+    ///
+    /// Guarantee: `old.merging(patch: JSONValue.mergePatch(from: old, to: new)) == new`
+    /// whenever `new` holds no `null` member (a merge patch cannot store one). This is
+    /// how a status writer makes the stored value equal the value it decided, whatever
+    /// fields the decision dropped, without a hand-kept list of keys.
+    public static func mergePatch(from old: JSONValue?, to new: JSONValue) -> JSONValue {
+        guard case .object(let newMembers) = new, case .object(let oldMembers)? = old else { return new }
+        var patch: [String: JSONValue] = [:]
+        for key in oldMembers.keys where newMembers[key] == nil {
+            patch[key] = .null
+        }
+        for (key, newValue) in newMembers {
+            guard let oldValue = oldMembers[key] else {
+                patch[key] = newValue
+                continue
+            }
+            if oldValue == newValue { continue }
+            if case .object = newValue, case .object = oldValue {
+                patch[key] = mergePatch(from: oldValue, to: newValue)
+            } else {
+                // Lists and scalars are replaced whole; so is a scalar that becomes an
+                // object (a merge patch onto a non-object starts from nothing).
+                patch[key] = newValue
+            }
+        }
+        return .object(patch)
+    }
+
     /// Whether every member set in `self` is present with an equal value in `other`.
     ///
     /// Arrays are compared element by element with the same rule, and must have the

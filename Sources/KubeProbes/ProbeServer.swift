@@ -54,6 +54,9 @@ public struct ProbeServer: ServiceLifecycle.Service {
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "tide-probes"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await app.runService()
+        // `run()`, not `runService()`: the latter starts a service group of its own
+        // that reacts to SIGTERM by itself, so the server would stop at once instead of
+        // when the enclosing group's graceful shutdown reaches it.
+        try await app.run()
     }
 }

@@ -103,7 +103,7 @@ public final class Controller: ServiceLifecycle.Service, Sendable {
     /// Waits for caches, then runs workers until graceful shutdown or cancellation.
     public func run() async throws {
         let waits = syncWaits.withLock { $0 }
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for wait in waits { await wait() }
         }
         if Task.isCancelled || Task.isShuttingDownGracefully { return }

@@ -36,7 +36,7 @@ public final class Informer<K: KubernetesObject>: ServiceLifecycle.Service, Send
 
     /// Runs until graceful shutdown or cancellation.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             for await event in self.watcher.events() {
                 self.handle(event)
             }

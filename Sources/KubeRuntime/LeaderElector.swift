@@ -45,6 +45,9 @@ public final class LeaderElector: Sendable {
         public var leaseDuration: Duration = .seconds(15)
         public var renewDeadline: Duration = .seconds(10)
         public var retryPeriod: Duration = .seconds(2)
+        /// How long releasing the Lease on shutdown may take; after it the Lease is left
+        /// to expire.
+        public var releaseDeadline: Duration = .seconds(3)
 
         public init(leaseName: String, namespace: String, identity: String) {
             self.leaseName = leaseName
@@ -74,10 +77,12 @@ public final class LeaderElector: Sendable {
     /// shutdown (having released the Lease). Throws if leadership is lost.
     public func run(_ work: @escaping @Sendable () async throws -> Void) async throws {
         // Acquire.
-        let acquired = try await cancelWhenGracefulShutdown { () async throws -> Bool in
+        // A standby stopped while waiting ends here: its sleep is cancelled, nothing was
+        // written, and that is a clean stop, not an error.
+        let acquired = await cancelWhenGracefulShutdown { () async -> Bool in
             while !Task.isCancelled {
                 if await self.tryAcquireOrRenew() { return true }
-                try await self.clock.sleep(for: self.configuration.retryPeriod)
+                do { try await self.clock.sleep(for: self.configuration.retryPeriod) } catch { return false }
             }
             return false
         }
@@ -111,8 +116,28 @@ public final class LeaderElector: Sendable {
             logger.error("leadership lost; work stopped", metadata: ["identity": "\(configuration.identity)"])
             throw LeaderElectionError.leadershipLost(identity: configuration.identity, lease: "\(configuration.namespace)/\(configuration.leaseName)")
         case .shutdown, .workEnded:
-            await release()
+            await releaseDetached()
         }
+    }
+
+    /// Releases the Lease in a task of its own, bounded by ``Configuration/releaseDeadline``.
+    ///
+    /// The task running ``run(_:)`` may already be cancelled (the service group's
+    /// shutdown timer, a parent's cancellation): a request made in it would fail at
+    /// once, and the successor would wait out the whole lease. An unstructured task does
+    /// not inherit that cancellation; awaiting its value waits for it, at most the deadline.
+    func releaseDetached() async {
+        let deadline = configuration.releaseDeadline
+        await Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.release() }
+                group.addTask {
+                    try? await Task.sleep(for: deadline)
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }.value
     }
 
     /// Renews until a renewal misses the deadline (returns `.lost`), or cancellation.

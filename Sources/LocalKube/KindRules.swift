@@ -75,9 +75,13 @@ extension ObjectStore {
             object = defaulted
         }
         switch (type.descriptor.group, type.descriptor.plural) {
-        case ("apps", "deployments"):
+        case ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "replicasets"):
             if object.value(atPath: ["spec", "replicas"]) == nil, object["spec"] != nil {
                 object.setValue(.int(1), atPath: ["spec", "replicas"])
+            }
+        case ("autoscaling", "horizontalpodautoscalers"):
+            if object.value(atPath: ["spec", "minReplicas"]) == nil, object["spec"] != nil {
+                object.setValue(.int(1), atPath: ["spec", "minReplicas"])
             }
         case ("", "services"):
             if object["spec"] != nil {

@@ -65,6 +65,14 @@ public struct ResourceType: Sendable, Hashable {
         ResourceType(
             Deployment.resource, singular: "deployment", shortNames: ["deploy"], categories: ["all"], hasStatus: true,
             scale: ScalePaths(specReplicas: ["spec", "replicas"], statusReplicas: ["status", "replicas"], labelSelector: nil)),
+        ResourceType(
+            ResourceDescriptor(group: "apps", version: "v1", plural: "statefulsets", kind: "StatefulSet", namespaced: true),
+            singular: "statefulset", shortNames: ["sts"], categories: ["all"], hasStatus: true,
+            scale: ScalePaths(specReplicas: ["spec", "replicas"], statusReplicas: ["status", "replicas"], labelSelector: nil)),
+        ResourceType(
+            ResourceDescriptor(group: "apps", version: "v1", plural: "replicasets", kind: "ReplicaSet", namespaced: true),
+            singular: "replicaset", shortNames: ["rs"], categories: ["all"], hasStatus: true,
+            scale: ScalePaths(specReplicas: ["spec", "replicas"], statusReplicas: ["status", "replicas"], labelSelector: nil)),
         ResourceType(CronJob.resource, singular: "cronjob", shortNames: ["cj"], categories: ["all"], hasStatus: true),
         ResourceType(HorizontalPodAutoscaler.resource, singular: "horizontalpodautoscaler", shortNames: ["hpa"], categories: ["all"], hasStatus: true),
         ResourceType(RoleBinding.resource, singular: "rolebinding"),

@@ -52,6 +52,62 @@ enum Validation {
         return causes
     }
 
+    /// What kube-apiserver checks of an `autoscaling/v2` HorizontalPodAutoscaler that
+    /// Tide could get wrong: the replica bounds (zero only with the HPAScaleToZero
+    /// feature gate, off by default), the target reference, and each metric's target.
+    static func horizontalPodAutoscaler(_ object: JSONValue) -> [StatusCause] {
+        var causes: [StatusCause] = []
+        func invalid(_ field: String, _ message: String) {
+            causes.append(StatusCause(reason: "FieldValueInvalid", message: message, field: field))
+        }
+        func required(_ field: String, _ message: String = "Required value") {
+            causes.append(StatusCause(reason: "FieldValueRequired", message: message, field: field))
+        }
+        let minReplicas = object.value(atPath: ["spec", "minReplicas"])?.intValue ?? 1
+        if minReplicas < 1 {
+            invalid("spec.minReplicas", "Invalid value: \(minReplicas): must be greater than or equal to 1")
+        }
+        if let maxReplicas = object.value(atPath: ["spec", "maxReplicas"])?.intValue {
+            if maxReplicas < 1 {
+                invalid("spec.maxReplicas", "Invalid value: \(maxReplicas): must be greater than 0")
+            } else if maxReplicas < minReplicas {
+                invalid("spec.maxReplicas", "Invalid value: \(maxReplicas): must be greater than or equal to `minReplicas`")
+            }
+        } else {
+            required("spec.maxReplicas")
+        }
+        for key in ["kind", "name"] where (object.value(atPath: ["spec", "scaleTargetRef", key])?.stringValue ?? "").isEmpty {
+            required("spec.scaleTargetRef.\(key)")
+        }
+        let sources = ["External": "external", "Object": "object", "Pods": "pods", "Resource": "resource", "ContainerResource": "containerResource"]
+        for (index, metric) in (object.value(atPath: ["spec", "metrics"])?.arrayValue ?? []).enumerated() {
+            let field = "spec.metrics[\(index)]"
+            guard let type = metric["type"]?.stringValue, let key = sources[type] else {
+                required(field + ".type", "Required value: must specify a metric source type")
+                continue
+            }
+            guard let source = metric[key], case .object = source else {
+                required(field + ".\(key)", "Required value: must populate information for the given metric source")
+                continue
+            }
+            let target = source["target"] ?? [:]
+            let targetField = "\(field).\(key).target"
+            switch target["type"]?.stringValue {
+            case "AverageValue" where target["averageValue"] == nil:
+                required(targetField + ".averageValue", "Required value: must set either a target value for metric or a per-pod target")
+            case "Value" where target["value"] == nil:
+                required(targetField + ".value", "Required value: must set either a target value for metric or a per-pod target")
+            case "Utilization" where target["averageUtilization"] == nil:
+                required(targetField + ".averageUtilization", "Required value: must set either a target raw value or a target utilization")
+            case nil:
+                required(targetField + ".type", "Required value: must specify a metric target type")
+            default:
+                break
+            }
+        }
+        return causes
+    }
+
     /// Light checks of the built-in kinds Tide writes, enough to catch a malformed object.
     static func builtIn(_ type: ResourceType, _ object: JSONValue) -> [StatusCause] {
         var causes: [StatusCause] = []
@@ -76,7 +132,9 @@ enum Validation {
             }
         }
         switch (type.descriptor.group, type.descriptor.plural) {
-        case ("apps", "deployments"):
+        case ("autoscaling", "horizontalpodautoscalers"):
+            causes += horizontalPodAutoscaler(object)
+        case ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "replicasets"):
             require(["spec", "selector"])
             containers(["spec", "template", "spec", "containers"])
             if let selector = object.value(atPath: ["spec", "selector", "matchLabels"])?.objectValue {

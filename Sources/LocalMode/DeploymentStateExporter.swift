@@ -41,8 +41,18 @@ final class DeploymentStateExporter: Sendable {
     /// Records a Deployment's desired and ready replicas.
     func set(desired: Int, ready: Int, namespace: String, deployment: String) {
         let labels = [("namespace", namespace), ("deployment", deployment)]
-        registry.makeGauge(name: "kube_deployment_spec_replicas", labels: labels).set(Int64(desired))
-        registry.makeGauge(name: "kube_deployment_status_replicas_ready", labels: labels).set(Int64(ready))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "kube_deployment", metricName: "spec", unitName: "replicas",
+                helpText: "Desired replicas of the Deployment (as kube-state-metrics names it)."),
+            labels: labels
+        ).set(Int64(desired))
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                namespace: "kube_deployment", metricName: "status_replicas", unitName: "ready",
+                helpText: "Ready replicas of the Deployment (as kube-state-metrics names it)."),
+            labels: labels
+        ).set(Int64(ready))
     }
 
     func stop() {

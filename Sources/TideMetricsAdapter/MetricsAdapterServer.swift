@@ -77,7 +77,10 @@ public struct MetricsAdapterServer: ServiceLifecycle.Service {
             responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "tide-metrics-adapter"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
-        try await app.runService()
+        // `run()`, not `runService()`: the latter starts a service group of its own
+        // that reacts to SIGTERM by itself, so the server would stop at once instead of
+        // when the enclosing group's graceful shutdown reaches it.
+        try await app.run()
     }
 }
 

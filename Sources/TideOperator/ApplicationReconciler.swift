@@ -334,7 +334,11 @@ public final class ApplicationReconciler: Reconciler {
         if statusWrites.isPending(key, cachedVersion: application.metadata.resourceVersion) { return true }
         let next = StatusBuilder.status(for: application, observation: observation)
         guard next != application.status else { return true }
-        var patch: JSONValue = ["status": try JSONValue(encoding: next)]
+        // Computed from the cached status, which the resourceVersion precondition
+        // guarantees is the stored one: fields the new status lacks are removed.
+        var patch: JSONValue = [
+            "status": JSONValue.mergePatch(from: try JSONValue(encoding: application.status ?? ApplicationStatus()), to: try JSONValue(encoding: next))
+        ]
         if let rv = application.metadata.resourceVersion { patch["metadata"] = ["resourceVersion": .string(rv)] }
         let applications = client.namespaced(Application.self, in: application.namespace ?? "default")
         do {

@@ -97,7 +97,7 @@ struct ConditionalInformer<K: KubernetesObject>: ServiceLifecycle.Service {
     var pollInterval: Duration = .milliseconds(250)
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 guard await detector.isAvailable() else {
                     do { try await Task.sleep(for: pollInterval) } catch { return }

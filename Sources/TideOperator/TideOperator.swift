@@ -125,7 +125,7 @@ struct DiscoveryService: ServiceLifecycle.Service {
 
     func run() async throws {
         _ = await detector.refresh()
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await detector.watch {
                 for key in applications.keys { await queue.add(key) }
             }

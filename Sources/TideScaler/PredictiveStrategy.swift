@@ -110,7 +110,9 @@ public enum PredictiveStrategy {
                 continue
             }
             switch character {
-            case "\"", "'", "`" where range == nil: quote = character
+            case "\"", "'", "`":
+                // A quote opens a string only outside a range selector.
+                if range == nil { quote = character } else { range?.append(character) }
             case "[": range = ""
             case "]":
                 let window = (range ?? "").split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""

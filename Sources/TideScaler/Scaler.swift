@@ -152,6 +152,10 @@ public final class Scaler: Sendable {
     /// Writes `status.scaling` and the two scaling conditions onto the freshest
     /// status, retrying on conflict: only the scaler writes these fields, so merging
     /// them into a newer status is safe.
+    ///
+    /// Guarantee: afterwards the stored `status.scaling` equals `decision.history`
+    /// field for field (a merge patch computed from the stored status, with its
+    /// resourceVersion as precondition, nulls every key the decision no longer has).
     func writeStatus(_ decision: ScalingDecision) async throws {
         for _ in 0..<5 {
             let current = try await applications.get(name)
@@ -163,15 +167,15 @@ public final class Scaler: Sendable {
             conditions.set(Condition(
                 type: "ScalingLimited", status: decision.limited.status ? "True" : "False", observedGeneration: generation,
                 reason: decision.limited.reason, message: decision.limited.message))
-            var scaling = try JSONValue(encoding: decision.history)
-            // Fields the new history no longer has must be removed, not kept.
-            for key in ["recommendations", "scaleEvents", "lastScaleTime", "lastMetricValue", "drivingMetric", "inactiveSince", "summary", "metrics"]
-            where scaling[key] == nil {
-                scaling[key] = .null
-            }
+            var next = current.status ?? ApplicationStatus()
+            next.conditions = conditions
+            next.scaling = decision.history
+            // The patch turns the stored status into the decided one: whatever the
+            // decision dropped (a pending scale-up, old samples, …) is removed.
             let patch: JSONValue = [
                 "metadata": ["resourceVersion": .string(current.metadata.resourceVersion ?? "")],
-                "status": ["scaling": scaling, "conditions": try JSONValue(encoding: conditions)],
+                "status": JSONValue.mergePatch(
+                    from: try JSONValue(encoding: current.status ?? ApplicationStatus()), to: try JSONValue(encoding: next)),
             ]
             do {
                 _ = try await applications.patchStatus(name, patch: patch)

@@ -215,7 +215,11 @@ public enum ScalingAlgorithm {
                 message: "not scaling down while \(unavailable.map(\.metric).joined(separator: ", ")) cannot be read")
         }
 
-        // Scale to zero and back (minReplicas 0): KEDA's activation and cooldown.
+        // Scale to zero and back (minReplicas 0): KEDA's activation and cooldown. Only
+        // the last replica goes by the cooldown: from more, the count first falls to one
+        // through the ordinary steps, so the scale-down behavior (stabilization window,
+        // rate policies) holds on the way to zero as on every other way down.
+        var towardZero: String?
         if minimum == 0 {
             let activeMetrics = recommendations.filter { $0.isActive == true }
             if current == 0, activeMetrics.isEmpty {
@@ -234,18 +238,21 @@ public enum ScalingAlgorithm {
                 history.inactiveSince = since
                 let cooldown = DurationText.parse(scaling.cooldownPeriod ?? Defaults.cooldownPeriod)?.inSeconds ?? 300
                 let quiet = input.now.timeIntervalSince(since.date)
-                if quiet >= cooldown {
+                if quiet >= cooldown, current == 1 {
                     record(&history, change: -current, at: now)
                     history.lastScaleTime = now
                     history.desiredReplicas = 0
                     history.recommendations = nil
                     return ScalingDecision(
                         desiredReplicas: 0,
-                        message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling to zero",
+                        message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling the last replica to zero",
                         active: .init(status: true, reason: "ValidMetricFound", message: activeMessage),
                         limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
                         history: pruned(history, scaling: scaling, now: input.now), event: .scaledToZero, recommendations: recommendations)
                 }
+                towardZero = quiet >= cooldown
+                    ? "every metric has been at or below its activation value for \(Int(quiet)) s: down to 1 replica as the scale-down behavior allows, then to zero"
+                    : "every metric is at or below its activation value: to zero from 1 replica once the cooldown (\(Int(cooldown)) s) has passed (\(Int(quiet)) s so far)"
             } else {
                 history.inactiveSince = nil
             }
@@ -277,6 +284,7 @@ public enum ScalingAlgorithm {
         var message = "\(explanation); \(verb) \(desired)"
         if let limit { message += " (\(limit.reason): \(limit.message))" }
         if !unavailable.isEmpty, limit?.reason != "MetricUnavailable" { message += "; unavailable: \(failing)" }
+        if let towardZero { message += "; \(towardZero)" }
         return ScalingDecision(
             desiredReplicas: desired, message: message, active: active,
             limited: limit.map { .init(status: true, reason: $0.reason, message: $0.message) }
@@ -299,14 +307,17 @@ public enum ScalingAlgorithm {
         history.inactiveSince = nil
         var desired = current
         let several = recommendations.count > 1
+        // One metric or several, the failing one is named: in the message, the event and
+        // the ScalingActive condition.
+        let name = recommendations.first.map { "\($0.metric) " } ?? ""
         let detail = recommendations.first.map { "(\($0.reading.unavailable?.reason ?? "")): \($0.explanation)" } ?? ""
-        var message = several ? "no metric could be read: \(failing); holding \(current) replicas" : "metric unavailable \(detail); holding \(current) replicas"
+        var message = several ? "no metric could be read: \(failing); holding \(current) replicas" : "metric \(name)unavailable \(detail); holding \(current) replicas"
         if scaling.onMetricUnavailable == .fallback, let fallback = scaling.fallback, failures >= fallback.failureThreshold {
             let target = min(max(fallback.replicas, minimum), maximum)
             desired = max(current, target)
             message = several
                 ? "no metric could be read \(failures) times in a row: \(failing); fallback to \(desired) replicas"
-                : "metric unavailable \(failures) times in a row \(detail); fallback to \(desired) replicas"
+                : "metric \(name)unavailable \(failures) times in a row \(detail); fallback to \(desired) replicas"
         }
         desired = max(desired, minimum)
         if desired != current { record(&history, change: desired - current, at: now) }
@@ -314,7 +325,7 @@ public enum ScalingAlgorithm {
         let reasons = recommendations.map { "\($0.metric): \($0.reading.unavailable?.reason ?? ""): \($0.explanation)" }.joined(separator: "; ")
         return ScalingDecision(
             desiredReplicas: desired, message: message,
-            active: .init(status: false, reason: "FailedGetMetric", message: several ? reasons : (recommendations.first.map { "\($0.reading.unavailable?.reason ?? ""): \($0.explanation)" } ?? reasons)),
+            active: .init(status: false, reason: "FailedGetMetric", message: reasons),
             limited: .init(status: false, reason: "MetricUnavailable", message: "no decision without a metric"),
             history: pruned(history, scaling: scaling, now: input.now), event: .metricUnavailable, recommendations: recommendations)
     }

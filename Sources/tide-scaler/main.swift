@@ -94,10 +94,12 @@ struct ScaleCommand: AsyncParsableCommand {
             try? await client.shutdown()
             Self.fail(exitZeroWhenRecorded && outcome.isRecorded ? 0 : outcome.exitCode, outcome.line)
         }
-        // Continuous: decide every interval until SIGTERM or SIGINT.
+        // Continuous: decide every interval until SIGTERM or SIGINT. A signal stops the
+        // wait between decisions; a decision in flight runs in a task of its own, which
+        // the stop does not cancel, so its /scale and status writes are never cut in half.
         let loop = Task {
             while !Task.isCancelled {
-                let outcome = await scaler.runOnce()
+                let outcome = await Task { await scaler.runOnce() }.value
                 if outcome.exitCode != 0 { Self.line(outcome.line) }
                 try? await Task.sleep(for: interval)
             }

@@ -258,7 +258,7 @@ struct EventAndProbeTests {
     @Test("healthz always, readyz only when ready, metrics in the Prometheus text format")
     func probes() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeCounter(name: "tide_test_total").increment()
+        registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "tide", metricName: "test", unitName: "total", helpText: "A test counter.")).increment()
         let ready = Locked(false)
         let port = Locked(0)
         let server = ProbeServer(host: "127.0.0.1", port: 0, registry: registry, isReady: { ready.value }, onBound: { bound in port.withLock { $0 = bound } })

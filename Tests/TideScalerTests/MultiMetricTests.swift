@@ -164,6 +164,26 @@ struct MultiMetricTests {
         #expect(activated.desiredReplicas == 3 && activated.event == .scaledFromZero)
     }
 
+    @Test("to zero through one: from several replicas the scale-down behavior takes the count to one, and only the cooldown takes 1 → 0")
+    func toZeroThroughOne() {
+        // A scale-down window of 60 s and at most one pod removed per 15 s.
+        var spec = several([metric("rps", activation: "1")], min: 0, cooldown: "30s", scaleDownWindow: 60)
+        spec.behavior?.scaleDown?.policies = [ScalingPolicy(type: .pods, value: 1, periodSeconds: 15)]
+        let busy: [String: MetricReading] = ["rps": .value(20)]
+        let quiet: [String: MetricReading] = ["rps": .value(0)]
+        // Busy for 30 s (4 replicas), then quiet from +30 s: the cooldown ends at +60 s, the
+        // busy recommendations leave the window at +75 s.
+        let decisions = replay(spec, from: 4, [busy, busy] + Array(repeating: quiet, count: 12))
+        let counts = decisions.map(\.desiredReplicas)
+        #expect(counts == [4, 4, 4, 4, 4, 3, 2, 1, 0, 0, 0, 0, 0, 0], "\(decisions.map(\.message))")
+        // Never more than one pod a step, whatever the cooldown says.
+        #expect(zip([4] + counts, counts).allSatisfy { $0 - $1 <= 1 })
+        #expect(decisions[3].message.contains("to zero from 1 replica once the cooldown (30 s) has passed (15 s so far)"), "\(decisions[3].message)")
+        #expect(decisions[5].event == .scaledDown, "\(decisions[5].message)")
+        #expect(decisions[5].message.contains("down to 1 replica as the scale-down behavior allows, then to zero"), "\(decisions[5].message)")
+        #expect(decisions[8].event == .scaledToZero && decisions[8].message.contains("scaling the last replica to zero"), "\(decisions[8].message)")
+    }
+
     @Test("without minReplicas 0 nothing goes to zero, however quiet")
     func noZeroWithoutOptIn() {
         let spec = several([metric("rps", activation: "1")], min: 1, cooldown: "15s")

@@ -48,6 +48,10 @@ struct PredictiveStrategyTests {
             (#"sum(rate(a{path=~"\"[5m]\""}[2m]))"#, 120),
             ("sum(rate(a[1m30s]))", 90),
             ("rate(a[$window])", nil),
+            // A stray quote inside a range selector does not open a string that would
+            // hide the rest of the query.
+            ("rate(a[2m']) + rate(b[10m])", 600),
+            (#"rate(a[2m"]) + rate(b[10m])"#, 600),
         ]
         for (query, range) in cases {
             #expect(PredictiveStrategy.longestRange(in: query) == range, "\(query)")

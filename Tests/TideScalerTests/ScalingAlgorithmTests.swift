@@ -132,6 +132,26 @@ struct ScalingAlgorithmTests {
         #expect(!reason.description.isEmpty)
     }
 
+    @Test("a single metric that cannot be read is named in the condition, the message and the event, as one of several is")
+    func singleUnavailableNamed() {
+        var spec = scaling()
+        spec.prometheus = nil
+        spec.target = nil
+        spec.metrics = [ScalingMetric(
+            name: "orders", http: HTTPSource(url: "http://hello.demo:8080/orders", valueLocation: "data.orders"),
+            target: MetricTarget(type: .perReplica, value: "5"))]
+        let decision = ScalingAlgorithm.decide(ScalingInput(
+            currentReplicas: 3, scaling: spec, readings: ["orders": .unavailable(.unreachable("connection refused"))], history: ScalingStatus(),
+            now: Date(timeIntervalSince1970: 1_800_000_000)))
+        #expect(decision.desiredReplicas == 3)
+        #expect(decision.active.reason == "FailedGetMetric")
+        #expect(decision.active.message.hasPrefix("orders: "), "\(decision.active.message)")
+        #expect(decision.message.hasPrefix("metric orders unavailable ("), "\(decision.message)")
+        // The single-metric form names its one query too.
+        let single = decide(3, .unavailable(.emptyResult), scaling())
+        #expect(single.active.message.hasPrefix("\(ScalingMetric.singleMetricName): "), "\(single.active.message)")
+    }
+
     @Test("Fallback applies after failureThreshold runs, but never below the current count")
     func fallback() {
         let spec = scaling(unavailable: .fallback, fallback: Fallback(failureThreshold: 3, replicas: 5))
