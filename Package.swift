@@ -325,13 +325,16 @@ let package = Package(
             name: "TideMetricsAdapterTests",
             dependencies: [
                 "TideMetricsAdapter", "TideAPI", "TideScaler", "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "TideTestSupport",
+                "LocalKube",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(name: "TideAPITests", dependencies: ["TideAPI", "KubeAPI"], swiftSettings: strict),
-        .testTarget(name: "LocalModeTests", dependencies: ["LocalMode", "TideTestSupport"], swiftSettings: strict),
+        .testTarget(name: "LocalModeTests", dependencies: ["LocalMode", "TideScaler", "TideTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "TideScalerTests",
             dependencies: ["TideTestSupport", 

@@ -47,10 +47,13 @@ public struct CertificateAuthority: Sendable {
             ipAddresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]])
     }
 
-    /// A server certificate for `dnsNames` and `ipAddresses` (4 or 16 bytes each).
-    public func issueServerCertificate(commonName: String, dnsNames: [String], ipAddresses: [[UInt8]] = []) throws -> Identity {
+    /// A server certificate for `dnsNames` and `ipAddresses` (4 or 16 bytes each), valid
+    /// for `lifetime` seconds from now (30 days unless given).
+    public func issueServerCertificate(
+        commonName: String, dnsNames: [String], ipAddresses: [[UInt8]] = [], lifetime: TimeInterval = 30 * 86_400
+    ) throws -> Identity {
         try issue(
-            commonName: commonName, usage: .serverAuth,
+            commonName: commonName, usage: .serverAuth, lifetime: lifetime,
             names: dnsNames.map { .dnsName($0) } + ipAddresses.map { .ipAddress(ASN1OctetString(contentBytes: ArraySlice($0))) })
     }
 
@@ -60,7 +63,8 @@ public struct CertificateAuthority: Sendable {
     }
 
     private func issue(
-        commonName: String, organizations: [String] = [], usage: ExtendedKeyUsage.Usage, names: [GeneralName]
+        commonName: String, organizations: [String] = [], usage: ExtendedKeyUsage.Usage, lifetime: TimeInterval = 30 * 86_400,
+        names: [GeneralName]
     ) throws -> Identity {
         let leafKey = P256.Signing.PrivateKey()
         let subject = try DistinguishedName {
@@ -70,7 +74,7 @@ public struct CertificateAuthority: Sendable {
         let now = Date()
         let certificate = try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(leafKey.publicKey),
-            notValidBefore: now.addingTimeInterval(-3_600), notValidAfter: now.addingTimeInterval(30 * 86_400),
+            notValidBefore: now.addingTimeInterval(-min(3_600, lifetime)), notValidAfter: now.addingTimeInterval(lifetime),
             issuer: name, subject: subject, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)

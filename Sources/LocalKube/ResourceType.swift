@@ -89,6 +89,9 @@ public struct ResourceType: Sendable, Hashable {
                 group: "rbac.authorization.k8s.io", version: "v1", plural: "clusterrolebindings",
                 kind: "ClusterRoleBinding", namespaced: false), singular: "clusterrolebinding"),
         ResourceType(Lease.resource, singular: "lease"),
+        ResourceType(
+            ResourceDescriptor(group: "apiregistration.k8s.io", version: "v1", plural: "apiservices", kind: "APIService", namespaced: false),
+            singular: "apiservice", hasStatus: true),
         ResourceType(Event.resource, singular: "event", shortNames: ["ev"]),
         ResourceType(CustomResourceDefinition.resource, singular: "customresourcedefinition", shortNames: ["crd", "crds"], hasStatus: true),
     ]

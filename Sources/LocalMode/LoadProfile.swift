@@ -15,8 +15,18 @@ public struct LoadProfile: Sendable, Hashable {
     }
 
     public var phases: [Phase]
+    /// Seconds between scaler runs that suit the profile's pace (the CronJob's minute,
+    /// compressed as the profile is).
+    public var scalerEvery: Int
+    /// The sample's scale-down stabilization window, in seconds: short enough that the
+    /// profile's quiet phase shows replicas falling after the load.
+    public var scaleDownWindow: Int
 
-    public init(phases: [Phase]) { self.phases = phases }
+    public init(phases: [Phase], scalerEvery: Int = 5, scaleDownWindow: Int = 30) {
+        self.phases = phases
+        self.scalerEvery = scalerEvery
+        self.scaleDownWindow = scaleDownWindow
+    }
 
     /// Total length in seconds.
     public var duration: Int { phases.reduce(0) { $0 + $1.seconds } }
@@ -46,8 +56,9 @@ public struct LoadProfile: Sendable, Hashable {
         Phase("quiet", seconds: 80, from: 2, to: 2),
     ])
 
-    /// About 45 seconds, for tests.
-    public static let short = LoadProfile(phases: [
+    /// About 45 seconds: everything runs faster, the scaler every 2 s and an 8 s
+    /// scale-down window, so the 22 s quiet phase shows the fall.
+    public static let short = LoadProfile(scalerEvery: 2, scaleDownWindow: 8, phases: [
         Phase("ramp-up", seconds: 6, from: 5, to: 40),
         Phase("plateau", seconds: 10, from: 40, to: 40),
         Phase("spike", seconds: 3, from: 60, to: 60),
@@ -56,6 +67,10 @@ public struct LoadProfile: Sendable, Hashable {
     ])
 
     /// Parses `name:seconds:from-to,...`, e.g. `ramp:30:0-40,plateau:60:40-40`.
+    init(scalerEvery: Int, scaleDownWindow: Int, phases: [Phase]) {
+        self.init(phases: phases, scalerEvery: scalerEvery, scaleDownWindow: scaleDownWindow)
+    }
+
     public init(parsing text: String) throws {
         var phases: [Phase] = []
         for part in text.split(separator: ",") {
@@ -67,7 +82,7 @@ public struct LoadProfile: Sendable, Hashable {
             phases.append(Phase(fields[0], seconds: seconds, from: rates[0], to: rates[1]))
         }
         guard !phases.isEmpty else { throw LocalRunError.badProfile(text) }
-        self.phases = phases
+        self.init(phases: phases)
     }
 }
 

@@ -114,8 +114,9 @@ public struct LocalRun: Sendable {
         let client = try KubeClient(connection: ClusterConnection(server: server.url), logger: logger)
         func teardown() async {
             await kubelet?.stopAll()
-            exporter?.stop()
+            // Prometheus first: it holds a connection to the exporter open.
             if let prometheus { await prometheus.process.stop() }
+            await exporter?.stop()
             if let operatorGroup { await operatorGroup.triggerGracefulShutdown() }
             _ = await operatorTask?.result
             try? await operatorClient?.shutdown()

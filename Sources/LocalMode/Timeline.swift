@@ -89,35 +89,22 @@ public struct Timeline: Sendable {
             """
     }
 
-    /// A tick step of 1, 2, 2.5 or 5 times a power of ten, about `span / ticks`, so
-    /// axes show round numbers.
-    static func niceStep(_ span: Double, ticks: Int = 4) -> Double {
-        let raw = max(span, 1e-9) / Double(ticks)
-        let magnitude = pow(10, (log10(raw)).rounded(.down))
-        let step = [1, 2, 2.5, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
-        return step
-    }
-
     /// An SVG plot: load, metric and capacity (ready replicas × `capacityPerReplica`,
     /// requests/s on the left axis; the gap to the load is shortfall below it and idle
     /// capacity above), desired and running replicas (right axis), over time, with
     /// round numbers on the axes.
     public func svg(title: String = "Tide local run", capacityPerReplica: Double? = nil) -> String {
-        let width = 960.0, height = 420.0, left = 60.0, right = 60.0, top = 40.0, bottom = 50.0
+        let width = 960.0, height = 440.0, left = 60.0, right = 60.0, top = 40.0, bottom = 70.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
+        // The time axis ends with the data; both value axes end on a round tick.
         let lastSecond = Double(max(samples.last?.second ?? 1, 1))
-        let secondStep = Self.niceStep(lastSecond)
-        let maxSecond = (lastSecond / secondStep).rounded(.up) * secondStep
         let capacity = capacityPerReplica.map { perReplica in samples.map { Double($0.running) * perReplica } } ?? []
-        let highestRate = max(5, (samples.map(\.load) + samples.compactMap(\.metric) + capacity).max() ?? 5)
-        let rateStep = Self.niceStep(highestRate)
-        let maxRate = (highestRate / rateStep).rounded(.up) * rateStep
-        let highestReplicas = Double(max(2, (samples.map(\.desired) + samples.map(\.running)).max() ?? 2))
-        let replicaStep = max(1, Self.niceStep(highestReplicas).rounded(.up))
-        let maxReplicas = (highestReplicas / replicaStep).rounded(.up) * replicaStep
-        func x(_ second: Int) -> Double { left + Double(second) / maxSecond * plotWidth }
-        func yRate(_ value: Double) -> Double { top + plotHeight - value / maxRate * plotHeight }
-        func yReplicas(_ value: Int) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
+        let rateAxis = PlotAxis.values(upTo: max(5, (samples.map(\.load) + samples.compactMap(\.metric) + capacity).max() ?? 5))
+        let replicaAxis = PlotAxis.values(upTo: Double(max(2, (samples.map(\.desired) + samples.map(\.running)).max() ?? 2)), integers: true)
+        func x(_ second: Double) -> Double { left + second / lastSecond * plotWidth }
+        func x(_ second: Int) -> Double { x(Double(second)) }
+        func yRate(_ value: Double) -> Double { top + plotHeight - value / rateAxis.maximum * plotHeight }
+        func yReplicas(_ value: Int) -> Double { top + plotHeight - Double(value) / replicaAxis.maximum * plotHeight }
         func polyline(_ points: [(Double, Double)], color: String, width: Double, dash: String = "", step: Bool = false) -> String {
             SVGPolyline.make(points.map { (x: $0.0, y: $0.1) }, color: color, width: width, dash: dash, step: step)
         }
@@ -127,17 +114,14 @@ public struct Timeline: Sendable {
             "<text x=\"\(left)\" y=\"24\" font-size=\"16\">\(title)</text>",
             "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#999\"/>",
         ]
-        func label(_ value: Double) -> String {
-            value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
-        }
-        for replicas in stride(from: 0, through: Int(maxReplicas), by: Int(replicaStep)) {
+        for replicas in replicaAxis.ticks.map({ Int($0) }) {
             svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" fill=\"#2ca02c\">%d</text>", left + plotWidth + 6, yReplicas(replicas) + 4, replicas))
         }
-        for rate in stride(from: 0.0, through: maxRate + rateStep / 2, by: rateStep) {
-            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%@</text>", left - 6, yRate(rate) + 4, label(rate)))
+        for rate in rateAxis.ticks {
+            svg.append(String(format: "<text x=\"%.0f\" y=\"%.1f\" text-anchor=\"end\" fill=\"#1f77b4\">%@</text>", left - 6, yRate(rate) + 4, PlotAxis.label(rate)))
         }
-        for second in stride(from: 0.0, through: maxSecond + secondStep / 2, by: secondStep) {
-            svg.append(String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%@s</text>", x(Int(second)), top + plotHeight + 18, label(second)))
+        for second in PlotAxis.timeTicks(span: lastSecond) {
+            svg.append(String(format: "<text x=\"%.1f\" y=\"%.0f\" text-anchor=\"middle\">%@</text>", x(second), top + plotHeight + 18, PlotAxis.timeLabel(second, span: lastSecond)))
         }
         svg.append("<text x=\"14\" y=\"\(top + plotHeight / 2)\" transform=\"rotate(-90 14 \(top + plotHeight / 2))\" fill=\"#1f77b4\">requests/s</text>")
         svg.append("<text x=\"\(width - 14)\" y=\"\(top + plotHeight / 2)\" transform=\"rotate(90 \(width - 14) \(top + plotHeight / 2))\" fill=\"#2ca02c\">replicas</text>")
@@ -148,13 +132,12 @@ public struct Timeline: Sendable {
         svg.append(polyline(samples.compactMap { sample in sample.metric.map { (x(sample.second), yRate($0)) } }, color: "#ff7f0e", width: 2, dash: "5,3"))
         svg.append(polyline(samples.map { (x($0.second), yReplicas($0.desired)) }, color: "#2ca02c", width: 2.5, step: true))
         svg.append(polyline(samples.map { (x($0.second), yReplicas($0.running)) }, color: "#d62728", width: 1.5, dash: "2,2", step: true))
-        var legend = [("load (req/s)", "#1f77b4"), ("metric (req/s)", "#ff7f0e"), ("desired replicas", "#2ca02c"), ("running replicas", "#d62728")]
-        if let capacityPerReplica { legend.append(("capacity (running × \(label(capacityPerReplica)))", "#9467bd")) }
-        for (index, entry) in legend.enumerated() {
-            let lx = left + Double(index) * (plotWidth / Double(legend.count))
-            svg.append("<line x1=\"\(lx)\" y1=\"\(height - 14)\" x2=\"\(lx + 24)\" y2=\"\(height - 14)\" stroke=\"\(entry.1)\" stroke-width=\"3\"/>")
-            svg.append("<text x=\"\(lx + 30)\" y=\"\(height - 10)\">\(entry.0)</text>")
-        }
+        var legend = [
+            (label: "load (req/s)", color: "#1f77b4"), (label: "metric (req/s)", color: "#ff7f0e"),
+            (label: "desired replicas", color: "#2ca02c"), (label: "running replicas", color: "#d62728"),
+        ]
+        if let capacityPerReplica { legend.append((label: "capacity (running × \(PlotAxis.label(capacityPerReplica)))", color: "#9467bd")) }
+        svg += PlotAxis.legend(legend, left: left, width: plotWidth, baseline: top + plotHeight + 40).svg
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
     }

@@ -34,6 +34,10 @@ public struct MetricsAdapter: Sendable {
         public var extraNames: [String] = []
         public var extraAddresses: [[UInt8]] = []
         public var cacheTTL: Duration = .seconds(5)
+        /// Lifetime of a minted serving certificate; renewed at two thirds of it.
+        public var certificateLifetime: TimeInterval = 30 * 86_400
+        /// How often certificate files and the front-proxy settings are looked at.
+        public var checkInterval: Duration = .seconds(30)
         /// Signals that stop the adapter gracefully (none when embedded in a test).
         public var shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
 
@@ -61,32 +65,47 @@ public struct MetricsAdapter: Sendable {
     public func run(onBound: @escaping @Sendable (Int) -> Void = { _ in }) async throws {
         let authenticator = try await Self.authenticator(client)
         let identity: MetricsAdapterServer.ServingIdentity
+        let source: CertificateRotation.Source
         if let certificateFile = options.certificateFile, let keyFile = options.keyFile {
             identity = try ServingCertificate.load(certificateFile: certificateFile, keyFile: keyFile)
+            source = .files(certificate: certificateFile, key: keyFile)
             logger.info("serving with the certificate from files", metadata: ["certificate": "\(certificateFile)"])
         } else {
             let minted = try ServingCertificate.mint(
-                service: options.serviceName, namespace: options.serviceNamespace, extraNames: options.extraNames, ipAddresses: options.extraAddresses)
+                service: options.serviceName, namespace: options.serviceNamespace, extraNames: options.extraNames, ipAddresses: options.extraAddresses,
+                lifetime: options.certificateLifetime)
             identity = minted.identity
             if let apiService = options.apiService {
                 try await ServingCertificate.publish(
                     caPEM: minted.caPEM, apiService: apiService, namespace: options.serviceNamespace, service: options.serviceName, client: client)
                 logger.info("published the serving certificate's CA", metadata: ["apiService": "\(apiService)"])
             }
+            var settings = CertificateRotation.MintSettings(service: options.serviceName, namespace: options.serviceNamespace, caPEM: minted.caPEM)
+            settings.extraNames = options.extraNames
+            settings.extraAddresses = options.extraAddresses
+            settings.lifetime = options.certificateLifetime
+            settings.apiService = options.apiService
+            source = .minted(settings)
         }
+        let material = try TLSMaterial(identity: identity, authenticator: authenticator)
+        // Look often enough that a renewal at two thirds of the lifetime is never late by
+        // more than a tenth of it.
+        let lifetime = Duration.milliseconds(Int64(options.certificateLifetime * 1_000))
+        let rotation = CertificateRotation(
+            material: material, source: source, client: client, checkInterval: min(options.checkInterval, lifetime / 10), logger: logger)
 
         let registry = PrometheusCollectorRegistry()
         let requests = RequestMetrics(registry: registry)
         let api = ExternalMetricsAPI(backend: .cluster(client, reviewer: AccessReviewer(client: client)), cacheTTL: options.cacheTTL)
         let ready = ReadyFlag()
-        let server = try MetricsAdapterServer(
-            host: options.host, port: options.port, identity: identity, authenticator: authenticator, api: api,
+        let server = MetricsAdapterServer(
+            host: options.host, port: options.port, material: material, api: api,
             onRequest: { kind, status, seconds in requests.record(kind: kind, status: status, seconds: seconds) },
             onBound: { port in
                 ready.set()
                 onBound(port)
             }, logger: logger)
-        var services: [any ServiceLifecycle.Service] = [server]
+        var services: [any ServiceLifecycle.Service] = [server, rotation]
         if let address = options.probeAddress {
             services.append(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: { ready.isSet }, logger: logger))
         }

@@ -4,10 +4,12 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import KubeAPI
 import KubeClient
 import KubeProbes
 import Logging
 import StructuredLogging
+import TideAPI
 
 /// `tide-metrics-adapter`: serves Applications' metrics to HorizontalPodAutoscalers
 /// as `external.metrics.k8s.io/v1beta1`, behind kube-apiserver's aggregator.
@@ -52,6 +54,12 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
     @Option(help: "Extra DNS name or IP address for a minted certificate (repeatable).")
     var certificateName: [String] = []
 
+    @Option(help: "Lifetime of a minted serving certificate, e.g. 720h; it is renewed at two thirds of it without a restart.")
+    var certificateLifetime = "720h"
+
+    @Option(help: "How often certificate files and the front-proxy CA (kube-system/extension-apiserver-authentication) are re-read, e.g. 30s.")
+    var certificateCheckInterval = "30s"
+
     @Option(help: "Seconds a metric's answer is reused.")
     var cacheSeconds = 5
 
@@ -70,6 +78,12 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
             throw ValidationError("--tls-cert-file and --tls-private-key-file go together")
         }
         guard (0...65_535).contains(securePort) else { throw ValidationError("--secure-port must be 0...65535") }
+        guard let lifetime = DurationText.parse(certificateLifetime), lifetime >= .seconds(3) else {
+            throw ValidationError("--certificate-lifetime must be a duration of at least 3s, such as 720h, not '\(certificateLifetime)'")
+        }
+        guard let check = DurationText.parse(certificateCheckInterval), check >= .milliseconds(100) else {
+            throw ValidationError("--certificate-check-interval must be a duration such as 30s, not '\(certificateCheckInterval)'")
+        }
         guard cacheSeconds >= 0 else { throw ValidationError("--cache-seconds must not be negative") }
         _ = try Self.address(metricsBindAddress)
         for name in certificateName where name.isEmpty { throw ValidationError("--certificate-name must not be empty") }
@@ -114,6 +128,8 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
         options.extraNames = certificateName.filter { Self.ipv4($0) == nil }
         options.extraAddresses = certificateName.compactMap(Self.ipv4)
         options.cacheTTL = .seconds(cacheSeconds)
+        options.certificateLifetime = DurationText.parse(certificateLifetime)!.inSeconds
+        options.checkInterval = DurationText.parse(certificateCheckInterval)!
         do {
             try await MetricsAdapter(client: client, options: options, logger: logger).run()
         } catch {

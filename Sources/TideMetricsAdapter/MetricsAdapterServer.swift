@@ -45,36 +45,37 @@ public struct MetricsAdapterServer: ServiceLifecycle.Service {
 
     public let host: String
     public let port: Int
-    let tls: TLSConfiguration
+    let material: TLSMaterial
     let responder: AdapterResponder
     let onBound: @Sendable (Int) -> Void
     let logger: Logger
 
-    /// - Parameter onRequest: called after each answered request with its path's
-    ///   kind (`discovery`, `metric`, `probe`, `other`), status and seconds taken.
+    /// - Parameters:
+    ///   - material: the serving identity and front-proxy settings, read afresh for
+    ///     each connection (see ``CertificateRotation``).
+    ///   - onRequest: called after each answered request with its path's kind
+    ///     (`discovery`, `metric`, `probe`, `other`), status and seconds taken.
     public init(
-        host: String, port: Int, identity: ServingIdentity, authenticator: RequestHeaderAuthenticator, api: ExternalMetricsAPI,
+        host: String, port: Int, material: TLSMaterial, api: ExternalMetricsAPI,
         onRequest: @escaping @Sendable (String, Int, Double) -> Void = { _, _, _ in },
         onBound: @escaping @Sendable (Int) -> Void = { _ in }, logger: Logger = Logger(label: "tide.metrics-adapter")
-    ) throws {
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.keyPEM.utf8), format: .pem)))
-        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(authenticator.clientCAPEM.utf8)))
-        tls.certificateVerification = .optionalVerification
-        tls.minimumTLSVersion = .tlsv12
+    ) {
         self.host = host
         self.port = port
-        self.tls = tls
-        self.responder = AdapterResponder(api: api, authenticator: authenticator, onRequest: onRequest, logger: logger)
+        self.material = material
+        self.responder = AdapterResponder(api: api, material: material, onRequest: onRequest, logger: logger)
         self.onBound = onBound
         self.logger = logger
     }
 
     public func run() async throws {
         let onBound = self.onBound
+        let material = self.material
+        let channel = TLSChannelConfiguration(
+            tlsConfiguration: material.tlsConfiguration(),
+            customAsyncVerificationCallback: { certificates in await material.verifyClient(certificates) })
         let app = Application(
-            responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
+            responder: responder, server: try .tls(.http1(), configuration: channel),
             configuration: .init(address: .hostname(host, port: port), serverName: "tide-metrics-adapter"),
             onServerRunning: { channel in onBound(channel.localAddress?.port ?? 0) }, logger: logger)
         // `run()`, not `runService()`: the latter starts a service group of its own
@@ -88,7 +89,7 @@ struct AdapterResponder: HTTPResponder {
     typealias Context = AdapterRequestContext
 
     let api: ExternalMetricsAPI
-    let authenticator: RequestHeaderAuthenticator
+    let material: TLSMaterial
     let onRequest: @Sendable (String, Int, Double) -> Void
     let logger: Logger
 
@@ -115,7 +116,7 @@ struct AdapterResponder: HTTPResponder {
         let commonName = peer.flatMap(Self.commonName)
         let headers = request.headers.map { (name: $0.name.rawName, value: $0.value) }
         let user: UserInfo
-        switch authenticator.authenticate(certificateCommonName: commonName, headers: headers) {
+        switch material.authenticator.authenticate(certificateCommonName: commonName, headers: headers) {
         case .success(let found):
             user = found
         case .failure(.noUser) where kind == "discovery":

@@ -16,6 +16,7 @@ public enum ServingCertificate {
         case unreadable(path: String)
         case heldByAnother(apiService: String, service: String)
         case notRegistered(apiService: String)
+        case unusable(String)
 
         public var description: String {
             switch self {
@@ -23,6 +24,7 @@ public enum ServingCertificate {
             case .heldByAnother(let apiService, let service):
                 return "APIService \(apiService) is served by \(service), not by this adapter; Tide will not take it over "
                     + "(only one server can hold it: remove the other one first if Tide should serve it)"
+            case .unusable(let why): return why
             case .notRegistered(let apiService):
                 return "APIService \(apiService) does not exist: apply the metrics-adapter component of config/ first"
             }
@@ -38,12 +40,12 @@ public enum ServingCertificate {
 
     /// A new CA and a certificate it signs for `service` in `namespace`: the names the
     /// aggregator dials (`<service>.<namespace>.svc`), plus any `extraNames`.
-    public static func mint(service: String, namespace: String, extraNames: [String] = [], ipAddresses: [[UInt8]] = []) throws
-        -> (identity: MetricsAdapterServer.ServingIdentity, caPEM: String)
-    {
+    public static func mint(
+        service: String, namespace: String, extraNames: [String] = [], ipAddresses: [[UInt8]] = [], lifetime: TimeInterval = 30 * 86_400
+    ) throws -> (identity: MetricsAdapterServer.ServingIdentity, caPEM: String) {
         let authority = try CertificateAuthority(commonName: "tide-metrics-adapter-ca@\(Int(Date().timeIntervalSince1970))")
         let names = [service, "\(service).\(namespace)", "\(service).\(namespace).svc", "\(service).\(namespace).svc.cluster.local"] + extraNames
-        let leaf = try authority.issueServerCertificate(commonName: "\(service).\(namespace).svc", dnsNames: names, ipAddresses: ipAddresses)
+        let leaf = try authority.issueServerCertificate(commonName: "\(service).\(namespace).svc", dnsNames: names, ipAddresses: ipAddresses, lifetime: lifetime)
         return (.init(certificateChainPEM: leaf.certificatePEM, keyPEM: leaf.keyPEM), authority.certificatePEM)
     }
 
@@ -59,8 +61,9 @@ public enum ServingCertificate {
         }
     }
 
-    /// Publishes `caPEM` as the `caBundle` of APIService `name`, after checking that it
-    /// names this adapter's Service. Never creates or takes over an APIService.
+    /// Publishes `caPEM` (one CA, or several concatenated while a renewal switches
+    /// over) as the `caBundle` of APIService `name`, after checking that it names this
+    /// adapter's Service. Never creates or takes over an APIService.
     public static func publish(caPEM: String, apiService name: String, namespace: String, service: String, client: KubeClient) async throws {
         let apiServices = client.clusterScoped(APIService.self)
         guard let current = try await apiServices.getIfPresent(name) else { throw Failure.notRegistered(apiService: name) }

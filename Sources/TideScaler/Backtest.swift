@@ -214,14 +214,16 @@ public enum Backtest {
     public static func svg(
         title: String, times: [Date], values: [Double?], ideal: [Int32?], replays: [(name: String, replay: Replay)]
     ) -> String {
-        let width = 960.0, height = 420.0, left = 70.0, right = 60.0, top = 40.0, bottom = 50.0
+        let width = 960.0, height = 440.0, left = 70.0, right = 60.0, top = 40.0, bottom = 70.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
+        // The time axis ends with the data; both value axes end on a round tick.
         let span = max((times.last ?? Date()).timeIntervalSince(times.first ?? Date()), 1)
-        let maxValue = max(values.compactMap { $0 }.max() ?? 1, 1e-9) * 1.1
-        let maxReplicas = Double(max(2, (replays.flatMap { $0.replay.ready } + ideal.compactMap { $0 }).max() ?? 2)) + 1
+        let valueAxis = PlotAxis.values(upTo: values.compactMap { $0 }.max() ?? 1)
+        let replicaAxis = PlotAxis.values(
+            upTo: Double(max(2, (replays.flatMap { $0.replay.ready } + ideal.compactMap { $0 }).max() ?? 2)), integers: true)
         func x(_ index: Int) -> Double { left + times[index].timeIntervalSince(times[0]) / span * plotWidth }
-        func yValue(_ value: Double) -> Double { top + plotHeight - value / maxValue * plotHeight }
-        func yReplicas(_ value: Int32) -> Double { top + plotHeight - Double(value) / maxReplicas * plotHeight }
+        func yValue(_ value: Double) -> Double { top + plotHeight - value / valueAxis.maximum * plotHeight }
+        func yReplicas(_ value: Double) -> Double { top + plotHeight - value / replicaAxis.maximum * plotHeight }
         func number(_ value: Double) -> String { ScalingAlgorithm.format((value * 10).rounded() / 10) }
         func line(_ points: [(Double, Double)], color: String, width: Double, step: Bool, dash: String = "") -> String {
             SVGPolyline.make(points.map { (x: $0.0, y: $0.1) }, color: color, width: width, dash: dash, step: step)
@@ -232,33 +234,28 @@ public enum Backtest {
             "<text x=\"\(left)\" y=\"24\" font-size=\"16\">\(escape(title))</text>",
             "<rect x=\"\(left)\" y=\"\(top)\" width=\"\(plotWidth)\" height=\"\(plotHeight)\" fill=\"none\" stroke=\"#999\"/>",
         ]
-        for tick in 0...4 {
-            let value = maxValue * Double(tick) / 4
-            svg.append("<text x=\"\(number(left - 6))\" y=\"\(number(yValue(value) + 4))\" text-anchor=\"end\" fill=\"#1f77b4\">\(number(value))</text>")
-            let replicas = Int32((maxReplicas * Double(tick) / 4).rounded())
-            svg.append("<text x=\"\(number(left + plotWidth + 6))\" y=\"\(number(yReplicas(replicas) + 4))\" fill=\"#2ca02c\">\(replicas)</text>")
-            let minutes = Int(span * Double(tick) / 4 / 60)
-            svg.append("<text x=\"\(number(left + plotWidth * Double(tick) / 4))\" y=\"\(number(top + plotHeight + 18))\" text-anchor=\"middle\">+\(minutes) min</text>")
+        for value in valueAxis.ticks {
+            svg.append("<text x=\"\(number(left - 6))\" y=\"\(number(yValue(value) + 4))\" text-anchor=\"end\" fill=\"#1f77b4\">\(PlotAxis.label(value))</text>")
+        }
+        for replicas in replicaAxis.ticks {
+            svg.append("<text x=\"\(number(left + plotWidth + 6))\" y=\"\(number(yReplicas(replicas) + 4))\" fill=\"#2ca02c\">\(Int(replicas))</text>")
+        }
+        for offset in PlotAxis.timeTicks(span: span) {
+            svg.append("<text x=\"\(number(left + offset / span * plotWidth))\" y=\"\(number(top + plotHeight + 18))\" text-anchor=\"middle\">\(PlotAxis.timeLabel(offset, span: span))</text>")
         }
         svg.append(line(values.indices.compactMap { index in values[index].map { (x(index), yValue($0)) } }, color: "#1f77b4", width: 1.5, step: false))
-        svg.append(line(ideal.indices.compactMap { index in ideal[index].map { (x(index), yReplicas($0)) } }, color: "#7f7f7f", width: 1.5, step: true, dash: "4,3"))
+        svg.append(line(ideal.indices.compactMap { index in ideal[index].map { (x(index), yReplicas(Double($0))) } }, color: "#7f7f7f", width: 1.5, step: true, dash: "4,3"))
         let colors = ["#d62728", "#2ca02c", "#9467bd"]
-        var legend = [("metric", "#1f77b4"), ("ideal replicas", "#7f7f7f")]
+        var legend = [(label: "metric", color: "#1f77b4"), (label: "ideal replicas", color: "#7f7f7f")]
         for (position, entry) in replays.enumerated() {
             let color = colors[position % colors.count]
-            svg.append(line(entry.replay.ready.indices.map { (x($0), yReplicas(entry.replay.ready[$0])) }, color: color, width: 2, step: true))
-            legend.append(("\(entry.name): ready replicas", color))
+            svg.append(line(entry.replay.ready.indices.map { (x($0), yReplicas(Double(entry.replay.ready[$0]))) }, color: color, width: 2, step: true))
+            legend.append((label: "\(entry.name): ready replicas", color: color))
         }
-        for (position, entry) in legend.enumerated() {
-            let lx = left + Double(position) * plotWidth / Double(legend.count)
-            svg.append("<line x1=\"\(number(lx))\" y1=\"\(number(height - 14))\" x2=\"\(number(lx + 24))\" y2=\"\(number(height - 14))\" stroke=\"\(entry.1)\" stroke-width=\"3\"/>")
-            svg.append("<text x=\"\(number(lx + 30))\" y=\"\(number(height - 10))\">\(escape(entry.0))</text>")
-        }
+        svg += PlotAxis.legend(legend, left: left, width: plotWidth, baseline: top + plotHeight + 40).svg
         svg.append("</svg>")
         return svg.joined(separator: "\n") + "\n"
     }
 
-    static func escape(_ text: String) -> String {
-        text.replacing("&", with: "&amp;").replacing("<", with: "&lt;").replacing(">", with: "&gt;")
-    }
+    static func escape(_ text: String) -> String { PlotAxis.escape(text) }
 }

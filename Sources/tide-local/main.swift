@@ -13,11 +13,11 @@ struct TideLocalCommand: AsyncParsableCommand {
     @Option(help: "standard (about 4 minutes), short (about 45 s) or name:seconds:from-to[,...] in requests/s.")
     var profile = "standard"
 
-    @Option(help: "Seconds between scaler runs (the CronJob schedule, accelerated).")
-    var scalerEvery = 5
+    @Option(help: "Seconds between scaler runs (the CronJob schedule, accelerated). Default: 5, or 2 with --profile short.")
+    var scalerEvery: Int?
 
-    @Option(help: "Scale-down stabilization window of the sample, in seconds.")
-    var scaleDownWindow = 30
+    @Option(help: "Scale-down stabilization window of the sample, in seconds. Default: 30, or 8 with --profile short.")
+    var scaleDownWindow: Int?
 
     @Option(help: "Directory for the plot, the summary and the kubeconfig.")
     var output = "tide-local-run"
@@ -54,8 +54,8 @@ struct TideLocalCommand: AsyncParsableCommand {
             binaries: binaries ?? executable.deletingLastPathComponent().path,
             output: URL(fileURLWithPath: output), repositoryRoot: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         configuration.profile = loadProfile
-        configuration.scalerEvery = .seconds(max(1, scalerEvery))
-        configuration.scaleDownWindow = scaleDownWindow
+        configuration.scalerEvery = .seconds(max(1, scalerEvery ?? loadProfile.scalerEvery))
+        configuration.scaleDownWindow = scaleDownWindow ?? loadProfile.scaleDownWindow
         configuration.port = port
         configuration.prometheus = prometheus
         configuration.verbose = !quiet

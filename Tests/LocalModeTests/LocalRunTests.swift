@@ -25,8 +25,8 @@ struct LocalRunTests {
         defer { try? FileManager.default.removeItem(at: output) }
         var configuration = LocalRun.Configuration(binaries: binaries, output: output, repositoryRoot: repositoryRoot)
         configuration.profile = .short
-        configuration.scalerEvery = .seconds(2)
-        configuration.scaleDownWindow = 8
+        configuration.scalerEvery = .seconds(LoadProfile.short.scalerEvery)
+        configuration.scaleDownWindow = LoadProfile.short.scaleDownWindow
         configuration.verbose = false
         configuration.source = source
         let lines = LineCollector()
@@ -67,6 +67,20 @@ struct LocalRunTests {
         let leftovers = report.processIDs.filter(alive)
         #expect(leftovers.isEmpty, "processes left running: \(leftovers)")
         #expect(report.processIDs.count >= 3, "prometheus, hello-service and scaler processes were started")
+    }
+
+    @Test("the quick start as documented: `tide-local --profile short` exits 0, replicas rise and fall, and a clean run prints no error line")
+    func quickStartShortProfile() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tide-local-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        // What scripts/local.sh runs after building, with the README's arguments.
+        let result = try await runProcess(
+            "\(binaries)/tide-local", ["--profile", "short", "--output", output.path, "--quiet"], directory: repositoryRoot)
+        #expect(result.status == 0, "exit \(result.status): \(result.errors)")
+        let errorLines = result.errors.split(separator: "\n").filter { $0.localizedCaseInsensitiveContains("error") }
+        #expect(errorLines.isEmpty, "a clean run prints no error lines: \(errorLines)")
+        let summary = try String(contentsOf: output.appendingPathComponent("tide-local-run-summary.txt"), encoding: .utf8)
+        #expect(summary.contains("verdict: replicas rose under load and fell after it"), "\(summary)")
     }
 
     @Test("a missing piece is a clear error before anything starts")

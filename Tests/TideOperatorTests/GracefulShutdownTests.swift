@@ -17,7 +17,7 @@ struct GracefulShutdownTests {
 
         init(_ name: String, _ arguments: [String], identity: String? = nil, directory: URL) throws {
             errors = directory.appendingPathComponent("\(name)-\(identity ?? "0")-\(UUID().uuidString.prefix(6)).err")
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: "\(binariesDirectory)/\(name)")
             process.arguments = arguments
             var environment = ProcessInfo.processInfo.environment
