@@ -402,6 +402,11 @@ public struct ApplicationStatus: Sendable, Hashable, Codable {
     public var conditions: [Condition]?
     /// The scaler's memory between runs.
     public var scaling: ScalingStatus?
+    /// When the Deployment's ready count reached the scaler's pending scale-up
+    /// (`scaling.pendingScaleUp`), as the operator saw it: the pod start strategy
+    /// Predictive measures, to the second whatever the scaler's cadence. Written by the
+    /// operator only.
+    public var scaleUpReady: ScalingStatus.Recommendation?
 
     public init() {}
 }

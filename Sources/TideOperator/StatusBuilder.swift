@@ -35,6 +35,13 @@ public enum StatusBuilder {
         let deploymentStatus = observation.deployment?.status
         status.replicas = deploymentStatus?.replicas ?? 0
         status.readyReplicas = deploymentStatus?.readyReplicas ?? 0
+        // The moment the ready count reaches the scaler's pending scale-up is seen here,
+        // not at the scaler's next run (a minute later in CronJob mode): record it once.
+        if let pending = status.scaling?.pendingScaleUp, let ready = status.readyReplicas, ready >= pending.replicas,
+            status.scaleUpReady.map({ $0.time < pending.time }) ?? true
+        {
+            status.scaleUpReady = .init(time: now, replicas: ready)
+        }
         var conditions = status.conditions ?? []
         func set(_ type: String, _ value: Bool, _ reason: String, _ message: String) {
             conditions.set(Condition(

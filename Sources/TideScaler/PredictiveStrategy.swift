@@ -16,7 +16,8 @@ import TideAPI
 ///   three decisions) of readings, used only when rising and never above twice the
 ///   value; the lag is half the range a PromQL query averages over (see
 ///   ``lag(of:)``). The HPA's recommendation is the floor.
-/// - Down: lower demand must hold for two pod starts and one decision interval (at
+/// - Down: lower demand must hold for two pod starts, one decision interval and the
+///   metric's lag (a dip reaches the reading that late, and so does a return; at
 ///   least 60 s, at most the scale-down stabilization window), instead of the
 ///   window's fixed 300 s. A scale-down undone within twice that time (a scale-up back
 ///   to where it started: flapping, as noisy traffic does) doubles the hold, up to the
@@ -24,9 +25,9 @@ import TideAPI
 ///   that time apart are one scale-down (a stabilization window releases a fall step
 ///   by step), so climbing back part of the way follows demand and is no flap. The
 ///   rate policies still bound every step.
-/// - The pod start time is measured: after a scale-up, the first decision that sees
-///   that many ready replicas records how long it took (a moving average, 30 s until
-///   measured).
+/// - The pod start time is measured: after a scale-up, to the moment the operator saw
+///   that many replicas ready (`status.scaleUpReady`), or, without its record, to the
+///   first decision that sees them (a moving average, 30 s until measured).
 /// - Nothing changes on an unavailable metric: never down, as with the HPA.
 public enum PredictiveStrategy {
     /// Seconds assumed for a pod to become ready until one has been measured.
@@ -134,6 +135,8 @@ public enum PredictiveStrategy {
         public var readyDelay: Int32
         /// The scale-down stabilization window the spec sets.
         public var configuredWindow: Int32
+        /// How far behind the load the slowest metric reads (half its query's range).
+        public var lag: TimeInterval
         /// The hold before any flapping.
         public var baseHold: Int32
         /// The hold now (lengthened by flapping).
@@ -143,24 +146,26 @@ public enum PredictiveStrategy {
             interval = PredictiveStrategy.interval(previous: history.lastQueryTime, now: now)
             readyDelay = history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay
             configuredWindow = (scaling.behavior?.scaleDown ?? Defaults.scaleDown).stabilizationWindowSeconds ?? 300
-            baseHold = PredictiveStrategy.baseHold(readyDelay: readyDelay, interval: interval, configured: configuredWindow)
-            hold = PredictiveStrategy.downWindow(history: history, readyDelay: readyDelay, interval: interval, configured: configuredWindow)
+            lag = scaling.resolvedMetrics.map(PredictiveStrategy.lag(of:)).max() ?? 0
+            baseHold = PredictiveStrategy.baseHold(readyDelay: readyDelay, interval: interval, lag: lag, configured: configuredWindow)
+            hold = PredictiveStrategy.downWindow(history: history, readyDelay: readyDelay, interval: interval, lag: lag, configured: configuredWindow)
         }
 
         /// How far ahead a scale-up must look: a pod start and the next decision.
         public var lead: TimeInterval { Double(readyDelay) + interval }
     }
 
-    /// How long lower demand must hold before a scale-down, before any flapping.
-    public static func baseHold(readyDelay: Int32, interval: TimeInterval, configured: Int32) -> Int32 {
-        let held = Int32((2 * Double(readyDelay) + interval).rounded(.up))
+    /// How long lower demand must hold before a scale-down, before any flapping: two pod
+    /// starts, one decision interval and the metric's lag, within 60 s and the window.
+    public static func baseHold(readyDelay: Int32, interval: TimeInterval, lag: TimeInterval = 0, configured: Int32) -> Int32 {
+        let held = Int32((2 * Double(readyDelay) + interval + lag).rounded(.up))
         return min(max(held, 60), max(configured, 60))
     }
 
     /// How long lower demand must hold now: the remembered hold (lengthened by
     /// flapping), never below the base nor above the scale-down window.
-    public static func downWindow(history: ScalingStatus, readyDelay: Int32, interval: TimeInterval, configured: Int32) -> Int32 {
-        let base = baseHold(readyDelay: readyDelay, interval: interval, configured: configured)
+    public static func downWindow(history: ScalingStatus, readyDelay: Int32, interval: TimeInterval, lag: TimeInterval = 0, configured: Int32) -> Int32 {
+        let base = baseHold(readyDelay: readyDelay, interval: interval, lag: lag, configured: configured)
         return min(max(history.holdSeconds ?? base, base), max(configured, base))
     }
 
@@ -168,8 +173,8 @@ public enum PredictiveStrategy {
     /// pod start time measured when the last scale-up's pods are all ready, and a new
     /// scale-up remembered.
     public static func remember(
-        _ history: ScalingStatus, readings: [String: MetricReading], current: Int32, desired: Int32, readyReplicas: Int32?, now: Date,
-        timing: Timing
+        _ history: ScalingStatus, readings: [String: MetricReading], current: Int32, desired: Int32, readyReplicas: Int32?,
+        scaleUpReady: ScalingStatus.Recommendation? = nil, now: Date, timing: Timing
     ) -> ScalingStatus {
         var history = history
         let time = Time(now)
@@ -208,8 +213,19 @@ public enum PredictiveStrategy {
         for name in Set(samples.map(\.name)).sorted() { kept += samples.filter { $0.name == name }.suffix(20) }
         history.samples = kept.isEmpty ? nil : kept.sorted { ($0.time, $0.name) < ($1.time, $1.name) }
 
-        if let pending = history.pendingScaleUp, let ready = readyReplicas, ready >= pending.replicas {
-            let measured = Int32(max(1, now.timeIntervalSince(pending.time.date).rounded()))
+        // The pod start: from the scale-up to when its pods were ready. The operator
+        // records that moment as it happens; without its record, the first run that
+        // finds them ready stands for it (late by up to one interval).
+        let readyAt: Date?
+        if let pending = history.pendingScaleUp, let seen = scaleUpReady, seen.time >= pending.time, seen.replicas >= pending.replicas {
+            readyAt = seen.time.date
+        } else if let pending = history.pendingScaleUp, let ready = readyReplicas, ready >= pending.replicas {
+            readyAt = now
+        } else {
+            readyAt = nil
+        }
+        if let pending = history.pendingScaleUp, let readyAt {
+            let measured = Int32(max(1, readyAt.timeIntervalSince(pending.time.date).rounded()))
             history.readyDelaySeconds = history.readyDelaySeconds.map { ($0 + measured + 1) / 2 } ?? measured
             history.pendingScaleUp = nil
         }

@@ -112,7 +112,7 @@ public final class Scaler: Sendable {
                 let current = application.spec.replicas ?? spec.effectiveReplicas
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
-                    now: now(), readyReplicas: application.status?.readyReplicas))
+                    now: now(), readyReplicas: application.status?.readyReplicas, scaleUpReady: application.status?.scaleUpReady))
                 logger.info("decision", metadata: [
                     "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
                     "reason": "\(decision.message)", "dryRun": "\(dryRun)",

@@ -21,10 +21,14 @@ public struct ScalingInput: Sendable, Hashable {
     /// Replicas ready now (`status.readyReplicas`), for strategy Predictive's pod start
     /// time; `nil` when unknown.
     public var readyReplicas: Int32?
+    /// When the ready count reached the pending scale-up, as the operator recorded it
+    /// (`status.scaleUpReady`); Predictive measures the pod start from it, and from
+    /// ``readyReplicas`` at ``now`` only when the operator has not recorded it.
+    public var scaleUpReady: ScalingStatus.Recommendation?
 
     public init(
         currentReplicas: Int32, scaling: Scaling, readings: [String: MetricReading], history: ScalingStatus = ScalingStatus(), now: Date,
-        readyReplicas: Int32? = nil
+        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil
     ) {
         self.currentReplicas = currentReplicas
         self.scaling = scaling
@@ -32,17 +36,18 @@ public struct ScalingInput: Sendable, Hashable {
         self.history = history
         self.now = now
         self.readyReplicas = readyReplicas
+        self.scaleUpReady = scaleUpReady
     }
 
     /// Every metric reads `reading` (the single-metric form).
     public init(
         currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date,
-        readyReplicas: Int32? = nil
+        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil
     ) {
         self.init(
             currentReplicas: currentReplicas, scaling: scaling,
             readings: Dictionary(scaling.resolvedMetrics.map { ($0.name, reading) }, uniquingKeysWith: { first, _ in first }),
-            history: history, now: now, readyReplicas: readyReplicas)
+            history: history, now: now, readyReplicas: readyReplicas, scaleUpReady: scaleUpReady)
     }
 }
 
@@ -133,7 +138,7 @@ public enum ScalingAlgorithm {
         if let timing, input.scaling.paused != true {
             decision.history = PredictiveStrategy.remember(
                 decision.history, readings: input.readings, current: input.currentReplicas, desired: decision.desiredReplicas,
-                readyReplicas: input.readyReplicas, now: input.now, timing: timing)
+                readyReplicas: input.readyReplicas, scaleUpReady: input.scaleUpReady, now: input.now, timing: timing)
         }
         return decision
     }

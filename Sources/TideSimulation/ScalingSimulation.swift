@@ -40,9 +40,12 @@ public enum ScalingSimulation {
     public struct Policy: Sendable {
         public var name: String
         public var interval: Int
-        public var decide: @Sendable (_ current: Int32, _ metric: Double?, _ second: Int, _ ready: Int32, _ state: inout ScalingStatus) -> Int32
+        /// One decision: the current count, the metric (`nil` in an outage), the second,
+        /// what the operator sees (ready replicas, and when they reached the pending
+        /// scale-up), and the scaler's memory.
+        public var decide: @Sendable (_ current: Int32, _ metric: Double?, _ second: Int, _ observed: Observed, _ state: inout ScalingStatus) -> Int32
 
-        public init(name: String, interval: Int, decide: @escaping @Sendable (Int32, Double?, Int, Int32, inout ScalingStatus) -> Int32) {
+        public init(name: String, interval: Int, decide: @escaping @Sendable (Int32, Double?, Int, Observed, inout ScalingStatus) -> Int32) {
             self.name = name
             self.interval = interval
             self.decide = decide
@@ -50,11 +53,11 @@ public enum ScalingSimulation {
 
         /// Tide's algorithm with a scaling spec, evaluated every `interval` seconds.
         public static func tide(_ name: String, scaling: Scaling, interval: Int) -> Policy {
-            Policy(name: name, interval: interval) { current, metric, second, ready, state in
+            Policy(name: name, interval: interval) { current, metric, second, observed, state in
                 let reading: MetricReading = metric.map { .value($0) } ?? .unavailable(.unreachable("outage"))
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, reading: reading, history: state,
-                    now: Date(timeIntervalSince1970: 1_800_000_000 + Double(second)), readyReplicas: ready))
+                    now: date(second), readyReplicas: observed.ready, scaleUpReady: observed.scaleUpReady))
                 state = decision.history
                 return decision.desiredReplicas
             }
@@ -62,6 +65,21 @@ public enum ScalingSimulation {
     }
 
     /// How well a policy followed the oracle.
+    /// The simulation's clock: second `second` of a trace.
+    public static func date(_ second: Int) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + Double(second)) }
+
+    /// What the operator sees of the Deployment: the ready count and, as the operator
+    /// records it in `status.scaleUpReady`, when it reached the pending scale-up.
+    public struct Observed: Sendable, Hashable {
+        public var ready: Int32
+        public var scaleUpReady: ScalingStatus.Recommendation?
+
+        public init(ready: Int32, scaleUpReady: ScalingStatus.Recommendation? = nil) {
+            self.ready = ready
+            self.scaleUpReady = scaleUpReady
+        }
+    }
+
     public struct Score: Sendable, Hashable {
         /// Σ over seconds of replicas missing below the oracle.
         public var underProvisioned: Int
@@ -133,6 +151,7 @@ public enum ScalingSimulation {
         var ready = initial
         var pendingReady: [(at: Int, replicas: Int32)] = []
         var state = ScalingStatus()
+        var observed = Observed(ready: initial)
         var score = Score()
         var lastKnown: Double = 0
         for second in 0..<trace.load.count {
@@ -140,7 +159,7 @@ public enum ScalingSimulation {
             if let known = trace.load[second] { lastKnown = known }
             if second % policy.interval == 0 {
                 let metric = trace.metric(at: second, window: metricWindow)
-                let next = min(max(policy.decide(desired, metric, second, ready, &state), minReplicas), maxReplicas)
+                let next = min(max(policy.decide(desired, metric, second, observed, &state), minReplicas), maxReplicas)
                 if next < desired, metric == nil { score.downDuringOutage += 1 }
                 if next != desired {
                     score.scaleChanges += 1
@@ -157,6 +176,14 @@ public enum ScalingSimulation {
             while let first = pendingReady.first, first.at <= second {
                 ready = max(ready, min(first.replicas, desired))
                 pendingReady.removeFirst()
+            }
+            // The operator, as StatusBuilder does: the moment the ready count reaches the
+            // scaler's pending scale-up is recorded once.
+            observed.ready = ready
+            if let pending = state.pendingScaleUp, ready >= pending.replicas,
+                observed.scaleUpReady.map({ $0.time < pending.time }) ?? true
+            {
+                observed.scaleUpReady = .init(time: Time(date(second)), replicas: ready)
             }
             let oracle = Int32((load / target).rounded(.up))
             score.underProvisioned += Int(max(0, oracle - ready))

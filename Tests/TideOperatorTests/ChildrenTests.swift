@@ -256,6 +256,32 @@ struct StatusTests {
         #expect(StatusBuilder.status(for: app, observation: observation, now: Time(Date(timeIntervalSince1970: 3_000))) == ready, "steady state: same status")
     }
 
+    @Test("the moment the ready count reaches the scaler's pending scale-up is recorded once, when the operator sees it")
+    func scaleUpReady() {
+        var app = application(spec: ApplicationSpec(image: "x", replicas: 4))
+        var scaling = ScalingStatus()
+        let scaledAt = Time(Date(timeIntervalSince1970: 1_000))
+        scaling.pendingScaleUp = .init(time: scaledAt, replicas: 4)
+        app.status = ApplicationStatus()
+        app.status?.scaling = scaling
+        var observation = Observation()
+        observation.deployment = available(4)
+        observation.deployment?.status?.readyReplicas = 3
+        let partly = StatusBuilder.status(for: app, observation: observation, now: Time(Date(timeIntervalSince1970: 1_010)))
+        #expect(partly.scaleUpReady == nil, "3 of 4 ready: not yet")
+        app.status = partly
+        observation.deployment = available(4)
+        let readyAt = Time(Date(timeIntervalSince1970: 1_020))
+        let ready = StatusBuilder.status(for: app, observation: observation, now: readyAt)
+        #expect(ready.scaleUpReady == .init(time: readyAt, replicas: 4))
+        app.status = ready
+        #expect(StatusBuilder.status(for: app, observation: observation, now: Time(Date(timeIntervalSince1970: 1_080))) == ready, "recorded once: steady state writes nothing")
+        // A later scale-up is recorded afresh.
+        app.status?.scaling?.pendingScaleUp = .init(time: Time(Date(timeIntervalSince1970: 2_000)), replicas: 4)
+        let again = StatusBuilder.status(for: app, observation: observation, now: Time(Date(timeIntervalSince1970: 2_005)))
+        #expect(again.scaleUpReady?.time == Time(Date(timeIntervalSince1970: 2_005)))
+    }
+
     @Test("conflicts, missing ServiceMonitor CRD and invalid specs have their reasons; the scaler's conditions stay")
     func reasons() {
         var app = application(spec: ApplicationSpec(image: "x", replicas: 1))
