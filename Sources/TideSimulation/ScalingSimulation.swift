@@ -65,6 +65,40 @@ public enum ScalingSimulation {
     }
 
     /// How well a policy followed the oracle.
+    /// The simulation's kubelet: the pods of a scale-up are ready `startup` seconds after
+    /// it; a scale-down removes pods at once.
+    public struct Pods: Sendable {
+        public private(set) var ready: Int32
+        public let startup: Int
+        private var pending: [(at: Int, replicas: Int32)] = []
+
+        public init(ready: Int32, startup: Int) {
+            self.ready = ready
+            self.startup = startup
+        }
+
+        /// The Deployment goes from `current` to `next` replicas at `second`.
+        public mutating func scale(from current: Int32, to next: Int32, at second: Int) {
+            if next > current {
+                pending.append((second + startup, next))
+            } else if next < current {
+                pending.removeAll()
+                ready = min(ready, next)
+            }
+        }
+
+        /// Pods whose start has run by `second` become ready (never more than `desired`).
+        /// - Returns: whether the ready count changed.
+        public mutating func advance(to second: Int, desired: Int32) -> Bool {
+            let before = ready
+            while let first = pending.first, first.at <= second {
+                ready = max(ready, min(first.replicas, desired))
+                pending.removeFirst()
+            }
+            return ready != before
+        }
+    }
+
     /// The simulation's clock: second `second` of a trace.
     public static func date(_ second: Int) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + Double(second)) }
 
@@ -148,8 +182,7 @@ public enum ScalingSimulation {
         minReplicas: Int32 = 1, maxReplicas: Int32 = 20
     ) -> Score {
         var desired = initial
-        var ready = initial
-        var pendingReady: [(at: Int, replicas: Int32)] = []
+        var pods = Pods(ready: initial, startup: startup)
         var state = ScalingStatus()
         var observed = Observed(ready: initial)
         var score = Score()
@@ -164,19 +197,12 @@ public enum ScalingSimulation {
                 if next != desired {
                     score.scaleChanges += 1
                     score.changes.append(Change(second: second, replicas: next, metric: metric))
-                    if next > desired {
-                        pendingReady.append((second + startup, next))
-                    } else {
-                        pendingReady.removeAll()
-                        ready = min(ready, next)
-                    }
+                    pods.scale(from: desired, to: next, at: second)
                     desired = next
                 }
             }
-            while let first = pendingReady.first, first.at <= second {
-                ready = max(ready, min(first.replicas, desired))
-                pendingReady.removeFirst()
-            }
+            _ = pods.advance(to: second, desired: desired)
+            let ready = pods.ready
             // The operator, as StatusBuilder does: the moment the ready count reaches the
             // scaler's pending scale-up is recorded once.
             observed.ready = ready
