@@ -58,5 +58,19 @@ struct PredictiveRealClusterTests {
         let status = try #require(try await applications.get("ahead").status?.scaling)
         #expect(status.samples?.map(\.value) == ["10", "20", "30", "40"], "the readings survive the schema: \(String(describing: status.samples))")
         #expect(status.pendingScaleUp != nil, "the last scale-up is remembered until its pods are ready")
+        #expect(try await applications.get("ahead").status?.scaling == outcomes.last?.decision?.history, "what was decided is what is stored")
+
+        // The operator's record of when the pods were ready survives the schema, and the
+        // next decision measures the pod start to it; the measured scale-up leaves status.
+        let pending = try #require(status.pendingScaleUp)
+        let seen = ScalingStatus.Recommendation(time: Time(pending.time.date.addingTimeInterval(12)), replicas: pending.replicas)
+        _ = try await applications.patchStatus("ahead", patch: [
+            "status": ["readyReplicas": .int(Int64(pending.replicas)), "scaleUpReady": try JSONValue(encoding: seen)]
+        ])
+        #expect(try await applications.get("ahead").status?.scaleUpReady == seen)
+        let measured = await scaler.runOnce()
+        let after = try #require(try await applications.get("ahead").status?.scaling)
+        #expect(after == measured.decision?.history)
+        #expect(after.readyDelaySeconds == 12, "measured to the operator's record, not to this run")
     }
 }
