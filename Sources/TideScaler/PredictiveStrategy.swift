@@ -29,7 +29,51 @@ import TideAPI
 ///   that many replicas ready (`status.scaleUpReady`), or, without its record, to the
 ///   first decision that sees them (a moving average, 30 s until measured).
 /// - Nothing changes on an unavailable metric: never down, as with the HPA.
-public enum PredictiveStrategy {
+public struct PredictiveStrategy: DecisionStrategy {
+    public static let statusKeys = ["samples", "readyDelaySeconds", "pendingScaleUp", "lastScaleDown", "holdSeconds"]
+
+    /// This decision's figures, from the remembered history.
+    public let timing: Timing
+
+    public init(input: ScalingInput) {
+        timing = Timing(history: input.history, scaling: input.scaling, now: input.now)
+    }
+
+    /// Up ahead of a rising metric: the larger of the reactive recommendation and the
+    /// one for the value projected a pod start, a decision interval and the metric's lag
+    /// ahead; the explanation says when the projection drove.
+    public func adjust(
+        _ recommendation: MetricRecommendation, for metric: ScalingMetric, current: Int32, tolerance: Double, input: ScalingInput
+    ) -> MetricRecommendation {
+        guard let value = recommendation.reading.value, let replicas = recommendation.replicas else { return recommendation }
+        let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
+        let lag = Self.lag(of: metric)
+        let projected = Self.projection(of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
+        guard projected > value,
+            let ahead = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
+            ahead > replicas
+        else { return recommendation }
+        var adjusted = recommendation
+        adjusted.replicas = ahead
+        let behind = lag > 0 ? " and the query's range has caught up (\(ScalingAlgorithm.format(lag)) s behind)" : ""
+        adjusted.explanation +=
+            "; rising toward \(ScalingAlgorithm.format(projected)) by the time new pods are ready (\(timing.readyDelay) s)\(behind) → \(ahead) replicas"
+        return adjusted
+    }
+
+    /// Down once lower demand has held for the measured hold, instead of the window.
+    public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules {
+        var rules = configured
+        rules.stabilizationWindowSeconds = timing.hold
+        return rules
+    }
+
+    public func remember(_ history: ScalingStatus, desired: Int32, input: ScalingInput) -> ScalingStatus {
+        Self.remember(
+            history, readings: input.readings, current: input.currentReplicas, desired: desired, readyReplicas: input.readyReplicas,
+            scaleUpReady: input.scaleUpReady, now: input.now, timing: timing)
+    }
+
     /// Seconds assumed for a pod to become ready until one has been measured.
     public static let defaultReadyDelay: Int32 = 30
     /// Readings older than this are forgotten.

@@ -130,21 +130,25 @@ public struct ScalingStep: Sendable, Hashable {
 /// tolerance, several metrics, stabilization windows and rate policies, and KEDA's for
 /// scale to zero. Pure: no I/O, no clock. Its four steps are separate functions:
 /// ``recommend(_:reading:current:tolerance:)``, ``stabilize(_:current:history:up:down:now:)``,
-/// ``rateLimit(_:current:up:down:events:now:)`` and ``clamp(_:minimum:maximum:)``.
+/// ``rateLimit(_:current:up:down:events:now:)`` and ``clamp(_:minimum:maximum:)``. The
+/// strategy (``DecisionStrategy``: ``HPAStrategy``, ``PredictiveStrategy``) adjusts each
+/// metric's recommendation in step 1, sets the scale-down rules of step 2, and
+/// remembers what it needs after the decision.
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
-        let timing = input.scaling.strategy == .predictive ? PredictiveStrategy.Timing(history: input.history, scaling: input.scaling, now: input.now) : nil
-        var decision = decideWithoutMemory(input, timing: timing)
-        if let timing, input.scaling.paused != true {
-            decision.history = PredictiveStrategy.remember(
-                decision.history, readings: input.readings, current: input.currentReplicas, desired: decision.desiredReplicas,
-                readyReplicas: input.readyReplicas, scaleUpReady: input.scaleUpReady, now: input.now, timing: timing)
+        let name = input.scaling.strategy ?? .hpa
+        let strategy = name.decisionStrategy(for: input)
+        var decision = decide(input, strategy: strategy)
+        if input.scaling.paused != true {
+            decision.history = strategy.remember(decision.history, desired: decision.desiredReplicas, input: input)
         }
+        decision.history = decision.history.forgetting(name.foreignStatusKeys)
         return decision
     }
 
-    /// The decision; `timing` (strategy Predictive only) changes steps 1 and 2.
-    static func decideWithoutMemory(_ input: ScalingInput, timing: PredictiveStrategy.Timing?) -> ScalingDecision {
+    /// The decision before the strategy remembers it: the four steps, with `strategy`'s
+    /// hooks in steps 1 and 2.
+    static func decide(_ input: ScalingInput, strategy: any DecisionStrategy) -> ScalingDecision {
         let scaling = input.scaling
         let current = input.currentReplicas
         let minimum = scaling.minReplicas ?? Defaults.minReplicas
@@ -161,26 +165,8 @@ public enum ScalingAlgorithm {
                 history: pruned(history, scaling: scaling, now: input.now), event: nil)
         }
 
-        // 1. One recommendation per metric (with strategy Predictive, the larger of
-        // the value's and its projection's).
-        let tolerance = scaling.tolerance ?? Defaults.tolerance
-        let recommendations = scaling.resolvedMetrics.map { metric in
-            let reading = input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it"))
-            let plain = recommend(metric, reading: reading, current: current, tolerance: tolerance)
-            guard let timing, let value = reading.value, let replicas = plain.replicas else { return plain }
-            let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
-            let lag = PredictiveStrategy.lag(of: metric)
-            let projected = PredictiveStrategy.projection(
-                of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
-            guard projected > value, let ahead = recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
-                ahead > replicas
-            else { return plain }
-            var recommendation = plain
-            recommendation.replicas = ahead
-            let behind = lag > 0 ? " and the query's range has caught up (\(format(lag)) s behind)" : ""
-            recommendation.explanation += "; rising toward \(format(projected)) by the time new pods are ready (\(timing.readyDelay) s)\(behind) → \(ahead) replicas"
-            return recommendation
-        }
+        // 1. One recommendation per metric, as the strategy adjusts it.
+        let recommendations = recommendations(input, strategy: strategy)
         history.metrics = recommendations.map { recommendation in
             let previous = input.history.metrics?.first { $0.name == recommendation.metric }
             switch recommendation.reading {
@@ -220,55 +206,17 @@ public enum ScalingAlgorithm {
                 message: "not scaling down while \(unavailable.map(\.metric).joined(separator: ", ")) cannot be read")
         }
 
-        // Scale to zero and back (minReplicas 0): KEDA's activation and cooldown. Only
-        // the last replica goes by the cooldown: from more, the count first falls to one
-        // through the ordinary steps, so the scale-down behavior (stabilization window,
-        // rate policies) holds on the way to zero as on every other way down.
-        var towardZero: String?
-        if minimum == 0 {
-            let activeMetrics = recommendations.filter { $0.isActive == true }
-            if current == 0, activeMetrics.isEmpty {
-                history.inactiveSince = history.inactiveSince ?? now
-                history.desiredReplicas = 0
-                return ScalingDecision(
-                    desiredReplicas: 0, message: "every metric is at or below its activation value (\(history.summary ?? "")); keeping 0 replicas",
-                    active: .init(
-                        status: false, reason: "ScaledToZero",
-                        message: "every metric is at or below its activation value; 0 replicas until one rises above it"),
-                    limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-                    history: pruned(history, scaling: scaling, now: input.now), event: nil, recommendations: recommendations)
-            }
-            if current > 0, activeMetrics.isEmpty, unavailable.isEmpty {
-                let since = history.inactiveSince ?? now
-                history.inactiveSince = since
-                let cooldown = DurationText.parse(scaling.cooldownPeriod ?? Defaults.cooldownPeriod)?.inSeconds ?? 300
-                let quiet = input.now.timeIntervalSince(since.date)
-                if quiet >= cooldown, current == 1 {
-                    record(&history, change: -current, at: now)
-                    history.lastScaleTime = now
-                    history.desiredReplicas = 0
-                    history.recommendations = nil
-                    return ScalingDecision(
-                        desiredReplicas: 0,
-                        message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling the last replica to zero",
-                        active: .init(status: true, reason: "ValidMetricFound", message: activeMessage),
-                        limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-                        history: pruned(history, scaling: scaling, now: input.now), event: .scaledToZero, recommendations: recommendations)
-                }
-                towardZero = quiet >= cooldown
-                    ? "every metric has been at or below its activation value for \(Int(quiet)) s: down to 1 replica as the scale-down behavior allows, then to zero"
-                    : "every metric is at or below its activation value: to zero from 1 replica once the cooldown (\(Int(cooldown)) s) has passed (\(Int(quiet)) s so far)"
-            } else {
-                history.inactiveSince = nil
-            }
+        let towardZero: String?
+        switch scaleToZero(input, history: &history, recommendations: recommendations, unavailable: unavailable, activeMessage: activeMessage) {
+        case .decided(let decision): return decision
+        case .continuing(let note): towardZero = note
         }
 
-        // 2. Stabilize, 3. rate-limit (from zero, as if from one), 4. clamp (to at
-        // least one: zero is only reached by the cooldown above).
+        // 2. Stabilize (in the strategy's scale-down rules), 3. rate-limit (from zero, as
+        // if from one), 4. clamp (to at least one: zero is only reached by the cooldown).
         let behavior = scaling.behavior ?? ScalingBehavior()
         let up = behavior.scaleUp ?? Defaults.scaleUp
-        var down = behavior.scaleDown ?? Defaults.scaleDown
-        if let timing { down.stabilizationWindowSeconds = timing.hold }
+        let down = strategy.scaleDownRules(behavior.scaleDown ?? Defaults.scaleDown)
         let stabilized = stabilize(raw, current: current, history: history.recommendations ?? [], up: up, down: down, now: input.now)
         history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
         let limited = rateLimit(stabilized.replicas, current: max(current, 1), up: up, down: down, events: history.scaleEvents ?? [], now: input.now)
@@ -295,6 +243,76 @@ public enum ScalingAlgorithm {
             limited: limit.map { .init(status: true, reason: $0.reason, message: $0.message) }
                 ?? .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
             history: pruned(history, scaling: scaling, now: input.now), event: event, recommendations: recommendations)
+    }
+
+    /// Step 1 for every metric: the reactive recommendation, then the strategy's.
+    static func recommendations(_ input: ScalingInput, strategy: any DecisionStrategy) -> [MetricRecommendation] {
+        let tolerance = input.scaling.tolerance ?? Defaults.tolerance
+        return input.scaling.resolvedMetrics.map { metric in
+            let reading = input.readings[metric.name] ?? .unavailable(.credentialsUnavailable("the scaler did not read it"))
+            let reactive = recommend(metric, reading: reading, current: input.currentReplicas, tolerance: tolerance)
+            guard reactive.replicas != nil else { return reactive }
+            return strategy.adjust(reactive, for: metric, current: input.currentReplicas, tolerance: tolerance, input: input)
+        }
+    }
+
+    /// What scale to zero decides: a decision of its own (stay at zero, or the last
+    /// replica to zero), or the ordinary steps, with a note for the message.
+    enum ZeroStep {
+        case decided(ScalingDecision)
+        case continuing(note: String?)
+    }
+
+    /// Scale to zero and back (minReplicas 0): KEDA's activation and cooldown. Only the
+    /// last replica goes by the cooldown: from more, the count first falls to one
+    /// through the ordinary steps, so the scale-down behavior (stabilization window, rate
+    /// policies) holds on the way to zero as on every other way down.
+    static func scaleToZero(
+        _ input: ScalingInput, history: inout ScalingStatus, recommendations: [MetricRecommendation], unavailable: [MetricRecommendation],
+        activeMessage: String
+    ) -> ZeroStep {
+        let scaling = input.scaling
+        let current = input.currentReplicas
+        let now = Time(input.now)
+        var towardZero: String?
+        if scaling.minReplicas ?? Defaults.minReplicas == 0 {
+            let activeMetrics = recommendations.filter { $0.isActive == true }
+            if current == 0, activeMetrics.isEmpty {
+                history.inactiveSince = history.inactiveSince ?? now
+                history.desiredReplicas = 0
+                return .decided(ScalingDecision(
+                    desiredReplicas: 0, message: "every metric is at or below its activation value (\(history.summary ?? "")); keeping 0 replicas",
+                    active: .init(
+                        status: false, reason: "ScaledToZero",
+                        message: "every metric is at or below its activation value; 0 replicas until one rises above it"),
+                    limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
+                    history: pruned(history, scaling: scaling, now: input.now), event: nil, recommendations: recommendations))
+            }
+            if current > 0, activeMetrics.isEmpty, unavailable.isEmpty {
+                let since = history.inactiveSince ?? now
+                history.inactiveSince = since
+                let cooldown = DurationText.parse(scaling.cooldownPeriod ?? Defaults.cooldownPeriod)?.inSeconds ?? 300
+                let quiet = input.now.timeIntervalSince(since.date)
+                if quiet >= cooldown, current == 1 {
+                    record(&history, change: -current, at: now)
+                    history.lastScaleTime = now
+                    history.desiredReplicas = 0
+                    history.recommendations = nil
+                    return .decided(ScalingDecision(
+                        desiredReplicas: 0,
+                        message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling the last replica to zero",
+                        active: .init(status: true, reason: "ValidMetricFound", message: activeMessage),
+                        limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
+                        history: pruned(history, scaling: scaling, now: input.now), event: .scaledToZero, recommendations: recommendations))
+                }
+                towardZero = quiet >= cooldown
+                    ? "every metric has been at or below its activation value for \(Int(quiet)) s: down to 1 replica as the scale-down behavior allows, then to zero"
+                    : "every metric is at or below its activation value: to zero from 1 replica once the cooldown (\(Int(cooldown)) s) has passed (\(Int(quiet)) s so far)"
+            } else {
+                history.inactiveSince = nil
+            }
+        }
+        return .continuing(note: towardZero)
     }
 
     /// No metric could be read: hold, or the fallback once failures reach its

@@ -217,6 +217,31 @@ struct PredictiveStrategyTests {
         }
     }
 
+    @Test("a strategy's status keys are what it alone writes in status.scaling")
+    func statusKeys() throws {
+        var remembered = ScalingStatus()
+        remembered.samples = samples([(45, 5), (30, 20), (15, 35)])
+        remembered.lastQueryTime = Time(start.addingTimeInterval(-15))
+        func keys(_ strategy: ScalingStrategy) throws -> Set<String> {
+            let decision = ScalingAlgorithm.decide(ScalingInput(
+                currentReplicas: 7, scaling: scaling(strategy), reading: .value(50), history: remembered, now: start, readyReplicas: 7))
+            return Set(try JSONValue(encoding: decision.history).objectValue?.keys.map { $0 } ?? [])
+        }
+        let predictiveOnly = try keys(.predictive).subtracting(try keys(.hpa))
+        #expect(!predictiveOnly.isEmpty)
+        #expect(predictiveOnly.isSubset(of: Set(PredictiveStrategy.statusKeys)), "\(predictiveOnly)")
+        #expect(HPAStrategy.statusKeys.isEmpty)
+        // Every key named is a field of status.scaling.
+        var full = ScalingStatus()
+        full.samples = remembered.samples
+        full.readyDelaySeconds = 20
+        full.pendingScaleUp = .init(time: Time(start), replicas: 3)
+        full.lastScaleDown = .init(time: Time(start), replicas: 3)
+        full.holdSeconds = 120
+        let fields = Set(try JSONValue(encoding: full).objectValue?.keys.map { $0 } ?? [])
+        #expect(Set(PredictiveStrategy.statusKeys).isSubset(of: fields))
+    }
+
     @Test("the decision says when it scaled ahead of the metric, and the HPA strategy never does")
     func explanation() {
         let history = ScalingStatus()
@@ -232,6 +257,7 @@ struct PredictiveStrategyTests {
         #expect(ahead.limited.reason == "ScaleUpLimit")
         let hpa = ScalingAlgorithm.decide(ScalingInput(currentReplicas: 7, scaling: scaling(.hpa), reading: .value(50), history: remembered, now: start))
         #expect(hpa.desiredReplicas == 10)
-        #expect(hpa.history.samples == remembered.samples, "the HPA strategy keeps no readings of its own")
+        #expect(hpa.history.samples == nil && hpa.history.readyDelaySeconds == nil, "the HPA strategy keeps no readings, and drops Predictive's memory")
+        #expect(hpa.history.lastQueryTime == Time(start), "what every strategy shares stays")
     }
 }
