@@ -218,6 +218,27 @@ public enum ScalingSimulation {
         return score
     }
 
+    /// `trace` with minute-level noise, as production traffic has: the load times a factor
+    /// drawn each minute, uniformly within `1 ± amplitude`, changing linearly from one
+    /// minute's factor to the next (so a rate over 30 s sees it as the short rises and
+    /// falls real traffic makes). Seeded: the same variant on every run.
+    public static func noisy(_ trace: Trace, amplitude: Double = 0.08, seed: UInt64 = 0x6e6f_6973) -> Trace {
+        var state = seed
+        func next() -> Double {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Double(state >> 11) / Double(UInt64(1) << 53) * 2 - 1
+        }
+        let minutes = trace.load.count / 60 + 2
+        let factors = (0..<minutes).map { _ in 1 + amplitude * next() }
+        let load = trace.load.indices.map { second -> Double? in
+            guard let value = trace.load[second] else { return nil }
+            let minute = second / 60
+            let within = Double(second % 60) / 60
+            return value * (factors[minute] * (1 - within) + factors[minute + 1] * within)
+        }
+        return Trace(name: "\(trace.name) ±\(Int((amplitude * 100).rounded())) %/min", load: load)
+    }
+
     /// The standard traces: step, ramp, spike, sawtooth, diurnal (one slow wave),
     /// noisy (a level with ±40 % noise and a step), and an outage during load.
     public static func standardTraces(duration: Int = 1_800) -> [Trace] {

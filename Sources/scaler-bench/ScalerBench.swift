@@ -25,6 +25,9 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the scaling-quality table (no processes, no Prometheus).")
     var qualityOnly = false
 
+    @Flag(help: "Only the HPA default and Predictive on every trace, smooth and with minute-level noise, quickly.")
+    var noiseOnly = false
+
     @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
     var timeline: String?
 
@@ -38,8 +41,33 @@ struct ScalerBench: AsyncParsableCommand {
             try timelineTable(timeline)
             return
         }
+        if noiseOnly {
+            noiseTable()
+            return
+        }
         if !qualityOnly { try await processTable() }
         qualityTable()
+        noiseTable()
+    }
+
+    /// Every trace again with ±8 % minute-level noise (``ScalingSimulation/noisy(_:amplitude:seed:)``):
+    /// whether a strategy's gains survive traffic that is not smooth.
+    func noiseTable() {
+        var rows: [[String]] = []
+        let smooth = ScalingSimulation.standardTraces()
+        for trace in (noiseOnly ? smooth : []) + smooth.map({ ScalingSimulation.noisy($0) }) {
+            for policy in Self.hpaAndPredictive() {
+                let score = ScalingSimulation.run(trace, policy: policy, target: 5)
+                rows.append([
+                    trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges),
+                    String(score.flaps()), String(score.downDuringOutage),
+                ])
+            }
+        }
+        printTable(
+            "The same traces with ±8 % minute-level noise (seeded; same scoring)",
+            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s", "down in outage"],
+            rows: rows)
     }
 
     // MARK: Scaler process
