@@ -177,9 +177,11 @@ public enum ScalingSimulation {
     ///   - metricWindow: the metric is the mean load over this many seconds (like
     ///     `rate(...[1m])` with a scrape delay).
     ///   - startup: seconds a new replica takes to become ready; removals are immediate.
+    ///   - scoreFrom: the second from which shortfall, idle capacity and changes count
+    ///     (a multi-day trace is scored on its last days, after the policy has seen the rest).
     public static func run(
         _ trace: Trace, policy: Policy, target: Double, initial: Int32 = 1, metricWindow: Int = 30, startup: Int = 20,
-        minReplicas: Int32 = 1, maxReplicas: Int32 = 20
+        minReplicas: Int32 = 1, maxReplicas: Int32 = 20, scoreFrom: Int = 0
     ) -> Score {
         var desired = initial
         var pods = Pods(ready: initial, startup: startup)
@@ -193,10 +195,13 @@ public enum ScalingSimulation {
             if second % policy.interval == 0 {
                 let metric = trace.metric(at: second, window: metricWindow)
                 let next = min(max(policy.decide(desired, metric, second, observed, &state), minReplicas), maxReplicas)
-                if next < desired, metric == nil { score.downDuringOutage += 1 }
+                let scored = second >= scoreFrom
+                if next < desired, metric == nil, scored { score.downDuringOutage += 1 }
                 if next != desired {
-                    score.scaleChanges += 1
-                    score.changes.append(Change(second: second, replicas: next, metric: metric))
+                    if scored {
+                        score.scaleChanges += 1
+                        score.changes.append(Change(second: second, replicas: next, metric: metric))
+                    }
                     pods.scale(from: desired, to: next, at: second)
                     desired = next
                 }
@@ -211,6 +216,7 @@ public enum ScalingSimulation {
             {
                 observed.scaleUpReady = .init(time: Time(date(second)), replicas: ready)
             }
+            guard second >= scoreFrom else { continue }
             let oracle = Int32((load / target).rounded(.up))
             score.underProvisioned += Int(max(0, oracle - ready))
             score.overProvisioned += Int(max(0, ready - oracle))
@@ -238,6 +244,41 @@ public enum ScalingSimulation {
         }
         return Trace(name: "\(trace.name) ±\(Int((amplitude * 100).rounded())) %/min", load: load)
     }
+
+    /// Seconds in a day.
+    public static let day = 86_400
+
+    /// Traces of `days` days at one value a second, shaped like production traffic, to
+    /// be scored on their last two days (``multiDayScoreFrom(days:)``). Day 0 is a
+    /// Wednesday, so days 3 and 4 are a weekend and the scored days a Monday and a
+    /// Tuesday:
+    /// - `week`: a business day (4 req/s at night, rising from 07:00 to a peak of 50 at
+    ///   13:30 and back by 20:00, a sine² bump), weekends at a third of the bump;
+    /// - `week, holiday`: the last day (a Tuesday) is a holiday, shaped like a weekend;
+    /// - `week, level shift`: from the Monday at noon, half again as much (a new customer);
+    /// - `new service`: nothing until the Monday, then the week's shape;
+    /// - `week, hourly batch`: the week plus 25 req/s for the first 5 minutes of every hour.
+    public static func multiDayTraces(days: Int = 7) -> [Trace] {
+        func business(_ second: Int, weekend: Bool) -> Double {
+            let hour = Double(second % day) / 3_600
+            guard hour >= 7, hour <= 20 else { return 4 }
+            let bump = sin(Double.pi * (hour - 7) / 13)
+            return 4 + (weekend ? 46.0 / 3 : 46) * bump * bump
+        }
+        func isWeekend(_ second: Int) -> Bool { [3, 4].contains((second / day) % 7) }
+        func make(_ name: String, _ f: (Int) -> Double?) -> Trace { Trace(name: name, load: (0..<(days * day)).map(f)) }
+        let lastDay = days - 1
+        return [
+            make("week") { business($0, weekend: isWeekend($0)) },
+            make("week, holiday") { business($0, weekend: isWeekend($0) || $0 / day == lastDay) },
+            make("week, level shift") { business($0, weekend: isWeekend($0)) * ($0 >= (days - 2) * day + day / 2 ? 1.5 : 1) },
+            make("new service") { $0 < (days - 2) * day ? 0 : business($0, weekend: isWeekend($0)) },
+            make("week, hourly batch") { business($0, weekend: isWeekend($0)) + ($0 % 3_600 < 300 ? 25 : 0) },
+        ]
+    }
+
+    /// The first second of a multi-day trace's last two days.
+    public static func multiDayScoreFrom(days: Int = 7) -> Int { (days - 2) * day }
 
     /// The standard traces: step, ramp, spike, sawtooth, diurnal (one slow wave),
     /// noisy (a level with ±40 % noise and a step), and an outage during load.

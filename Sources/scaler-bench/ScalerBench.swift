@@ -28,6 +28,9 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the HPA default and Predictive on every trace, smooth and with minute-level noise, quickly.")
     var noiseOnly = false
 
+    @Flag(help: "Only the 7-day traces (weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
+    var multiDay = false
+
     @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
     var timeline: String?
 
@@ -45,9 +48,44 @@ struct ScalerBench: AsyncParsableCommand {
             noiseTable()
             return
         }
+        if multiDay {
+            multiDayTable()
+            return
+        }
         if !qualityOnly { try await processTable() }
         qualityTable()
         noiseTable()
+    }
+
+    /// The HPA default and Predictive on 7-day traces, smooth and with ±8 % minute-level
+    /// noise, scored on the last two days, with each policy's figures beside the HPA's at
+    /// the same cadence.
+    func multiDayTable() {
+        var rows: [[String]] = []
+        let from = ScalingSimulation.multiDayScoreFrom()
+        let smooth = ScalingSimulation.multiDayTraces()
+        for trace in smooth + smooth.map({ ScalingSimulation.noisy($0) }) {
+            var reference: [Int: ScalingSimulation.Score] = [:]
+            for policy in Self.hpaAndPredictive() {
+                let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: from)
+                if policy.name.hasPrefix("HPA") { reference[policy.interval] = score }
+                let hpa = reference[policy.interval]
+                func ratio(_ mine: Int, _ theirs: Int?) -> String {
+                    guard let theirs, theirs > 0, !policy.name.hasPrefix("HPA") else { return "" }
+                    return String(format: " (%.2f×)", Double(mine) / Double(theirs))
+                }
+                rows.append([
+                    trace.name, policy.name, String(score.underProvisioned) + ratio(score.underProvisioned, hpa?.underProvisioned),
+                    String(score.overProvisioned) + ratio(score.overProvisioned, hpa?.overProvisioned),
+                    String(score.scaleChanges) + ratio(score.scaleChanges, hpa?.scaleChanges), String(score.flaps()),
+                ])
+            }
+        }
+        printTable(
+            "7-day traces, scored on the last two days (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
+            headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s"],
+            rows: rows)
+        print("(×: against the HPA default at the same cadence)")
     }
 
     /// Every trace again with ±8 % minute-level noise (``ScalingSimulation/noisy(_:amplitude:seed:)``):
