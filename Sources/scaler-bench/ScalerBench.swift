@@ -31,7 +31,7 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the 7-day traces (weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
     var multiDay = false
 
-    @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage), and nothing else.")
+    @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage, the 7-day ones, or any of them with ' ±8 %/min'), and nothing else.")
     var timeline: String?
 
     mutating func run() async throws {
@@ -220,13 +220,17 @@ struct ScalerBench: AsyncParsableCommand {
     /// Each scale change of the HPA default and of Predictive on one trace, beside the
     /// reading it was decided on and the oracle at that second.
     func timelineTable(_ name: String) throws {
-        let traces = ScalingSimulation.standardTraces()
+        let short = ScalingSimulation.standardTraces()
+        let long = ScalingSimulation.multiDayTraces()
+        let traces = short + short.map { ScalingSimulation.noisy($0) } + long + long.map { ScalingSimulation.noisy($0) }
         guard let trace = traces.first(where: { $0.name == name }) else {
             throw ValidationError("no trace named '\(name)'; the traces are \(traces.map(\.name).joined(separator: ", "))")
         }
+        // A 7-day trace is shown, as it is scored, on its last two days.
+        let scoreFrom = long.contains(where: { name.hasPrefix($0.name) }) ? ScalingSimulation.multiDayScoreFrom() : 0
         var rows: [[String]] = []
         for policy in Self.hpaAndPredictive() {
-            let score = ScalingSimulation.run(trace, policy: policy, target: 5)
+            let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: scoreFrom)
             for change in score.changes {
                 let oracle = trace.load[change.second].map { String(Int(($0 / 5).rounded(.up))) } ?? "–"
                 rows.append([policy.name, String(change.second), change.metric.map { String(format: "%.1f", $0) } ?? "unavailable", String(change.replicas), oracle])
