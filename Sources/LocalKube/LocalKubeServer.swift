@@ -49,8 +49,7 @@ public final class LocalKubeServer: Sendable {
     public let certificateAuthority: CertificateAuthority?
     /// The bound port.
     public let port: Int
-    private let task: Task<Void, any Error>
-    private let group: ServiceGroup
+    private let services: BackgroundServices
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     public var url: URL {
@@ -59,7 +58,7 @@ public final class LocalKubeServer: Sendable {
 
     private init(
         options: LocalKubeOptions, store: ObjectStore, faults: FaultInjector, requests: RequestCounter,
-        certificateAuthority: CertificateAuthority?, port: Int, task: Task<Void, any Error>, group: ServiceGroup
+        certificateAuthority: CertificateAuthority?, port: Int, services: BackgroundServices
     ) {
         self.options = options
         self.store = store
@@ -67,8 +66,7 @@ public final class LocalKubeServer: Sendable {
         self.requests = requests
         self.certificateAuthority = certificateAuthority
         self.port = port
-        self.task = task
-        self.group = group
+        self.services = services
     }
 
     /// Starts a server and returns once it accepts connections.
@@ -106,36 +104,26 @@ public final class LocalKubeServer: Sendable {
                 portContinuation.finish()
             },
             logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
-        let task = Task { try await group.run() }
+        let services = BackgroundServices([app], logger: logger)
         var port = 0
         for await bound in portStream {
             port = bound
             break
         }
         guard port > 0 else {
-            task.cancel()
-            _ = await task.result
-            if case .failure(let error) = await task.result { throw error }
+            if case .failure(let error) = await services.cancel() { throw error }
             throw APIError(code: 500, reason: "InternalError", message: "LocalKube could not bind \(options.host):\(options.port)")
         }
         return LocalKubeServer(
             options: options, store: store, faults: faults, requests: requests, certificateAuthority: ca, port: port,
-            task: task, group: group)
+            services: services)
     }
 
     /// Closes every watch and stops the server.
     public func stop() async {
         store.dropAllWatches()
-        await group.triggerGracefulShutdown()
-        let task = self.task
         // Connections a client keeps open must not hold the shutdown for long.
-        let deadline = Task {
-            try await Task.sleep(for: .seconds(5))
-            task.cancel()
-        }
-        _ = await task.result
-        deadline.cancel()
+        await services.stop(within: .seconds(5))
     }
 
     /// A kubeconfig (YAML) for this server, as `kubectl --kubeconfig` reads it.

@@ -58,19 +58,17 @@ public struct LoadProfile: Sendable, Hashable {
 
     /// About 45 seconds: everything runs faster, the scaler every 2 s and an 8 s
     /// scale-down window, so the 22 s quiet phase shows the fall.
-    public static let short = LoadProfile(scalerEvery: 2, scaleDownWindow: 8, phases: [
-        Phase("ramp-up", seconds: 6, from: 5, to: 40),
-        Phase("plateau", seconds: 10, from: 40, to: 40),
-        Phase("spike", seconds: 3, from: 60, to: 60),
-        Phase("ramp-down", seconds: 4, from: 30, to: 0),
-        Phase("quiet", seconds: 22, from: 0, to: 0),
-    ])
+    public static let short = LoadProfile(
+        phases: [
+            Phase("ramp-up", seconds: 6, from: 5, to: 40),
+            Phase("plateau", seconds: 10, from: 40, to: 40),
+            Phase("spike", seconds: 3, from: 60, to: 60),
+            Phase("ramp-down", seconds: 4, from: 30, to: 0),
+            Phase("quiet", seconds: 22, from: 0, to: 0),
+        ],
+        scalerEvery: 2, scaleDownWindow: 8)
 
     /// Parses `name:seconds:from-to,...`, e.g. `ramp:30:0-40,plateau:60:40-40`.
-    init(scalerEvery: Int, scaleDownWindow: Int, phases: [Phase]) {
-        self.init(phases: phases, scalerEvery: scalerEvery, scaleDownWindow: scaleDownWindow)
-    }
-
     public init(parsing text: String) throws {
         var phases: [Phase] = []
         for part in text.split(separator: ",") {

@@ -473,6 +473,14 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
             self.time = time
             self.replicas = replicas
         }
+
+        /// The operator's `status.scaleUpReady` after seeing `ready` replicas at `now`:
+        /// the moment the ready count reached `pending` (the scaler's pending scale-up),
+        /// recorded once per scale-up; otherwise `recorded`, unchanged.
+        public static func scaleUpReady(recorded: Self?, pending: Self?, ready: Int32, at now: Time) -> Self? {
+            guard let pending, ready >= pending.replicas, recorded.map({ $0.time < pending.time }) ?? true else { return recorded }
+            return Self(time: now, replicas: ready)
+        }
     }
 
     /// One reading of one metric.

@@ -114,49 +114,29 @@ public final class TLSMaterial: Sendable {
 
 /// Keeps the adapter's TLS material fresh, as a service beside the server:
 ///
-/// - a minted serving certificate is renewed at two thirds of its lifetime, with a new
-///   CA whose certificate joins the APIService's `caBundle` before the new certificate
-///   is served (the bundle holds the new CA and the one before it, so the aggregator
-///   trusts both sides of the switch);
+/// - a minted serving certificate is renewed at two thirds of its lifetime (see
+///   ``ServingCertificate/Minter``: the new CA joins the APIService's `caBundle` beside
+///   the current one before the new certificate is served);
 /// - certificate files (a mounted cert-manager Secret) are re-read when they change; a
 ///   half-written or broken pair is logged and the old one kept;
 /// - the front-proxy settings (`kube-system/extension-apiserver-authentication`) are
 ///   re-read, and a changed client CA is used from the next connection.
 public struct CertificateRotation: ServiceLifecycle.Service {
     public enum Source: Sendable {
-        /// Minted here: renewed before it expires, its CA published to the APIService.
-        case minted(MintSettings)
-        /// Read from files, re-read when they change.
+        /// Minted by `minter`; `caPEM` is the CA of the certificate served first.
+        case minted(ServingCertificate.Minter, caPEM: String)
+        /// Read from these files, re-read when they change.
         case files(certificate: String, key: String)
-    }
-
-    public struct MintSettings: Sendable {
-        public var service: String
-        public var namespace: String
-        public var extraNames: [String] = []
-        public var extraAddresses: [[UInt8]] = []
-        /// How long a minted certificate is valid; it is renewed at two thirds of it.
-        public var lifetime: TimeInterval = 30 * 86_400
-        /// The APIService whose `caBundle` follows the minted CA; `nil` publishes nothing.
-        public var apiService: String?
-        /// The CA of the certificate being served (the first in the published bundle).
-        public var caPEM: String
-
-        public init(service: String, namespace: String, caPEM: String) {
-            self.service = service
-            self.namespace = namespace
-            self.caPEM = caPEM
-        }
     }
 
     let material: TLSMaterial
     let source: Source
-    let client: KubeClient?
+    let client: KubeClient
     /// How often files and the front-proxy settings are looked at.
     let checkInterval: Duration
     let logger: Logger
 
-    public init(material: TLSMaterial, source: Source, client: KubeClient?, checkInterval: Duration, logger: Logger) {
+    public init(material: TLSMaterial, source: Source, client: KubeClient, checkInterval: Duration, logger: Logger) {
         self.material = material
         self.source = source
         self.client = client
@@ -165,14 +145,9 @@ public struct CertificateRotation: ServiceLifecycle.Service {
     }
 
     public func run() async throws {
-        var mint: MintSettings?
-        if case .minted(let settings) = source { mint = settings }
-        var previousCA: String?
-        var lastFiles: (String, String)?
-        if case .files(let certificate, let key) = source {
-            lastFiles = (Self.read(certificate) ?? "", Self.read(key) ?? "")
-        }
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        var servedCA: String?
+        if case .minted(_, let caPEM) = source { servedCA = caPEM }
+        while true {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: checkInterval) }
             } catch {
@@ -180,51 +155,49 @@ public struct CertificateRotation: ServiceLifecycle.Service {
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { return }
             switch source {
-            case .minted:
-                guard var settings = mint else { break }
-                let age = Date().timeIntervalSince(material.since)
-                guard age >= settings.lifetime * 2 / 3 else { break }
-                do {
-                    let minted = try ServingCertificate.mint(
-                        service: settings.service, namespace: settings.namespace, extraNames: settings.extraNames,
-                        ipAddresses: settings.extraAddresses, lifetime: settings.lifetime)
-                    if let apiService = settings.apiService, let client {
-                        // Trust first, then serve: the bundle holds the new CA and the current one.
-                        try await ServingCertificate.publish(
-                            caPEM: Self.bundle(minted.caPEM, settings.caPEM), apiService: apiService, namespace: settings.namespace,
-                            service: settings.service, client: client)
-                    }
-                    try material.replace(identity: minted.identity)
-                    previousCA = settings.caPEM
-                    settings.caPEM = minted.caPEM
-                    mint = settings
-                    logger.info(
-                        "renewed the serving certificate",
-                        metadata: ["lifetime": "\(Int(settings.lifetime)) s", "previousCAKept": "\(previousCA != nil)"])
-                } catch {
-                    logger.warning("could not renew the serving certificate; serving the current one and retrying", metadata: ["error": "\(error)"])
-                }
+            case .minted(let minter, _):
+                if let renewed = await renew(minter, servedCA: servedCA) { servedCA = renewed }
             case .files(let certificateFile, let keyFile):
-                let certificate = Self.read(certificateFile) ?? ""
-                let key = Self.read(keyFile) ?? ""
-                guard let last = lastFiles, (certificate, key) != last else { break }
-                do {
-                    try material.replace(identity: .init(certificateChainPEM: certificate, keyPEM: key))
-                    lastFiles = (certificate, key)
-                    logger.info("reloaded the serving certificate from its files", metadata: ["certificate": "\(certificateFile)"])
-                } catch {
-                    // cert-manager writes the two files one after the other: the next look
-                    // usually finds a matching pair.
-                    logger.warning(
-                        "the serving certificate files changed but do not hold a usable pair yet; serving the previous one",
-                        metadata: ["certificate": "\(certificateFile)", "error": "\(error)"])
-                }
+                reload(certificateFile: certificateFile, keyFile: keyFile)
             }
-            if let client { await refreshFrontProxy(client) }
+            await refreshFrontProxy()
         }
     }
 
-    func refreshFrontProxy(_ client: KubeClient) async {
+    /// Mints and serves a new certificate once two thirds of the current one's lifetime
+    /// has passed; returns the new CA, or `nil` when it is not time yet or minting failed
+    /// (logged, retried at the next look).
+    func renew(_ minter: ServingCertificate.Minter, servedCA: String?) async -> String? {
+        guard Date().timeIntervalSince(material.since) >= minter.lifetime * 2 / 3 else { return nil }
+        do {
+            let minted = try await minter.mint(client: client, previousCA: servedCA)
+            try material.replace(identity: minted.identity)
+            logger.info("renewed the serving certificate", metadata: ["lifetime": "\(Int(minter.lifetime)) s"])
+            return minted.caPEM
+        } catch {
+            logger.warning("could not renew the serving certificate; serving the current one and retrying", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Serves the files' pair if it differs from the one served and is usable.
+    func reload(certificateFile: String, keyFile: String) {
+        let files = MetricsAdapterServer.ServingIdentity(
+            certificateChainPEM: Self.read(certificateFile) ?? "", keyPEM: Self.read(keyFile) ?? "")
+        guard files != material.identity else { return }
+        do {
+            try material.replace(identity: files)
+            logger.info("reloaded the serving certificate from its files", metadata: ["certificate": "\(certificateFile)"])
+        } catch {
+            // cert-manager writes the two files one after the other: the next look
+            // usually finds a matching pair.
+            logger.warning(
+                "the serving certificate files changed but do not hold a usable pair yet; serving the previous one",
+                metadata: ["certificate": "\(certificateFile)", "error": "\(error)"])
+        }
+    }
+
+    func refreshFrontProxy() async {
         do {
             let next = try await MetricsAdapter.authenticator(client)
             guard next != material.authenticator else { return }
@@ -233,11 +206,6 @@ public struct CertificateRotation: ServiceLifecycle.Service {
         } catch {
             logger.warning("could not re-read the front-proxy settings; keeping the current ones", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// PEM certificates one after the other, each on lines of its own.
-    static func bundle(_ certificates: String...) -> String {
-        certificates.map { $0.trimmingWhitespace() + "\n" }.joined()
     }
 
     static func read(_ path: String) -> String? {

@@ -71,21 +71,17 @@ public struct MetricsAdapter: Sendable {
             source = .files(certificate: certificateFile, key: keyFile)
             logger.info("serving with the certificate from files", metadata: ["certificate": "\(certificateFile)"])
         } else {
-            let minted = try ServingCertificate.mint(
-                service: options.serviceName, namespace: options.serviceNamespace, extraNames: options.extraNames, ipAddresses: options.extraAddresses,
-                lifetime: options.certificateLifetime)
-            identity = minted.identity
+            var minter = ServingCertificate.Minter(service: options.serviceName, namespace: options.serviceNamespace)
+            minter.extraNames = options.extraNames
+            minter.extraAddresses = options.extraAddresses
+            minter.lifetime = options.certificateLifetime
+            minter.apiService = options.apiService
+            let minted = try await minter.mint(client: client, previousCA: nil)
             if let apiService = options.apiService {
-                try await ServingCertificate.publish(
-                    caPEM: minted.caPEM, apiService: apiService, namespace: options.serviceNamespace, service: options.serviceName, client: client)
                 logger.info("published the serving certificate's CA", metadata: ["apiService": "\(apiService)"])
             }
-            var settings = CertificateRotation.MintSettings(service: options.serviceName, namespace: options.serviceNamespace, caPEM: minted.caPEM)
-            settings.extraNames = options.extraNames
-            settings.extraAddresses = options.extraAddresses
-            settings.lifetime = options.certificateLifetime
-            settings.apiService = options.apiService
-            source = .minted(settings)
+            identity = minted.identity
+            source = .minted(minter, caPEM: minted.caPEM)
         }
         let material = try TLSMaterial(identity: identity, authenticator: authenticator)
         // Look often enough that a renewal at two thirds of the lifetime is never late by

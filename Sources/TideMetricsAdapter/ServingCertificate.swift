@@ -49,6 +49,37 @@ public enum ServingCertificate {
         return (.init(certificateChainPEM: leaf.certificatePEM, keyPEM: leaf.keyPEM), authority.certificatePEM)
     }
 
+    /// Mints the adapter's serving certificates and publishes their CA: the first at
+    /// start, then each renewal.
+    public struct Minter: Sendable {
+        public var service: String
+        public var namespace: String
+        public var extraNames: [String] = []
+        public var extraAddresses: [[UInt8]] = []
+        /// How long a minted certificate is valid.
+        public var lifetime: TimeInterval = 30 * 86_400
+        /// The APIService whose `caBundle` follows the minted CA; `nil` publishes nothing.
+        public var apiService: String?
+
+        public init(service: String, namespace: String) {
+            self.service = service
+            self.namespace = namespace
+        }
+
+        /// A new certificate and its CA, the CA published first: beside `previousCA` (the
+        /// CA of the certificate served until now), so the aggregator trusts both sides
+        /// of the switch.
+        public func mint(client: KubeClient, previousCA: String?) async throws -> (identity: MetricsAdapterServer.ServingIdentity, caPEM: String) {
+            let minted = try ServingCertificate.mint(
+                service: service, namespace: namespace, extraNames: extraNames, ipAddresses: extraAddresses, lifetime: lifetime)
+            if let apiService {
+                let bundle = ([minted.caPEM] + (previousCA.map { [$0] } ?? [])).map { $0.trimmingWhitespace() + "\n" }.joined()
+                try await ServingCertificate.publish(caPEM: bundle, apiService: apiService, namespace: namespace, service: service, client: client)
+            }
+            return minted
+        }
+    }
+
     /// Whether `apiService` is this adapter's to update: it must name Service
     /// `service` in `namespace`.
     public static func checkOwnership(_ apiService: APIService, namespace: String, service: String) throws {

@@ -37,11 +37,8 @@ public enum StatusBuilder {
         status.readyReplicas = deploymentStatus?.readyReplicas ?? 0
         // The moment the ready count reaches the scaler's pending scale-up is seen here,
         // not at the scaler's next run (a minute later in CronJob mode): record it once.
-        if let pending = status.scaling?.pendingScaleUp, let ready = status.readyReplicas, ready >= pending.replicas,
-            status.scaleUpReady.map({ $0.time < pending.time }) ?? true
-        {
-            status.scaleUpReady = .init(time: now, replicas: ready)
-        }
+        status.scaleUpReady = .scaleUpReady(
+            recorded: status.scaleUpReady, pending: status.scaling?.pendingScaleUp, ready: status.readyReplicas ?? 0, at: now)
         var conditions = status.conditions ?? []
         func set(_ type: String, _ value: Bool, _ reason: String, _ message: String) {
             conditions.set(Condition(

@@ -1,4 +1,3 @@
-import KubeAPI
 import TideAPI
 
 /// What a scaling strategy changes in a decision, and nothing else: the four steps of
@@ -8,14 +7,16 @@ import TideAPI
 ///
 /// A strategy is one type in one file conforming to this protocol, plus one case of
 /// ``ScalingStrategy`` (the name users write in `spec.scaling.strategy`), joined in
-/// ``ScalingStrategy/decisionStrategy(for:)``. It is built anew for each decision from
-/// the decision's input (its memory is in ``ScalingInput/history``), and it is pure: no
-/// I/O, no clock but ``ScalingInput/now``.
+/// ``ScalingStrategy/type``. It is built anew for each decision from the decision's
+/// input (its memory is in ``ScalingInput/history``), and it is pure: no I/O, no clock
+/// but ``ScalingInput/now``.
 public protocol DecisionStrategy: Sendable {
-    /// The `status.scaling` keys this strategy alone writes: its memory between runs.
+    /// The `status.scaling` fields this strategy alone writes: its memory between runs.
     /// When another strategy decides, they are removed, so a strategy switched back on
     /// starts from nothing rather than from stale memory.
-    static var statusKeys: [String] { get }
+    static var statusFields: [StatusField] { get }
+
+    init(input: ScalingInput)
 
     /// Step 1: the recommendation for one metric, given the reactive one (the HPA's
     /// `ceil(value / target)` within the tolerance). Never called for an unreadable metric.
@@ -31,31 +32,38 @@ public protocol DecisionStrategy: Sendable {
     func remember(_ history: ScalingStatus, desired: Int32, input: ScalingInput) -> ScalingStatus
 }
 
-extension ScalingStrategy {
-    /// Every strategy's type, by name.
-    static let types: [ScalingStrategy: any DecisionStrategy.Type] = [.hpa: HPAStrategy.self, .predictive: PredictiveStrategy.self]
+/// One field of `status.scaling` a strategy owns: its key as stored, and how to clear it.
+public struct StatusField {
+    /// The field's key in `status.scaling`.
+    public let key: String
+    let clear: (inout ScalingStatus) -> Void
 
-    /// The strategy that decides `input`.
-    public func decisionStrategy(for input: ScalingInput) -> any DecisionStrategy {
-        switch self {
-        case .hpa: return HPAStrategy()
-        case .predictive: return PredictiveStrategy(input: input)
-        }
-    }
-
-    /// The `status.scaling` keys the other strategies own.
-    var foreignStatusKeys: [String] {
-        Self.types.filter { $0.key != self }.flatMap { $0.value.statusKeys }.sorted()
+    public init<Value>(_ key: String, _ path: WritableKeyPath<ScalingStatus, Value?>) {
+        self.key = key
+        self.clear = { $0[keyPath: path] = nil }
     }
 }
 
-extension ScalingStatus {
-    /// This status without `keys` (top-level keys of `status.scaling`).
-    func forgetting(_ keys: [String]) -> ScalingStatus {
-        guard !keys.isEmpty, var document = try? JSONValue(encoding: self), case .object(let members) = document,
-            keys.contains(where: { members[$0] != nil })
-        else { return self }
-        for key in keys { document[key] = nil }
-        return (try? document.decode(as: ScalingStatus.self)) ?? self
+extension DecisionStrategy {
+    /// The keys of ``statusFields``.
+    public static var statusKeys: [String] { statusFields.map(\.key) }
+}
+
+extension ScalingStrategy {
+    /// The type that decides for this name: the one place a strategy's name becomes its behaviour.
+    public var type: any DecisionStrategy.Type {
+        switch self {
+        case .hpa: return HPAStrategy.self
+        case .predictive: return PredictiveStrategy.self
+        }
+    }
+
+    /// `history` without the fields the other strategies own.
+    func forgettingOthers(_ history: ScalingStatus) -> ScalingStatus {
+        var history = history
+        for other in Self.allCases where other != self {
+            for field in other.type.statusFields { field.clear(&history) }
+        }
+        return history
     }
 }

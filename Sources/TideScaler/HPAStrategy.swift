@@ -4,9 +4,11 @@ import TideAPI
 /// the HPA reads it. It changes nothing in the four steps and remembers nothing of its
 /// own (the stabilization and rate-policy history belong to every strategy).
 public struct HPAStrategy: DecisionStrategy {
-    public static let statusKeys: [String] = []
+    public static var statusFields: [StatusField] { [] }
 
     public init() {}
+
+    public init(input: ScalingInput) {}
 
     public func adjust(
         _ recommendation: MetricRecommendation, for metric: ScalingMetric, current: Int32, tolerance: Double, input: ScalingInput

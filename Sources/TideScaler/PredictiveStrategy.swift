@@ -30,7 +30,13 @@ import TideAPI
 ///   first decision that sees them (a moving average, 30 s until measured).
 /// - Nothing changes on an unavailable metric: never down, as with the HPA.
 public struct PredictiveStrategy: DecisionStrategy {
-    public static let statusKeys = ["samples", "readyDelaySeconds", "pendingScaleUp", "lastScaleDown", "holdSeconds"]
+    public static var statusFields: [StatusField] {
+        [
+            StatusField("samples", \.samples), StatusField("readyDelaySeconds", \.readyDelaySeconds),
+            StatusField("pendingScaleUp", \.pendingScaleUp), StatusField("lastScaleDown", \.lastScaleDown),
+            StatusField("holdSeconds", \.holdSeconds),
+        ]
+    }
 
     /// This decision's figures, from the remembered history.
     public let timing: Timing

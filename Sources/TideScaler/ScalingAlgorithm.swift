@@ -137,12 +137,12 @@ public struct ScalingStep: Sendable, Hashable {
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
         let name = input.scaling.strategy ?? .hpa
-        let strategy = name.decisionStrategy(for: input)
+        let strategy = name.type.init(input: input)
         var decision = decide(input, strategy: strategy)
         if input.scaling.paused != true {
             decision.history = strategy.remember(decision.history, desired: decision.desiredReplicas, input: input)
         }
-        decision.history = decision.history.forgetting(name.foreignStatusKeys)
+        decision.history = name.forgettingOthers(decision.history)
         return decision
     }
 

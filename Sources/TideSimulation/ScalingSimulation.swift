@@ -125,21 +125,28 @@ public enum ScalingSimulation {
         public var downDuringOutage = 0
         /// Every change of the desired count, in order, with the reading it was decided on.
         public var changes: [Change] = []
+        /// The count when scoring began, which the first change is judged against.
+        public var startReplicas: Int32 = 1
 
-        public init(underProvisioned: Int = 0, overProvisioned: Int = 0, scaleChanges: Int = 0, downDuringOutage: Int = 0, changes: [Change] = []) {
+        public init(
+            underProvisioned: Int = 0, overProvisioned: Int = 0, scaleChanges: Int = 0, downDuringOutage: Int = 0, changes: [Change] = [],
+            startReplicas: Int32 = 1
+        ) {
             self.underProvisioned = underProvisioned
             self.overProvisioned = overProvisioned
             self.scaleChanges = scaleChanges
             self.downDuringOutage = downDuringOutage
             self.changes = changes
+            self.startReplicas = startReplicas
         }
 
         /// Scale-downs taken back: a scale-up to at least the count a run of scale-downs
         /// started from, within `window` seconds of the last of them (flapping). Changes
-        /// that follow demand down and, minutes later, up again are not flaps.
-        public func flaps(initial: Int32 = 1, within window: Int = 120) -> Int {
+        /// that follow demand down and, minutes later, up again are not flaps. `initial`
+        /// is the count before the first change (default ``startReplicas``).
+        public func flaps(initial: Int32? = nil, within window: Int = 120) -> Int {
             var count = 0
-            var previous = initial
+            var previous = initial ?? startReplicas
             var down: (from: Int32, second: Int)?
             for change in changes {
                 if change.replicas < previous {
@@ -186,14 +193,16 @@ public enum ScalingSimulation {
         var desired = initial
         var pods = Pods(ready: initial, startup: startup)
         var state = ScalingStatus()
-        var observed = Observed(ready: initial)
-        var score = Score()
+        var scaleUpReady: ScalingStatus.Recommendation?
+        var score = Score(startReplicas: initial)
         var lastKnown: Double = 0
         for second in 0..<trace.load.count {
             let load = trace.load[second] ?? lastKnown
             if let known = trace.load[second] { lastKnown = known }
+            if second == scoreFrom { score.startReplicas = desired }
             if second % policy.interval == 0 {
                 let metric = trace.metric(at: second, window: metricWindow)
+                let observed = Observed(ready: pods.ready, scaleUpReady: scaleUpReady)
                 let next = min(max(policy.decide(desired, metric, second, observed, &state), minReplicas), maxReplicas)
                 let scored = second >= scoreFrom
                 if next < desired, metric == nil, scored { score.downDuringOutage += 1 }
@@ -208,14 +217,8 @@ public enum ScalingSimulation {
             }
             _ = pods.advance(to: second, desired: desired)
             let ready = pods.ready
-            // The operator, as StatusBuilder does: the moment the ready count reaches the
-            // scaler's pending scale-up is recorded once.
-            observed.ready = ready
-            if let pending = state.pendingScaleUp, ready >= pending.replicas,
-                observed.scaleUpReady.map({ $0.time < pending.time }) ?? true
-            {
-                observed.scaleUpReady = .init(time: Time(date(second)), replicas: ready)
-            }
+            // The operator's record, the moment it sees the ready count change.
+            scaleUpReady = .scaleUpReady(recorded: scaleUpReady, pending: state.pendingScaleUp, ready: ready, at: Time(date(second)))
             guard second >= scoreFrom else { continue }
             let oracle = Int32((load / target).rounded(.up))
             score.underProvisioned += Int(max(0, oracle - ready))

@@ -111,3 +111,29 @@ public func startHelloService(port: Int, arguments: [String] = []) throws -> Pro
     try process.run()
     return process
 }
+
+/// A clock a test moves by hand, for code that takes `now: () -> Date`.
+public final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var current: Date
+
+    public init(_ start: Date) { current = start }
+
+    public var now: Date {
+        lock.lock()
+        defer { lock.unlock() }
+        return current
+    }
+
+    public func set(_ date: Date) {
+        lock.lock()
+        current = date
+        lock.unlock()
+    }
+
+    public func advance(_ seconds: TimeInterval) {
+        lock.lock()
+        current += seconds
+        lock.unlock()
+    }
+}

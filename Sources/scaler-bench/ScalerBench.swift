@@ -68,10 +68,6 @@ struct ScalerBench: AsyncParsableCommand {
             var reference: [Int: ScalingSimulation.Score] = [:]
             for policy in Self.hpaAndPredictive() {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: from)
-                // The count the scored days start from, so a flap across their start is judged right.
-                let start = ScalingSimulation.run(
-                    ScalingSimulation.Trace(name: trace.name, load: Array(trace.load.prefix(from))), policy: policy, target: 5
-                ).changes.last?.replicas ?? 1
                 if policy.name.hasPrefix("HPA") { reference[policy.interval] = score }
                 let hpa = reference[policy.interval]
                 func ratio(_ mine: Int, _ theirs: Int?) -> String {
@@ -81,7 +77,7 @@ struct ScalerBench: AsyncParsableCommand {
                 rows.append([
                     trace.name, policy.name, String(score.underProvisioned) + ratio(score.underProvisioned, hpa?.underProvisioned),
                     String(score.overProvisioned) + ratio(score.overProvisioned, hpa?.overProvisioned),
-                    String(score.scaleChanges) + ratio(score.scaleChanges, hpa?.scaleChanges), String(score.flaps(initial: start)),
+                    String(score.scaleChanges) + ratio(score.scaleChanges, hpa?.scaleChanges), String(score.flaps()),
                 ])
             }
         }
@@ -278,7 +274,7 @@ struct ScalerBench: AsyncParsableCommand {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, initial: initial)
                 rows.append([
                     trace.name, policy.name, String(score.underProvisioned), String(score.overProvisioned), String(score.scaleChanges),
-                    String(score.flaps(initial: initial)), String(score.downDuringOutage),
+                    String(score.flaps()), String(score.downDuringOutage),
                 ])
             }
         }

@@ -75,6 +75,13 @@ struct GracefulShutdownTests {
             return Setup(server: server, client: client, directory: directory, kubeconfig: kubeconfig)
         }
 
+        /// Runs `body` on a fresh setup and stops it afterwards, whatever `body` threw.
+        static func run(_ body: (Setup) async throws -> Void) async throws {
+            let setup = try await start()
+            do { try await body(setup) } catch { Issue.record(error) }
+            await setup.stop()
+        }
+
         func stop() async {
             try? await client.shutdown()
             await server.stop()
@@ -84,9 +91,7 @@ struct GracefulShutdownTests {
 
     @Test("SIGTERM: the leading operator finishes, releases its Lease and exits 0; a standby exits 0 without writing it; the next takes over at once")
     func operatorLeaderHandsOver() async throws {
-        let setup = try await Setup.start()
-        do { try await operatorLeaderHandsOver(setup) } catch { Issue.record(error) }
-        await setup.stop()
+        try await Setup.run(operatorLeaderHandsOver)
     }
 
     func operatorLeaderHandsOver(_ setup: Setup) async throws {
@@ -144,9 +149,7 @@ struct GracefulShutdownTests {
 
     @Test("SIGTERM: tide-metrics-adapter and a Continuous-mode tide-scaler exit 0 without error lines")
     func adapterAndScaler() async throws {
-        let setup = try await Setup.start()
-        do { try await adapterAndScaler(setup) } catch { Issue.record(error) }
-        await setup.stop()
+        try await Setup.run(adapterAndScaler)
     }
 
     func adapterAndScaler(_ setup: Setup) async throws {

@@ -31,13 +31,6 @@ struct RealLoopTests {
         var current: Double? { lock.lock(); defer { lock.unlock() }; return value }
     }
 
-    final class Clock: @unchecked Sendable {
-        private let lock = NSLock()
-        private var second = 0
-        func set(_ next: Int) { lock.lock(); second = next; lock.unlock() }
-        var now: Date { lock.lock(); defer { lock.unlock() }; return ScalingSimulation.date(second) }
-    }
-
     /// A loopback HTTP endpoint answering `{"value": <metric>}`.
     struct MetricEndpoint {
         let url: String
@@ -79,7 +72,7 @@ struct RealLoopTests {
         let client = try KubeClient(connection: ClusterConnection(server: server.url))
         let metric = MetricValue()
         let endpoint = try await MetricEndpoint.start(metric)
-        let clock = Clock()
+        let clock = ManualClock(ScalingSimulation.date(0))
         let name = "loop"
         let applications = client.namespaced(Application.self, in: "default")
         let deployments = client.namespaced(Deployment.self, in: "default")
@@ -113,7 +106,7 @@ struct RealLoopTests {
             for second in 0..<trace.load.count {
                 var changed = false
                 if second % interval == 0 {
-                    clock.set(second)
+                    clock.set(ScalingSimulation.date(second))
                     metric.set(trace.metric(at: second, window: metricWindow))
                     let outcome = await scaler.runOnce()
                     let application = try await applications.get(name)

@@ -5,26 +5,18 @@ import LocalKube
 import TideAPI
 import TideScaler
 import Testing
+import TideTestSupport
 
 /// What the scaler decides is what the server stores: each decision's `status.scaling`,
 /// read back through the API server, equals the decision's history field for field.
 @Suite("Scaler status round trip")
 struct StatusRoundTripTests {
-    /// A clock the test moves.
-    final class TestClock: @unchecked Sendable {
-        private let lock = NSLock()
-        private var current: Date
-        init(_ start: Date) { current = start }
-        var now: Date { lock.lock(); defer { lock.unlock() }; return current }
-        func advance(_ seconds: TimeInterval) { lock.lock(); current += seconds; lock.unlock() }
-    }
-
     @Test("a cleared pending scale-up is removed from the stored status, so the pod start is measured once")
     func pendingScaleUpCleared() async throws {
         let cluster = try await ScalerCluster.start()
         let prometheus = try await FakePrometheus.start(body: vector("10"))
         try await cluster.create("hello", prometheus: prometheus.url, replicas: 1) { $0.strategy = .predictive }
-        let clock = TestClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
         let scaler = Scaler(client: cluster.client, namespace: "default", name: "hello", now: { clock.now })
 
         let first = await scaler.runOnce()
