@@ -39,8 +39,9 @@ public final class TLSMaterial: Sendable {
     }
 
     static func chain(_ identity: MetricsAdapterServer.ServingIdentity) throws -> [NIOSSLCertificate] {
-        let chain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8))
-        guard !chain.isEmpty else { throw ServingCertificate.Failure.unusable("the certificate file holds no PEM certificate") }
+        guard let chain = try? NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)), !chain.isEmpty else {
+            throw ServingCertificate.Failure.unusable("the certificate file holds no PEM certificate")
+        }
         return chain
     }
 
@@ -49,8 +50,8 @@ public final class TLSMaterial: Sendable {
     }
 
     static func certificates(_ pem: String) throws -> [Certificate] {
-        let certificates = try PEMDocument.parseMultiple(pemString: pem).map { try Certificate(pemDocument: $0) }
-        guard !certificates.isEmpty else { throw ServingCertificate.Failure.unusable("the front-proxy client CA holds no certificate") }
+        guard let certificates = try? PEMDocument.parseMultiple(pemString: pem).map({ try Certificate(pemDocument: $0) }), !certificates.isEmpty
+        else { throw ServingCertificate.Failure.unusable("the front-proxy client CA holds no certificate") }
         return certificates
     }
 

@@ -184,6 +184,33 @@ struct CertificateRotationTests {
         await running.stop()
     }
 
+    @Test("bad input: a lifetime or check interval that is not a duration is refused before anything starts; an unusable certificate or CA is a clear error")
+    func badInput() async throws {
+        for (flag, value, message) in [
+            ("--certificate-lifetime", "soon", "--certificate-lifetime must be a duration of at least 3s, such as 720h, not 'soon'"),
+            ("--certificate-lifetime", "1s", "--certificate-lifetime must be a duration of at least 3s, such as 720h, not '1s'"),
+            ("--certificate-check-interval", "often", "--certificate-check-interval must be a duration such as 30s, not 'often'"),
+        ] {
+            let result = try await runProcess("\(binariesDirectory)/tide-metrics-adapter", [flag, value, "--kubeconfig", "/nonexistent"])
+            #expect(result.status == 64, "\(flag) \(value): \(result.errors)")
+            #expect(result.errors.contains(message), "\(result.errors)")
+        }
+        let authority = try CertificateAuthority(commonName: "ca")
+        let good = try authority.issueServerCertificate(commonName: "adapter", dnsNames: ["localhost"])
+        let authenticator = try RequestHeaderAuthenticator(configMap: ["requestheader-client-ca-file": authority.certificatePEM])
+        #expect(throws: ServingCertificate.Failure.unusable("the certificate file holds no PEM certificate")) {
+            try TLSMaterial(identity: .init(certificateChainPEM: "not a certificate", keyPEM: good.keyPEM), authenticator: authenticator)
+        }
+        let material = try TLSMaterial(identity: .init(certificateChainPEM: good.certificatePEM, keyPEM: good.keyPEM), authenticator: authenticator)
+        #expect(throws: (any Error).self) { try material.replace(identity: .init(certificateChainPEM: good.certificatePEM, keyPEM: "no key")) }
+        #expect(material.identity.keyPEM == good.keyPEM, "a refused pair leaves the served one")
+        #expect(throws: ServingCertificate.Failure.unusable("the front-proxy client CA holds no certificate")) {
+            try material.replace(authenticator: RequestHeaderAuthenticator(
+                clientCAPEM: " ", allowedNames: [], usernameHeaders: [], groupHeaders: [], extraHeaderPrefixes: []))
+        }
+        #expect(material.authenticator == authenticator, "a refused CA leaves the trusted one")
+    }
+
     @Test("a new front-proxy CA in kube-system/extension-apiserver-authentication is trusted from the next connection, the old one no longer")
     func frontProxyFollowed() async throws {
         var running = try await Running.start { _ in }

@@ -214,6 +214,27 @@ struct MetricsAdapterRealClusterTests {
         #expect(try await direct(installed, "/healthz", frontProxy: false).0 == 200)
     }
 
+    @Test("a renewal's first step on the real aggregator: a caBundle with the next CA beside the served one is accepted, and the adapter stays Available and served")
+    func renewalBundle() async throws {
+        let installed = try await MetricsAdapterInstall.shared.installed()
+        let name = "v1beta1.external.metrics.k8s.io"
+        let apiServices = installed.admin.clusterScoped(APIService.self)
+        var minter = ServingCertificate.Minter(service: "tide-metrics-adapter", namespace: "tide-system")
+        minter.apiService = name
+        let next = try await minter.mint(client: installed.admin, previousCA: installed.caPEM)
+        let stored = String(decoding: Data(base64Encoded: try await apiServices.get(name).spec?.caBundle ?? "") ?? Data(), as: UTF8.self)
+        #expect(stored.contains(next.caPEM.trimmingWhitespace()) && stored.contains(installed.caPEM.trimmingWhitespace()))
+        // The served certificate (signed by the previous CA) is still trusted through the aggregator.
+        try await Task.sleep(for: .seconds(2))
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? await installed.cluster.kubectl(["get", "--raw", "/apis/external.metrics.k8s.io/v1beta1"])) != nil
+        })
+        #expect(try await apiServices.get(name).available?.status == "True")
+        // Back to the bundle the running adapter published, for the tests after this one.
+        try await ServingCertificate.publish(
+            caPEM: installed.caPEM, apiService: name, namespace: "tide-system", service: "tide-metrics-adapter", client: installed.admin)
+    }
+
     @Test("an Application in mode HPA: the HPA controller scales the Deployment on the adapter's value; a failing source shows in both conditions and the replicas hold; the modes switch cleanly")
     func hpaMode() async throws {
         let installed = try await MetricsAdapterInstall.shared.installed()
