@@ -251,6 +251,12 @@ public enum ScalingStrategy: String, Sendable, Hashable, Codable, CaseIterable {
     /// held for two pod starts and one decision (at least 60 s, at most the
     /// scale-down window), within the same rate policies.
     case predictive = "Predictive"
+    /// Predictive, plus the metric's own daily or weekly pattern: up ahead of what the
+    /// same time of the last period brought (scaled to today's level), once a replay
+    /// of the last day shows the forecast would have cut shortfall without adding more
+    /// idle capacity than it saves. Until then, and without enough history, exactly
+    /// Predictive.
+    case forecast = "Forecast"
 }
 
 public enum MetricUnavailablePolicy: String, Sendable, Hashable, Codable, CaseIterable {
@@ -445,8 +451,48 @@ public struct ScalingStatus: Sendable, Hashable, Codable {
     /// Strategy Predictive: how long lower demand must hold before a scale-down,
     /// lengthened each time a scale-down had to be undone soon after (flapping).
     public var holdSeconds: Int32?
+    /// Strategy Forecast: the verdict of its last backtest (recomputed hourly), and
+    /// the pattern it found.
+    public var forecast: ForecastStatus?
 
     public init() {}
+
+    /// Strategy Forecast's verdict on itself: whether, replayed over the last day, the
+    /// forecast would have cut shortfall without adding more idle capacity than it
+    /// saves; only then does it act.
+    public struct ForecastStatus: Sendable, Hashable, Codable {
+        /// When the verdict was reached.
+        public var checkedTime: Time
+        /// Whether the forecast acts.
+        public var confident: Bool
+        /// `ForecastConfident`, `ForecastNotConfident` or `InsufficientHistory`.
+        public var reason: String
+        /// The verdict in words, with the figures.
+        public var message: String
+        /// The period of the pattern found (3600, 86400 or 604800), if any.
+        public var periodSeconds: Int32?
+        /// Replayed over the last day: shortfall and idle replica·seconds with the
+        /// forecast and with Predictive alone.
+        public var forecastShortfall: Int64?
+        public var predictiveShortfall: Int64?
+        public var forecastIdle: Int64?
+        public var predictiveIdle: Int64?
+
+        public init(
+            checkedTime: Time, confident: Bool, reason: String, message: String, periodSeconds: Int32? = nil, forecastShortfall: Int64? = nil,
+            predictiveShortfall: Int64? = nil, forecastIdle: Int64? = nil, predictiveIdle: Int64? = nil
+        ) {
+            self.checkedTime = checkedTime
+            self.confident = confident
+            self.reason = reason
+            self.message = message
+            self.periodSeconds = periodSeconds
+            self.forecastShortfall = forecastShortfall
+            self.predictiveShortfall = predictiveShortfall
+            self.forecastIdle = forecastIdle
+            self.predictiveIdle = predictiveIdle
+        }
+    }
 
     /// One metric's last reading.
     public struct MetricStatus: Sendable, Hashable, Codable {

@@ -134,8 +134,8 @@ extension Scaling {
             if onMetricUnavailable == .fallback {
                 add("onMetricUnavailable", "Fallback is not available in mode HPA (a HorizontalPodAutoscaler holds its replicas when a metric fails)")
             }
-            if strategy == .predictive {
-                add("strategy", "Predictive is Tide's scaler's; in mode HPA the HorizontalPodAutoscaler decides (use mode CronJob or Continuous)")
+            if let strategy, strategy != .hpa {
+                add("strategy", "\(strategy.rawValue) is Tide's scaler's; in mode HPA the HorizontalPodAutoscaler decides (use mode CronJob or Continuous)")
             }
             if let tolerance, tolerance != Defaults.tolerance {
                 add("tolerance", "is cluster-wide in mode HPA (kube-controller-manager --horizontal-pod-autoscaler-tolerance); leave it at \(Defaults.tolerance)")

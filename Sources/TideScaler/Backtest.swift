@@ -113,8 +113,11 @@ public enum Backtest {
 
     /// Replays `readings` (one map per decision, every `step`) under `scaling`,
     /// starting at `initial` replicas; pods are ready `readyDelay` after a scale-up.
+    /// Each decision sees `histories` up to its own time (strategy Forecast's pattern),
+    /// and `strategy`, when given, decides instead of the one `scaling` names.
     public static func replay(
-        scaling: Scaling, times: [Date], readings: [[String: Double]], step: TimeInterval, initial: Int32, readyDelay: TimeInterval
+        scaling: Scaling, times: [Date], readings: [[String: Double]], step: TimeInterval, initial: Int32, readyDelay: TimeInterval,
+        histories: [String: MetricHistory] = [:], strategy: ((ScalingInput) -> any DecisionStrategy)? = nil
     ) -> Replay {
         let metrics = scaling.resolvedMetrics
         let minimum = max(scaling.minReplicas ?? Defaults.minReplicas, 1), maximum = scaling.maxReplicas
@@ -132,8 +135,10 @@ public enum Backtest {
             for metric in metrics {
                 byName[metric.name] = readings[index][metric.name].map { .value($0) } ?? .unavailable(.emptyResult)
             }
-            let decision = ScalingAlgorithm.decide(ScalingInput(
-                currentReplicas: current, scaling: scaling, readings: byName, history: history, now: time, readyReplicas: ready))
+            let input = ScalingInput(
+                currentReplicas: current, scaling: scaling, readings: byName, history: history, now: time, readyReplicas: ready,
+                metricHistory: histories.mapValues { $0.visible(until: time) })
+            let decision = strategy.map { ScalingAlgorithm.decide(input, using: $0(input)) } ?? ScalingAlgorithm.decide(input)
             history = decision.history
             let next = decision.desiredReplicas
             if next != current {

@@ -30,6 +30,28 @@ public protocol DecisionStrategy: Sendable {
 
     /// After the decision (not while paused): the history to remember.
     func remember(_ history: ScalingStatus, desired: Int32, input: ScalingInput) -> ScalingStatus
+
+    /// A condition of the strategy's own for the Application (strategy Forecast's
+    /// `ForecastConfident`), or `nil`.
+    var condition: StrategyCondition? { get }
+}
+
+/// A condition a strategy reports beside `ScalingActive` and `ScalingLimited`.
+public struct StrategyCondition: Sendable, Hashable {
+    public var type: String
+    public var status: Bool
+    public var reason: String
+    public var message: String
+
+    public init(type: String, status: Bool, reason: String, message: String) {
+        self.type = type
+        self.status = status
+        self.reason = reason
+        self.message = message
+    }
+
+    /// Every type a strategy reports, so a writer can remove the ones no longer reported.
+    public static let types = ["ForecastConfident"]
 }
 
 /// One field of `status.scaling` a strategy owns: its key as stored, and how to clear it.
@@ -47,6 +69,18 @@ public struct StatusField {
 extension DecisionStrategy {
     /// The keys of ``statusFields``.
     public static var statusKeys: [String] { statusFields.map(\.key) }
+
+    public var condition: StrategyCondition? { nil }
+
+    /// `history` without the fields only other strategies own.
+    static func forgettingOthers(_ history: ScalingStatus) -> ScalingStatus {
+        var history = history
+        let own = Set(statusKeys)
+        for other in ScalingStrategy.allCases {
+            for field in other.type.statusFields where !own.contains(field.key) { field.clear(&history) }
+        }
+        return history
+    }
 }
 
 extension ScalingStrategy {
@@ -55,15 +89,10 @@ extension ScalingStrategy {
         switch self {
         case .hpa: return HPAStrategy.self
         case .predictive: return PredictiveStrategy.self
+        case .forecast: return ForecastStrategy.self
         }
     }
 
-    /// `history` without the fields the other strategies own.
-    func forgettingOthers(_ history: ScalingStatus) -> ScalingStatus {
-        var history = history
-        for other in Self.allCases where other != self {
-            for field in other.type.statusFields { field.clear(&history) }
-        }
-        return history
-    }
+    /// `history` without the fields only the other strategies own.
+    func forgettingOthers(_ history: ScalingStatus) -> ScalingStatus { type.forgettingOthers(history) }
 }

@@ -68,6 +68,33 @@ public struct MetricReader: Sendable {
         return reading
     }
 
+    /// What Prometheus recorded of `metric` from `start` to `end`, one value every
+    /// `step` (`query_range`, in requests of at most ``maximumPointsPerRequest`` points,
+    /// under Prometheus' limit of 11,000); `nil` for a metric that is not a Prometheus
+    /// query or whose history cannot be read (the decision then has none, and says so).
+    public func history(of metric: ScalingMetric, start: Date, end: Date, step: TimeInterval) async -> MetricHistory? {
+        guard let source = metric.prometheus, let address = URL(string: source.address),
+            let secrets = try? await secrets(for: metric),
+            let client = try? PrometheusClient(address: address, timeout: .seconds(30), credentials: secrets.credentials, caPEM: secrets.caPEM)
+        else { return nil }
+        defer { Task { try? await client.shutdown() } }
+        var points: [Backtest.Point] = []
+        var from = start
+        while from <= end {
+            let to = min(end, from.addingTimeInterval(step * Double(Self.maximumPointsPerRequest - 1)))
+            switch await client.queryRange(source.query, start: from, end: to, step: step) {
+            case .success(let chunk): points += chunk
+            case .failure(.emptyResult): break
+            case .failure: return nil
+            }
+            from = to.addingTimeInterval(step)
+        }
+        return MetricHistory(points: points, start: start, end: end, step: step)
+    }
+
+    /// The most points one `query_range` request asks for.
+    public static let maximumPointsPerRequest = 10_000
+
     /// The credentials and header values `metric` names: from the files mounted for
     /// it, or through the API when no folder is mounted.
     public func secrets(for metric: ScalingMetric) async throws -> SourceSecrets {

@@ -110,9 +110,12 @@ public final class Scaler: Sendable {
                 }
                 let readings = await reader.read(scaling.resolvedMetrics)
                 let current = application.spec.replicas ?? spec.effectiveReplicas
+                let time = now()
+                let histories = await self.histories(for: scaling, status: application.status?.scaling, now: time)
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
-                    now: now(), readyReplicas: application.status?.readyReplicas, scaleUpReady: application.status?.scaleUpReady))
+                    now: time, readyReplicas: application.status?.readyReplicas, scaleUpReady: application.status?.scaleUpReady,
+                    metricHistory: histories))
                 logger.info("decision", metadata: [
                     "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
                     "reason": "\(decision.message)", "dryRun": "\(dryRun)",
@@ -139,6 +142,30 @@ public final class Scaler: Sendable {
             return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
         }
     }
+
+    /// Strategy Forecast's input: each Prometheus metric's history over the last
+    /// ``ForecastGate/historyNeeded`` at ``historyStep``, read only when the decision
+    /// needs it (``ForecastStrategy/needsHistory(_:now:)``); empty for other strategies.
+    func histories(for scaling: Scaling, status: ScalingStatus?, now: Date) async -> [String: MetricHistory] {
+        guard scaling.strategy == .forecast, ForecastStrategy.needsHistory(status, now: now) else { return [:] }
+        let start = now.addingTimeInterval(-ForecastGate.historyNeeded)
+        var histories: [String: MetricHistory] = [:]
+        for metric in scaling.resolvedMetrics {
+            let step = Self.historyStep
+            // The grid ends one step before now: the decision's own reading is the latest.
+            let end = now.addingTimeInterval(-step)
+            let aligned = start.addingTimeInterval(-start.timeIntervalSince1970.truncatingRemainder(dividingBy: step))
+            if let history = await reader.history(of: metric, start: aligned, end: end, step: step) {
+                histories[metric.name] = history
+            } else {
+                logger.info("no history for strategy Forecast", metadata: ["application": "\(namespace)/\(name)", "metric": "\(metric.name)"])
+            }
+        }
+        return histories
+    }
+
+    /// The spacing of the history strategy Forecast reads.
+    public static let historyStep: TimeInterval = 60
 
     /// Exit 2 only when no metric could be read: with one readable metric the run decided.
     func outcome(for decision: ScalingDecision, current: Int32, subject: String) -> ScalerOutcome {
@@ -167,6 +194,14 @@ public final class Scaler: Sendable {
             conditions.set(Condition(
                 type: "ScalingLimited", status: decision.limited.status ? "True" : "False", observedGeneration: generation,
                 reason: decision.limited.reason, message: decision.limited.message))
+            for type in StrategyCondition.types where type != decision.strategyCondition?.type {
+                conditions.removeAll { $0.type == type }
+            }
+            if let own = decision.strategyCondition {
+                conditions.set(Condition(
+                    type: own.type, status: own.status ? "True" : "False", observedGeneration: generation, reason: own.reason,
+                    message: own.message))
+            }
             var next = current.status ?? ApplicationStatus()
             next.conditions = conditions
             next.scaling = decision.history

@@ -25,10 +25,13 @@ public struct ScalingInput: Sendable, Hashable {
     /// (`status.scaleUpReady`); Predictive measures the pod start from it, and from
     /// ``readyReplicas`` at ``now`` only when the operator has not recorded it.
     public var scaleUpReady: ScalingStatus.Recommendation?
+    /// What Prometheus recorded of each metric before ``now``, by name (strategy
+    /// Forecast's pattern); empty for the other strategies.
+    public var metricHistory: [String: MetricHistory]
 
     public init(
         currentReplicas: Int32, scaling: Scaling, readings: [String: MetricReading], history: ScalingStatus = ScalingStatus(), now: Date,
-        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil
+        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil, metricHistory: [String: MetricHistory] = [:]
     ) {
         self.currentReplicas = currentReplicas
         self.scaling = scaling
@@ -37,17 +40,21 @@ public struct ScalingInput: Sendable, Hashable {
         self.now = now
         self.readyReplicas = readyReplicas
         self.scaleUpReady = scaleUpReady
+        self.metricHistory = metricHistory
     }
 
-    /// Every metric reads `reading` (the single-metric form).
+    /// Every metric reads `reading` (the single-metric form), and has `metricHistory`
+    /// if given.
     public init(
         currentReplicas: Int32, scaling: Scaling, reading: MetricReading, history: ScalingStatus = ScalingStatus(), now: Date,
-        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil
+        readyReplicas: Int32? = nil, scaleUpReady: ScalingStatus.Recommendation? = nil, metricHistory: MetricHistory? = nil
     ) {
+        let names = scaling.resolvedMetrics.map(\.name)
         self.init(
             currentReplicas: currentReplicas, scaling: scaling,
-            readings: Dictionary(scaling.resolvedMetrics.map { ($0.name, reading) }, uniquingKeysWith: { first, _ in first }),
-            history: history, now: now, readyReplicas: readyReplicas, scaleUpReady: scaleUpReady)
+            readings: Dictionary(names.map { ($0, reading) }, uniquingKeysWith: { first, _ in first }),
+            history: history, now: now, readyReplicas: readyReplicas, scaleUpReady: scaleUpReady,
+            metricHistory: metricHistory.map { history in Dictionary(names.map { ($0, history) }, uniquingKeysWith: { first, _ in first }) } ?? [:])
     }
 }
 
@@ -66,6 +73,8 @@ public struct ScalingDecision: Sendable, Hashable {
     public var event: EventKind?
     /// Each metric's step-1 result, in spec order.
     public var recommendations: [MetricRecommendation] = []
+    /// The strategy's own condition (strategy Forecast's `ForecastConfident`), if it has one.
+    public var strategyCondition: StrategyCondition?
 
     public enum EventKind: String, Sendable, Hashable {
         case scaledUp = "ScaledUp", scaledDown = "ScaledDown", metricUnavailable = "MetricUnavailable"
@@ -136,13 +145,17 @@ public struct ScalingStep: Sendable, Hashable {
 /// remembers what it needs after the decision.
 public enum ScalingAlgorithm {
     public static func decide(_ input: ScalingInput) -> ScalingDecision {
-        let name = input.scaling.strategy ?? .hpa
-        let strategy = name.type.init(input: input)
+        decide(input, using: (input.scaling.strategy ?? .hpa).type.init(input: input))
+    }
+
+    /// The decision with `strategy` deciding, whatever the spec names (a replay's).
+    public static func decide(_ input: ScalingInput, using strategy: any DecisionStrategy) -> ScalingDecision {
         var decision = decide(input, strategy: strategy)
         if input.scaling.paused != true {
             decision.history = strategy.remember(decision.history, desired: decision.desiredReplicas, input: input)
         }
-        decision.history = name.forgettingOthers(decision.history)
+        decision.history = type(of: strategy).forgettingOthers(decision.history)
+        decision.strategyCondition = strategy.condition
         return decision
     }
 

@@ -57,7 +57,8 @@ public enum ScalingSimulation {
                 let reading: MetricReading = metric.map { .value($0) } ?? .unavailable(.unreachable("outage"))
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, reading: reading, history: state,
-                    now: date(second), readyReplicas: observed.ready, scaleUpReady: observed.scaleUpReady))
+                    now: date(second), readyReplicas: observed.ready, scaleUpReady: observed.scaleUpReady,
+                    metricHistory: scaling.strategy == .forecast ? observed.history : nil))
                 state = decision.history
                 return decision.desiredReplicas
             }
@@ -104,14 +105,28 @@ public enum ScalingSimulation {
 
     /// What the operator sees of the Deployment: the ready count and, as the operator
     /// records it in `status.scaleUpReady`, when it reached the pending scale-up.
+    /// And what Prometheus has recorded of the metric until now.
     public struct Observed: Sendable, Hashable {
         public var ready: Int32
         public var scaleUpReady: ScalingStatus.Recommendation?
+        /// The metric every ``historyStep`` seconds before now (the scaler's `query_range`).
+        public var history: MetricHistory?
 
-        public init(ready: Int32, scaleUpReady: ScalingStatus.Recommendation? = nil) {
+        public init(ready: Int32, scaleUpReady: ScalingStatus.Recommendation? = nil, history: MetricHistory? = nil) {
             self.ready = ready
             self.scaleUpReady = scaleUpReady
+            self.history = history
         }
+    }
+
+    /// The spacing of the history a policy sees, as the scaler reads it.
+    public static let historyStep = Int(Scaler.historyStep)
+
+    /// The metric as Prometheus records it over the whole trace (a decision sees the
+    /// part before its own time).
+    static func history(of trace: Trace, metricWindow: Int) -> MetricHistory {
+        let values = stride(from: 0, to: trace.load.count, by: historyStep).map { trace.metric(at: $0, window: metricWindow) }
+        return MetricHistory(start: date(0), step: TimeInterval(historyStep), values: values)
     }
 
     public struct Score: Sendable, Hashable {
@@ -196,13 +211,14 @@ public enum ScalingSimulation {
         var scaleUpReady: ScalingStatus.Recommendation?
         var score = Score(startReplicas: initial)
         var lastKnown: Double = 0
+        let recorded = history(of: trace, metricWindow: metricWindow)
         for second in 0..<trace.load.count {
             let load = trace.load[second] ?? lastKnown
             if let known = trace.load[second] { lastKnown = known }
             if second == scoreFrom { score.startReplicas = desired }
             if second % policy.interval == 0 {
                 let metric = trace.metric(at: second, window: metricWindow)
-                let observed = Observed(ready: pods.ready, scaleUpReady: scaleUpReady)
+                let observed = Observed(ready: pods.ready, scaleUpReady: scaleUpReady, history: recorded.visible(until: date(second)))
                 let next = min(max(policy.decide(desired, metric, second, observed, &state), minReplicas), maxReplicas)
                 let scored = second >= scoreFrom
                 if next < desired, metric == nil, scored { score.downDuringOutage += 1 }

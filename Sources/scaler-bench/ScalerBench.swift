@@ -66,7 +66,7 @@ struct ScalerBench: AsyncParsableCommand {
         let smooth = ScalingSimulation.multiDayTraces()
         for trace in smooth + smooth.map({ ScalingSimulation.noisy($0) }) {
             var reference: [Int: ScalingSimulation.Score] = [:]
-            for policy in Self.hpaAndPredictive() {
+            for policy in Self.withForecast() {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: from)
                 if policy.name.hasPrefix("HPA") { reference[policy.interval] = score }
                 let hpa = reference[policy.interval]
@@ -229,7 +229,7 @@ struct ScalerBench: AsyncParsableCommand {
         // A 7-day trace is shown, as it is scored, on its last two days.
         let scoreFrom = long.contains(where: { name.hasPrefix($0.name) }) ? ScalingSimulation.multiDayScoreFrom() : 0
         var rows: [[String]] = []
-        for policy in Self.hpaAndPredictive() {
+        for policy in Self.withForecast() where policy.interval == 15 || scoreFrom == 0 {
             let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: scoreFrom)
             for change in score.changes {
                 let oracle = trace.load[change.second].map { String(Int(($0 / 5).rounded(.up))) } ?? "–"
@@ -248,6 +248,21 @@ struct ScalerBench: AsyncParsableCommand {
             .tide("Predictive, 15 s", scaling: predictive, interval: 15),
             .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
             .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
+        ]
+    }
+
+    /// The HPA default, Predictive and Forecast, each every 15 s and at a CronJob's minute.
+    static func withForecast() -> [ScalingSimulation.Policy] {
+        let (hpa, predictive, _) = scalings()
+        var forecast = predictive
+        forecast.strategy = .forecast
+        return [
+            .tide("HPA default, 15 s", scaling: hpa, interval: 15),
+            .tide("Predictive, 15 s", scaling: predictive, interval: 15),
+            .tide("Forecast, 15 s", scaling: forecast, interval: 15),
+            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
+            .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
+            .tide("Forecast, CronJob 60 s", scaling: forecast, interval: 60),
         ]
     }
 
