@@ -48,7 +48,9 @@ public enum ForecastGate {
         guard let judged = metrics.first(where: { histories[$0.name] != nil }), let history = histories[judged.name] else {
             return insufficient("no metric has a history (only Prometheus metrics have one)")
         }
-        let replayStart = now.addingTimeInterval(-replayed)
+        // The replayed day starts on the history's grid, as its decisions read it.
+        let grid = (now.addingTimeInterval(-replayed).timeIntervalSince(history.start) / history.step).rounded(.down)
+        let replayStart = history.start.addingTimeInterval(grid * history.step)
         let days = Double(history.presentCount) * history.step / 86_400
         guard days >= (SeasonalForecast.periods.min() ?? 0) / 86_400 + historyBesidesPeriod / 86_400 else {
             return insufficient(

@@ -44,11 +44,15 @@ public enum SeasonalForecast {
     public static func forecast(_ history: MetricHistory, period: TimeInterval, now: Date, lead: TimeInterval) -> Forecast? {
         let occurrences = Self.occurrences(of: period)
         let needed = Int(levelWindow / history.step / 2)
-        guard let today = history.mean(from: now.addingTimeInterval(-levelWindow), to: now), today.count >= needed else { return nil }
+        // The same stretch before now and before each occurrence: up to (not at) the moment.
+        func window(before time: Date) -> (mean: Double, count: Int)? {
+            history.mean(from: time.addingTimeInterval(-levelWindow), to: time.addingTimeInterval(-history.step / 2))
+        }
+        guard let today = window(before: now), today.count >= needed else { return nil }
         var referenceSum = 0.0, referenceCount = 0
         for occurrence in 1...occurrences {
             let then = now.addingTimeInterval(-Double(occurrence) * period)
-            guard let mean = history.mean(from: then.addingTimeInterval(-levelWindow), to: then), mean.count >= needed else { continue }
+            guard let mean = window(before: then), mean.count >= needed else { continue }
             referenceSum += mean.mean
             referenceCount += 1
         }
@@ -56,8 +60,10 @@ public enum SeasonalForecast {
         let level = today.mean / (referenceSum / Double(referenceCount))
         guard levels.contains(level) else { return nil }
         var highest: Double?
-        var offset = 0.0
-        while offset <= max(lead, 0) {
+        // Every grid time of the lead, and its end.
+        let lead = max(lead, 0)
+        let offsets = Array(stride(from: 0, to: lead, by: history.step)) + [lead]
+        for offset in offsets {
             var sum = 0.0, count = 0
             for occurrence in 1...occurrences {
                 if let value = history.value(at: now.addingTimeInterval(offset - Double(occurrence) * period)) {
@@ -66,7 +72,6 @@ public enum SeasonalForecast {
                 }
             }
             if count > 0 { highest = max(highest ?? -.infinity, sum / Double(count)) }
-            offset += history.step
         }
         return highest.map { Forecast(value: $0 * level, period: period, level: level) }
     }
@@ -81,19 +86,23 @@ public enum SeasonalForecast {
     /// The period whose forecast was closest to what came, from `from` to `to`, and
     /// closer than the last value was: at each grid time, ``forecast(_:period:now:lead:)``
     /// against the highest value of the next `lead` seconds, as a mean absolute error
-    /// relative to the mean value. A period is a pattern only if it beats assuming the
+    /// relative to the mean value (a longer period only if it errs a tenth less than a
+    /// shorter one). A period is a pattern only if it beats assuming the
     /// metric stays where it is (the reactive strategies' assumption), at times both
     /// could be judged (at least half of the grid); `nil` when none does.
     public static func bestPeriod(_ history: MetricHistory, from: Date, to: Date, lead: TimeInterval) -> Choice? {
         var best: Choice?
-        let slots = Int((to.timeIntervalSince(from) / history.step).rounded(.up))
+        // Judged at the history's own times, each seeing its value and none later.
+        let first = Int((from.timeIntervalSince(history.start) / history.step).rounded(.up))
+        let last = Int((to.timeIntervalSince(history.start) / history.step).rounded(.down))
+        let slots = max(0, last - first + 1)
         for period in periods {
             var error = 0.0, persistence = 0.0, total = 0.0, judged = 0
             for slot in 0..<slots {
-                let time = from.addingTimeInterval(Double(slot) * history.step)
+                let time = history.start.addingTimeInterval(Double(first + slot) * history.step)
                 guard let value = history.value(at: time),
                     let coming = history.maximum(from: time.addingTimeInterval(history.step), to: time.addingTimeInterval(max(lead, history.step))),
-                    let forecast = forecast(history.visible(until: time.addingTimeInterval(history.step)), period: period, now: time, lead: lead)
+                    let forecast = forecast(history.visible(until: time.addingTimeInterval(history.step / 2)), period: period, now: time, lead: lead)
                 else { continue }
                 error += abs(coming - max(forecast.value, value))
                 persistence += abs(coming - value)
@@ -102,7 +111,9 @@ public enum SeasonalForecast {
             }
             guard 2 * judged >= slots, total > 0, error < persistence else { continue }
             let choice = Choice(period: period, error: error / total, persistenceError: persistence / total)
-            if choice.error < best?.error ?? .infinity { best = choice }
+            // What repeats hourly repeats daily too: a longer period (older data, slower
+            // to follow change) must explain clearly more, a tenth less error.
+            if choice.error < (best.map { $0.error * 0.9 } ?? .infinity) { best = choice }
         }
         return best
     }

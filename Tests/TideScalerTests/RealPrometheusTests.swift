@@ -27,8 +27,22 @@ final class PrometheusProcess: @unchecked Sendable {
     let directory: URL
     let port: Int
 
-    init(binary: String, targets: [Int], labels: [String: String]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-prometheus-\(UUID().uuidString)")
+    /// A Prometheus whose storage already holds `backfill` (OpenMetrics text, loaded with
+    /// `promtool tsdb create-blocks-from openmetrics`, as users backfill history).
+    static func backfilled(binary: String, _ backfill: String) async throws -> PrometheusProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-prometheus-\(UUID().uuidString)")
+        let data = directory.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let input = directory.appendingPathComponent("history.om")
+        try backfill.write(to: input, atomically: true, encoding: .utf8)
+        let promtool = URL(fileURLWithPath: binary).deletingLastPathComponent().appendingPathComponent("promtool").path
+        _ = try await runCommand(promtool, ["tsdb", "create-blocks-from", "openmetrics", input.path, data.path])
+        return try PrometheusProcess(binary: binary, targets: [], labels: [:], directory: directory)
+    }
+
+    init(binary: String, targets: [Int], labels: [String: String], directory: URL? = nil) throws {
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tide-prometheus-\(UUID().uuidString)")
+        let directory = self.directory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freeLoopbackPort()
         let targetList = targets.map { "'127.0.0.1:\($0)'" }.joined(separator: ", ")
@@ -46,7 +60,7 @@ final class PrometheusProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = [
             "--config.file=\(configPath)", "--storage.tsdb.path=\(directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn", "--storage.tsdb.retention.time=30d",
         ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
