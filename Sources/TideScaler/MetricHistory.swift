@@ -73,6 +73,18 @@ public struct MetricHistory: Sendable, Hashable {
         return index < count ? values[index] : nil
     }
 
+    /// The median of the values at `date` and one step either side (those present and
+    /// visible): a step that lasts two values or more stays where it is, a lone
+    /// value's excursion is dropped.
+    public func median(around date: Date) -> Double? {
+        let neighbours = [-step, 0, step].compactMap { value(at: date.addingTimeInterval($0)) }.sorted()
+        switch neighbours.count {
+        case 0: return nil
+        case 2: return (neighbours[0] + neighbours[1]) / 2
+        default: return neighbours[neighbours.count / 2]
+        }
+    }
+
     /// The highest present value from `from` to `to` (both included), or `nil`.
     public func maximum(from: Date, to: Date) -> Double? {
         let first = max(0, Int((from.timeIntervalSince(start) / step).rounded(.up)))

@@ -66,7 +66,7 @@ public enum SeasonalForecast {
         for offset in offsets {
             var sum = 0.0, count = 0
             for occurrence in 1...occurrences {
-                if let value = history.value(at: now.addingTimeInterval(offset - Double(occurrence) * period)) {
+                if let value = history.median(around: now.addingTimeInterval(offset - Double(occurrence) * period)) {
                     sum += value
                     count += 1
                 }
