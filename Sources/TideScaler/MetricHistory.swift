@@ -20,20 +20,39 @@ public struct MetricHistory: Sendable, Hashable {
     let values: [Double?]
     /// How many of `values` are visible.
     public let count: Int
+    /// Running sums and counts of the present values (`sums[i]`: of the first `i`), so a
+    /// mean over any stretch costs two look-ups.
+    let sums: [Double]
+    let presents: [Int32]
 
     /// A history of `values`, one every `step` seconds from `start`.
     public init(start: Date, step: TimeInterval, values: [Double?]) {
-        self.start = start
-        self.step = max(step, 1)
-        self.values = values
-        self.count = values.count
+        var sums = [Double](repeating: 0, count: values.count + 1)
+        var presents = [Int32](repeating: 0, count: values.count + 1)
+        for (index, value) in values.enumerated() {
+            sums[index + 1] = sums[index] + (value ?? 0)
+            presents[index + 1] = presents[index] + (value == nil ? 0 : 1)
+        }
+        self.init(start: start, step: max(step, 1), values: values, count: values.count, sums: sums, presents: presents)
     }
 
-    init(start: Date, step: TimeInterval, values: [Double?], count: Int) {
+    init(start: Date, step: TimeInterval, values: [Double?], count: Int, sums: [Double], presents: [Int32]) {
         self.start = start
         self.step = step
         self.values = values
         self.count = count
+        self.sums = sums
+        self.presents = presents
+    }
+
+    public static func == (left: MetricHistory, right: MetricHistory) -> Bool {
+        left.start == right.start && left.step == right.step && left.count == right.count && left.values[0..<left.count] == right.values[0..<right.count]
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(start)
+        hasher.combine(step)
+        hasher.combine(count)
     }
 
     /// `points` (as `query_range` returns them) on the grid from `start` to `end`: each
@@ -57,12 +76,12 @@ public struct MetricHistory: Sendable, Hashable {
     public var end: Date { start.addingTimeInterval(Double(count) * step) }
 
     /// The visible values that are present.
-    public var presentCount: Int { values[0..<count].reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
+    public var presentCount: Int { Int(presents[count]) }
 
     /// The same history with nothing at or after `date` visible.
     public func visible(until date: Date) -> MetricHistory {
         let visible = Int((date.timeIntervalSince(start) / step).rounded(.up))
-        return MetricHistory(start: start, step: step, values: values, count: min(max(visible, 0), count))
+        return MetricHistory(start: start, step: step, values: values, count: min(max(visible, 0), count), sums: sums, presents: presents)
     }
 
     /// The value at `date`: the grid value at or just before it, if visible and present.
@@ -77,11 +96,11 @@ public struct MetricHistory: Sendable, Hashable {
     /// visible): a step that lasts two values or more stays where it is, a lone
     /// value's excursion is dropped.
     public func median(around date: Date) -> Double? {
-        let neighbours = [-step, 0, step].compactMap { value(at: date.addingTimeInterval($0)) }.sorted()
-        switch neighbours.count {
-        case 0: return nil
-        case 2: return (neighbours[0] + neighbours[1]) / 2
-        default: return neighbours[neighbours.count / 2]
+        let before = value(at: date.addingTimeInterval(-step)), at = value(at: date), after = value(at: date.addingTimeInterval(step))
+        switch (before, at, after) {
+        case let (before?, at?, after?): return max(min(before, at), min(max(before, at), after))
+        case let (one?, other?, nil), let (one?, nil, other?), let (nil, one?, other?): return (one + other) / 2
+        default: return before ?? at ?? after
         }
     }
 
@@ -99,13 +118,7 @@ public struct MetricHistory: Sendable, Hashable {
         let first = max(0, Int((from.timeIntervalSince(start) / step).rounded(.up)))
         let last = min(count - 1, Int((to.timeIntervalSince(start) / step).rounded(.down)))
         guard first <= last else { return nil }
-        var sum = 0.0, present = 0
-        for index in first...last {
-            if let value = values[index] {
-                sum += value
-                present += 1
-            }
-        }
-        return present > 0 ? (sum / Double(present), present) : nil
+        let present = Int(presents[last + 1] - presents[first])
+        return present > 0 ? ((sums[last + 1] - sums[first]) / Double(present), present) : nil
     }
 }

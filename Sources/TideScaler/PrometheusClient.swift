@@ -88,6 +88,8 @@ public final class PrometheusClient: Sendable {
     /// Interprets a reply of `/api/v1/query_range`: one series of `[time, "value"]`
     /// pairs (NaN and ±Inf samples are left out, as gaps). Pure.
     public static func parseRange(code: Int, body: [UInt8]) -> Result<[Backtest.Point], MetricUnavailable> {
+        // Days of history: read the pairs directly; anything else gets the explanation below.
+        if code == 200, let scanned = RangeReplyScanner.scan(body), scanned.series == 1 { return .success(scanned.points) }
         let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body))
         if let document, document["status"]?.stringValue == "error" {
             return .failure(.queryError(errorType: document["errorType"]?.stringValue ?? "unknown", error: document["error"]?.stringValue ?? "no message"))

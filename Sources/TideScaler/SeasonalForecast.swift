@@ -92,14 +92,16 @@ public enum SeasonalForecast {
     /// could be judged (at least half of the grid); `nil` when none does.
     public static func bestPeriod(_ history: MetricHistory, from: Date, to: Date, lead: TimeInterval) -> Choice? {
         var best: Choice?
-        // Judged at the history's own times, each seeing its value and none later.
+        // Judged at the history's own times, each seeing its value and none later, a
+        // minute apart at most (no decision comes more often than that in a replay).
         let first = Int((from.timeIntervalSince(history.start) / history.step).rounded(.up))
         let last = Int((to.timeIntervalSince(history.start) / history.step).rounded(.down))
-        let slots = max(0, last - first + 1)
+        let stride = max(1, Int((60 / history.step).rounded(.down)))
+        let slots = max(0, (last - first) / stride + 1)
         for period in periods {
             var error = 0.0, persistence = 0.0, total = 0.0, judged = 0
             for slot in 0..<slots {
-                let time = history.start.addingTimeInterval(Double(first + slot) * history.step)
+                let time = history.start.addingTimeInterval(Double(first + slot * stride) * history.step)
                 guard let value = history.value(at: time),
                     let coming = history.maximum(from: time.addingTimeInterval(history.step), to: time.addingTimeInterval(max(lead, history.step))),
                     let forecast = forecast(history.visible(until: time.addingTimeInterval(history.step / 2)), period: period, now: time, lead: lead)

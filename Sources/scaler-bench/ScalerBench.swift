@@ -31,6 +31,15 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the 7-day traces (weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
     var multiDay = false
 
+    @Flag(help: "Only the cost of a strategy Forecast decision with 14 days of 15 s history (CPU and peak memory, each in a process of its own), beside a Predictive decision.")
+    var forecastCost = false
+
+    @Option(help: .hidden)
+    var forecastDecision: String?
+
+    @Option(help: .hidden)
+    var costOutput: String?
+
     @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage, the 7-day ones, or any of them with ' ±8 %/min'), and nothing else.")
     var timeline: String?
 
@@ -39,6 +48,14 @@ struct ScalerBench: AsyncParsableCommand {
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .error
             return handler
+        }
+        if let forecastDecision {
+            try ForecastCost.decide(forecastDecision, output: costOutput)
+            return
+        }
+        if forecastCost {
+            try ForecastCost.table(runs: runs)
+            return
         }
         if let timeline {
             try timelineTable(timeline)

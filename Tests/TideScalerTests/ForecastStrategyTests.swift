@@ -41,6 +41,44 @@ struct ForecastStrategyTests {
         #expect(grid.values == [0, 60, 60, nil, nil, 250], "a point counts for one step; 180 and 240 have none")
     }
 
+    @Test("days of query_range replies are read without a JSON tree, and agree with the general reader on every shape")
+    func rangeReplies() {
+        let replies = [
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"note":"\"values\":[[1,\"9\"]]","x":"\u00e9"},"values":[[1800000000,"1.5"],[1800000015.5,"NaN"],[1800000030,"-2e-3"],[1800000045,"+Inf"]]}]}}"#,
+            #"{"data":{"result":[{"values":[[1800000000,"4"]],"metric":{}}],"resultType":"matrix"},"status":"success","warnings":["x"]}"#,
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[]},{"metric":{},"values":[]}]}}"#,
+            #"{"status":"success","data":{"resultType":"vector","result":[]}}"#,
+            #"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"x"]]}]}}"#,
+            #"{"status":"success","data":{"resultType":"matrix","result":[{"values":[[1,"2"]"#,
+        ]
+        for reply in replies {
+            let body = Array(reply.utf8)
+            let scanned = RangeReplyScanner.scan(body)
+            let general: Result<[Backtest.Point], MetricUnavailable> = {
+                guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(body)),
+                    document["status"]?.stringValue == "success", document["data"]?["resultType"]?.stringValue == "matrix",
+                    let result = document["data"]?["result"]?.arrayValue, result.count == 1, let values = result[0]["values"]?.arrayValue
+                else { return .failure(.emptyResult) }
+                var points: [Backtest.Point] = []
+                for pair in values {
+                    guard let time = pair.arrayValue?[0].doubleValue, let value = pair.arrayValue?[1].stringValue.flatMap(Double.init) else { return .failure(.emptyResult) }
+                    if value.isFinite { points.append(.init(time: Date(timeIntervalSince1970: time), value: value)) }
+                }
+                return .success(points)
+            }()
+            switch general {
+            case .success(let points): #expect(scanned?.points == points && scanned?.series == 1, "\(reply)")
+            case .failure: #expect(scanned == nil || scanned?.series != 1, "\(reply)")
+            }
+        }
+        #expect(PrometheusClient.parseRange(code: 200, body: Array(replies[2].utf8)) == .failure(.multipleSeries(2)))
+        #expect(PrometheusClient.parseRange(code: 200, body: Array(replies[0].utf8)) == .success([
+            .init(time: start.addingTimeInterval(1_800_000_000 - start.timeIntervalSince1970), value: 1.5),
+            .init(time: Date(timeIntervalSince1970: 1_800_000_030), value: -0.002),
+        ]))
+    }
+
     @Test("the forecast is the last occurrences at today's level; out of that pattern (level beyond ½…2, no reference) there is none")
     func forecast() throws {
         let day = 86_400.0
