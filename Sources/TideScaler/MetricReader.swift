@@ -77,19 +77,20 @@ public struct MetricReader: Sendable {
             let secrets = try? await secrets(for: metric),
             let client = try? PrometheusClient(address: address, timeout: .seconds(30), credentials: secrets.credentials, caPEM: secrets.caPEM)
         else { return nil }
-        defer { Task { try? await client.shutdown() } }
         var points: [Backtest.Point] = []
         var from = start
-        while from <= end {
+        var failed = false
+        while from <= end, !failed {
             let to = min(end, from.addingTimeInterval(step * Double(Self.maximumPointsPerRequest - 1)))
             switch await client.queryRange(source.query, start: from, end: to, step: step) {
             case .success(let chunk): points += chunk
             case .failure(.emptyResult): break
-            case .failure: return nil
+            case .failure: failed = true
             }
             from = to.addingTimeInterval(step)
         }
-        return MetricHistory(points: points, start: start, end: end, step: step)
+        try? await client.shutdown()
+        return failed ? nil : MetricHistory(points: points, start: start, end: end, step: step)
     }
 
     /// The most points one `query_range` request asks for.

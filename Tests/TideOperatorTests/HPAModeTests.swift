@@ -72,10 +72,16 @@ struct HPAModeTests {
         fallback.scaling?.fallback = Fallback(failureThreshold: 3, replicas: 2)
         var tolerance = hpaSpec()
         tolerance.scaling?.tolerance = 0.2
+        var predictive = hpaSpec()
+        predictive.scaling?.strategy = .predictive
+        var forecast = hpaSpec()
+        forecast.scaling?.strategy = .forecast
         let cases: [(ApplicationSpec, String)] = [
             (zero, "spec.scaling.minReplicas: must be at least 1 in mode HPA"),
             (fallback, "spec.scaling.onMetricUnavailable: Fallback is not available in mode HPA"),
             (tolerance, "spec.scaling.tolerance: is cluster-wide in mode HPA"),
+            (predictive, "spec.scaling.strategy: Predictive is Tide's scaler's; in mode HPA"),
+            (forecast, "spec.scaling.strategy: Forecast is Tide's scaler's; in mode HPA"),
         ]
         for (spec, message) in cases {
             let issues = spec.withDefaults.validate().map(\.description)
