@@ -152,18 +152,25 @@ public enum Backtest {
                 }
                 current = next
             }
-            let perReplica = metrics.compactMap { metric -> Int32? in
-                guard metric.target.type == .perReplica, let value = readings[index][metric.name], let target = Quantity.parse(metric.target.value), target > 0
-                else { return nil }
-                return ScalingAlgorithm.clampToInt32((value / target).rounded(.up))
-            }
-            let ideal = perReplica.max().map { min(max($0, minimum), maximum) }
+            let ideal = Self.ideal(scaling: scaling, values: readings[index])
             replay.tally(ready: ready, ideal: ideal, step: step)
             replay.desired.append(current)
             replay.ready.append(ready)
             replay.ideal.append(ideal)
         }
         return replay
+    }
+
+    /// The replicas the metrics ask for: `ceil(value / target)` of the PerReplica
+    /// metrics (the largest), within the bounds; `nil` when no such metric has a value.
+    public static func ideal(scaling: Scaling, values: [String: Double]) -> Int32? {
+        let minimum = max(scaling.minReplicas ?? Defaults.minReplicas, 1), maximum = scaling.maxReplicas
+        let perReplica = scaling.resolvedMetrics.compactMap { metric -> Int32? in
+            guard metric.target.type == .perReplica, let value = values[metric.name], let target = Quantity.parse(metric.target.value), target > 0
+            else { return nil }
+            return ScalingAlgorithm.clampToInt32((value / target).rounded(.up))
+        }
+        return perReplica.max().map { min(max($0, minimum), maximum) }
     }
 
     /// How long the Deployment's new pods took to become ready, from its history: for

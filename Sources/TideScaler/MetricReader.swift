@@ -5,6 +5,7 @@ import Foundation
 #endif
 import KubeAPI
 import KubeClient
+import Logging
 import TideAPI
 
 /// Reads an Application's metrics from the sources they name, with the credentials
@@ -66,6 +67,27 @@ public struct MetricReader: Sendable {
         let reading = await source.read()
         await source.shutdown()
         return reading
+    }
+
+    /// Strategy Forecast's input: each Prometheus metric's history over the last
+    /// ``ForecastGate/historyNeeded`` at ``Scaler/historyStep``, read only when the
+    /// decision needs it (``ForecastStrategy/needsHistory(_:now:)``); empty for other
+    /// strategies.
+    public func histories(for scaling: Scaling, status: ScalingStatus?, now: Date, logger: Logger) async -> [String: MetricHistory] {
+        guard scaling.strategy == .forecast, ForecastStrategy.needsHistory(status, now: now) else { return [:] }
+        let step = Scaler.historyStep
+        let start = now.addingTimeInterval(-ForecastGate.historyNeeded)
+        // On the minute grid; it ends one step before now: the decision's own reading is the latest.
+        let aligned = start.addingTimeInterval(-start.timeIntervalSince1970.truncatingRemainder(dividingBy: step))
+        var histories: [String: MetricHistory] = [:]
+        for metric in scaling.resolvedMetrics {
+            if let history = await history(of: metric, start: aligned, end: now.addingTimeInterval(-step), step: step) {
+                histories[metric.name] = history
+            } else {
+                logger.info("no history for strategy Forecast", metadata: ["namespace": "\(namespace)", "metric": "\(metric.name)"])
+            }
+        }
+        return histories
     }
 
     /// What Prometheus recorded of `metric` from `start` to `end`, one value every

@@ -143,25 +143,8 @@ public final class Scaler: Sendable {
         }
     }
 
-    /// Strategy Forecast's input: each Prometheus metric's history over the last
-    /// ``ForecastGate/historyNeeded`` at ``historyStep``, read only when the decision
-    /// needs it (``ForecastStrategy/needsHistory(_:now:)``); empty for other strategies.
     func histories(for scaling: Scaling, status: ScalingStatus?, now: Date) async -> [String: MetricHistory] {
-        guard scaling.strategy == .forecast, ForecastStrategy.needsHistory(status, now: now) else { return [:] }
-        let start = now.addingTimeInterval(-ForecastGate.historyNeeded)
-        var histories: [String: MetricHistory] = [:]
-        for metric in scaling.resolvedMetrics {
-            let step = Self.historyStep
-            // The grid ends one step before now: the decision's own reading is the latest.
-            let end = now.addingTimeInterval(-step)
-            let aligned = start.addingTimeInterval(-start.timeIntervalSince1970.truncatingRemainder(dividingBy: step))
-            if let history = await reader.history(of: metric, start: aligned, end: end, step: step) {
-                histories[metric.name] = history
-            } else {
-                logger.info("no history for strategy Forecast", metadata: ["application": "\(namespace)/\(name)", "metric": "\(metric.name)"])
-            }
-        }
-        return histories
+        await reader.histories(for: scaling, status: status, now: now, logger: logger)
     }
 
     /// The spacing of the history strategy Forecast reads.
@@ -187,21 +170,7 @@ public final class Scaler: Sendable {
         for _ in 0..<5 {
             let current = try await applications.get(name)
             var conditions = current.status?.conditions ?? []
-            let generation = current.metadata.generation
-            conditions.set(Condition(
-                type: "ScalingActive", status: decision.active.status ? "True" : "False", observedGeneration: generation,
-                reason: decision.active.reason, message: decision.active.message))
-            conditions.set(Condition(
-                type: "ScalingLimited", status: decision.limited.status ? "True" : "False", observedGeneration: generation,
-                reason: decision.limited.reason, message: decision.limited.message))
-            for type in StrategyCondition.types where type != decision.strategyCondition?.type {
-                conditions.removeAll { $0.type == type }
-            }
-            if let own = decision.strategyCondition {
-                conditions.set(Condition(
-                    type: own.type, status: own.status ? "True" : "False", observedGeneration: generation, reason: own.reason,
-                    message: own.message))
-            }
+            decision.setConditions(&conditions, generation: current.metadata.generation)
             var next = current.status ?? ApplicationStatus()
             next.conditions = conditions
             next.scaling = decision.history
@@ -223,15 +192,51 @@ public final class Scaler: Sendable {
     }
 
     func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32) async {
-        guard let kind = decision.event else { return }
-        let note: String
-        switch kind {
-        case .scaledUp, .scaledDown, .scaledToZero, .scaledFromZero:
-            note = "\(current) → \(decision.desiredReplicas) replicas; \(decision.message)"
-        case .metricUnavailable:
-            note = decision.message
-        }
-        await events.record(
-            application, type: kind == .metricUnavailable ? "Warning" : "Normal", reason: kind.rawValue, action: "Scale", note: note)
+        guard let (type, reason, note) = decision.event(from: current) else { return }
+        await events.record(application, type: type, reason: reason, action: "Scale", note: note)
     }
 }
+
+/// One run of a scaler: what `tide-scaler` calls once (CronJob) or in a loop (Continuous).
+public protocol ScalerRun: Sendable {
+    func runOnce() async -> ScalerOutcome
+}
+
+extension Scaler: ScalerRun {}
+
+extension ScalingDecision {
+    /// Sets `ScalingActive`, `ScalingLimited` and the strategy's own condition (removing
+    /// one no longer reported) in `conditions`.
+    public func setConditions(_ conditions: inout [Condition], generation: Int64?) {
+        conditions.set(Condition(
+            type: "ScalingActive", status: active.status ? "True" : "False", observedGeneration: generation,
+            reason: active.reason, message: active.message))
+        conditions.set(Condition(
+            type: "ScalingLimited", status: limited.status ? "True" : "False", observedGeneration: generation,
+            reason: limited.reason, message: limited.message))
+        for type in StrategyCondition.types where type != strategyCondition?.type {
+            conditions.removeAll { $0.type == type }
+        }
+        if let own = strategyCondition {
+            conditions.set(Condition(
+                type: own.type, status: own.status ? "True" : "False", observedGeneration: generation, reason: own.reason, message: own.message))
+        }
+    }
+
+    /// The Event this decision records from `current` replicas: type, reason and note;
+    /// observing, worded as what Tide would do (`would scale 4 → 7`).
+    public func event(from current: Int32, observing: Bool = false) -> (type: String, reason: String, note: String)? {
+        guard let kind = event else { return nil }
+        switch kind {
+        case .scaledUp, .scaledDown, .scaledToZero, .scaledFromZero:
+            if observing {
+                return ("Normal", kind == .scaledUp || kind == .scaledFromZero ? "WouldScaleUp" : "WouldScaleDown",
+                    "would scale \(current) → \(desiredReplicas); \(message)")
+            }
+            return ("Normal", kind.rawValue, "\(current) → \(desiredReplicas) replicas; \(message)")
+        case .metricUnavailable:
+            return ("Warning", kind.rawValue, message)
+        }
+    }
+}
+

@@ -23,13 +23,21 @@ struct TideScalerCommand: AsyncParsableCommand {
         subcommands: [ScaleCommand.self, BacktestCommand.self], defaultSubcommand: ScaleCommand.self)
 }
 
-/// Which Application, and how to reach its cluster: the same flags for every command.
+/// Which Application or Autoscaler, and how to reach its cluster: the same flags for
+/// every command.
 struct ApplicationOptions: ParsableArguments {
-    @Option(help: "Namespace of the Application.")
+    @Option(help: "Namespace of the Application or Autoscaler.")
     var namespace: String
 
     @Option(help: "Name of the Application.")
-    var application: String
+    var application: String?
+
+    @Option(help: "Name of the Autoscaler (scales the workload its scaleTargetRef names, or only observes it).")
+    var autoscaler: String?
+
+    func validate() throws {
+        if (application == nil) == (autoscaler == nil) { throw ValidationError("give one of --application and --autoscaler") }
+    }
 
     @Option(help: "Path to a kubeconfig. Default: KUBECONFIG, in-cluster, then ~/.kube/config.")
     var kubeconfig: String?
@@ -39,8 +47,8 @@ struct ApplicationOptions: ParsableArguments {
 }
 
 /// One scaling decision for one Application (CronJob mode), or a loop (Continuous
-/// mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application missing or
-/// invalid, 1 anything else — each with one line on stderr.
+/// mode). Exit codes: 0 decided, 2 metric unavailable, 3 Application or Autoscaler
+/// missing or invalid (or its target), 1 anything else — each with one line on stderr.
 struct ScaleCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scale", abstract: "Scales a Tide Application from its metrics (what the CronJob runs; the default).")
@@ -86,8 +94,15 @@ struct ScaleCommand: AsyncParsableCommand {
         }
         connection.userAgent = "tide-scaler/0.1"
         let client = try KubeClient(connection: connection, logger: logger)
-        let scaler = Scaler(
-            client: client, namespace: target.namespace, name: target.application, dryRun: dryRun, credentialsDirectory: credentialsDir, logger: logger)
+        let scaler: any ScalerRun
+        if let autoscaler = target.autoscaler {
+            scaler = AutoscalerScaler(
+                client: client, namespace: target.namespace, name: autoscaler, dryRun: dryRun, credentialsDirectory: credentialsDir, logger: logger)
+        } else {
+            scaler = Scaler(
+                client: client, namespace: target.namespace, name: target.application ?? "", dryRun: dryRun, credentialsDirectory: credentialsDir,
+                logger: logger)
+        }
 
         guard let interval = interval.flatMap(DurationText.parse) else {
             let outcome = await scaler.runOnce()
@@ -158,11 +173,15 @@ struct BacktestCommand: AsyncParsableCommand {
     var svg: String?
 
     func validate() throws {
+        guard target.application != nil else { throw ValidationError("backtest replays an Application: give --application") }
         guard DurationText.parse(since) != nil else { throw ValidationError("--since '\(since)' is not a duration such as 6h") }
         guard let stepDuration = DurationText.parse(step), stepDuration >= .seconds(1) else {
             throw ValidationError("--step '\(step)' is not a duration of at least 1s")
         }
         if let strategy, ScalingStrategy(rawValue: strategy) == nil { throw ValidationError("--strategy must be HPA or Predictive, not '\(strategy)'") }
+        if strategy == ScalingStrategy.forecast.rawValue {
+            throw ValidationError("--strategy Forecast judges itself on its own backtest: apply it and read its ForecastConfident condition")
+        }
         if let readyDelay, DurationText.parse(readyDelay) == nil { throw ValidationError("--ready-delay '\(readyDelay)' is not a duration such as 30s") }
         if let window = DurationText.parse(since), window / stepDuration > 20_000 {
             throw ValidationError("--since / --step is more than 20,000 decisions: use a longer step")
@@ -186,14 +205,14 @@ struct BacktestCommand: AsyncParsableCommand {
             let client = try KubeClient(connection: connection)
             let report: BacktestRun.Report
             do {
-                report = try await BacktestRun(client: client, namespace: target.namespace, name: target.application, options: options).run()
+                report = try await BacktestRun(client: client, namespace: target.namespace, name: target.application ?? "", options: options).run()
             } catch {
                 try? await client.shutdown()
                 throw error
             }
             try? await client.shutdown()
             print(report.lines.joined(separator: "\n"))
-            let path = svg ?? "backtest-\(target.application).svg"
+            let path = svg ?? "backtest-\(target.application ?? "").svg"
             guard FileManager.default.createFile(atPath: path, contents: Data(report.svg.utf8)) else {
                 ScaleCommand.fail(1, "cannot write \(path)")
             }

@@ -1,6 +1,7 @@
 import Foundation
 import KubeAPI
 import LocalKube
+import TideAPI
 import Testing
 
 @Suite("The Application CRD")
@@ -48,5 +49,37 @@ struct CRDTests {
         #expect(scaling.value(atPath: ["properties", "target", "properties", "type", "enum"]) == ["PerReplica", "Total"])
         #expect(scaling.value(atPath: ["properties", "onMetricUnavailable", "enum"]) == ["Hold", "Fallback"])
         #expect(schema.value(atPath: ["properties", "spec", "required"]) == ["image"])
+    }
+}
+
+@Suite("The Autoscaler CRD")
+struct AutoscalerCRDTests {
+    @Test("it is made from the Application's (one scaling schema for both kinds), structural, with the target required and its printer columns; TIDE_WRITE_CRDS=1 writes it")
+    func generated() throws {
+        let application = try CRDTests().crd()
+        let expected = try #require(AutoscalerCRD.make(fromApplicationCRD: application))
+        let url = repositoryRoot.appendingPathComponent("crds/autoscaler.yaml")
+        if ProcessInfo.processInfo.environment["TIDE_WRITE_CRDS"] == "1" {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let json = String(decoding: try encoder.encode(expected), as: UTF8.self)
+            try ("# Generated from application.yaml by AutoscalerCRD.make (TIDE_WRITE_CRDS=1 swift test --filter AutoscalerCRD); do not edit.\n" + json + "\n")
+                .write(to: url, atomically: true, encoding: .utf8)
+        }
+        let shipped = try #require(try ManifestLoader.objects(in: String(contentsOf: url, encoding: .utf8)).first)
+        #expect(shipped == expected, "crds/autoscaler.yaml is not what AutoscalerCRD.make gives: run TIDE_WRITE_CRDS=1 swift test --filter AutoscalerCRD")
+        let schema = try #require(shipped["spec"]?["versions"]?.arrayValue?.first?["schema"]?["openAPIV3Schema"])
+        var problems: [String] = []
+        CRDTests().checkStructural(schema, path: "", into: &problems)
+        #expect(problems.isEmpty, "\(problems)")
+        // The scaling spec is the Application's, field for field.
+        let scaling = try #require(application["spec"]?["versions"]?.arrayValue?.first?["schema"]?["openAPIV3Schema"]?["properties"]?["spec"]?["properties"]?["scaling"])
+        var fields = schema["properties"]?["spec"]?["properties"]?.objectValue ?? [:]
+        #expect(fields.removeValue(forKey: "scaleTargetRef") != nil && fields.removeValue(forKey: "observe") != nil)
+        #expect(JSONValue.object(fields) == scaling["properties"])
+        #expect(schema["properties"]?["spec"]?["required"]?.arrayValue?.contains("scaleTargetRef") == true)
+        let columns = shipped["spec"]?["versions"]?.arrayValue?.first?["additionalPrinterColumns"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(columns == ["Target", "Mode", "Observe", "Replicas", "Desired", "Metric", "Observation", "Age"])
+        #expect(shipped["spec"]?["names"]?["shortNames"] == ["tas"] && shipped["spec"]?["names"]?["categories"] == ["tide", "all"])
     }
 }

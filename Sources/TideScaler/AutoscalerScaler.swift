@@ -1,0 +1,201 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import KubeAPI
+import KubeClient
+import KubeSupport
+import Logging
+import TideAPI
+
+/// One scaler for an ``Autoscaler``: reads it, finds its target through discovery,
+/// reads the metrics, decides exactly as for an Application, and writes the target's
+/// `/scale` (only when the count changes, and never with `observe: true`), then the
+/// Autoscaler's status (`scaling`, conditions, the target's replicas and, observing,
+/// `observation`) and an Event.
+///
+/// Target problems are conditions, never crashes: `Ready=False` with reason
+/// `TargetNotFound`, `TargetNotScalable` or `TargetConflict` (another autoscaler
+/// scales the target; observing is allowed beside it).
+public final class AutoscalerScaler: ScalerRun {
+    public let namespace: String
+    public let name: String
+    public let dryRun: Bool
+    let client: KubeClient
+    let events: EventRecorder
+    let logger: Logger
+    let now: @Sendable () -> Date
+    let reader: MetricReader
+
+    public init(
+        client: KubeClient, namespace: String, name: String, dryRun: Bool = false, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "tide.scaler"), now: @escaping @Sendable () -> Date = { Date() },
+        makeSource: @escaping @Sendable (MetricSourceSpec, SourceSecrets) throws -> any MetricSource = MetricSources.make
+    ) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.dryRun = dryRun
+        self.logger = logger
+        self.now = now
+        self.reader = MetricReader(client: client, namespace: namespace, credentialsDirectory: credentialsDirectory, makeSource: makeSource)
+        self.events = EventRecorder(
+            client: client, controller: "tide.dev/scaler", instance: ProcessInfo.processInfo.environment["POD_NAME"] ?? "tide-scaler",
+            logger: logger)
+    }
+
+    var autoscalers: ResourceClient<Autoscaler, SingleScope> { client.namespaced(Autoscaler.self, in: namespace) }
+
+    public func runOnce() async -> ScalerOutcome {
+        let subject = "Autoscaler \(namespace)/\(name)"
+        do {
+            for attempt in 1...5 {
+                guard let autoscaler = try await autoscalers.getIfPresent(name) else {
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) not found")
+                }
+                let issues = autoscaler.spec.validate()
+                if !issues.isEmpty {
+                    let message = issues.map(\.description).joined(separator: "; ")
+                    try await writeProblem(reason: "InvalidSpec", message: message, autoscaler: autoscaler)
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: \(message)")
+                }
+                let reference = autoscaler.spec.scaleTargetRef
+                let target: ScaleTarget
+                switch try await ScaleTarget.resolve(reference, namespace: namespace, client: client) {
+                case .failure(let problem):
+                    try await writeProblem(reason: problem.reason, message: problem.description, autoscaler: autoscaler)
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject): \(problem.reason): \(problem)")
+                case .success(let found): target = found
+                }
+                let observing = autoscaler.spec.isObserving
+                if !observing, let rival = try await target.rival(in: namespace, excluding: name, client: client) {
+                    let message = "\(rival) already scales \(reference.description); set observe: true to watch beside it, or remove one"
+                    try await writeProblem(reason: "TargetConflict", message: message, autoscaler: autoscaler)
+                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject): TargetConflict: \(message)")
+                }
+                let scaling = autoscaler.spec.defaultedScaling
+                let scale = try await target.scale()
+                let current = scale.spec.replicas ?? 0
+                let ready = try await target.readyReplicas() ?? scale.status?.replicas ?? current
+                let readings = await reader.read(scaling.resolvedMetrics)
+                let time = now()
+                let histories = await reader.histories(for: scaling, status: autoscaler.status?.scaling, now: time, logger: logger)
+                let decision = ScalingAlgorithm.decide(ScalingInput(
+                    currentReplicas: current, scaling: scaling, readings: readings, history: autoscaler.status?.scaling ?? ScalingStatus(),
+                    now: time, readyReplicas: ready, metricHistory: histories))
+                logger.info("decision", metadata: [
+                    "autoscaler": "\(namespace)/\(name)", "target": "\(reference.description)", "current": "\(current)",
+                    "desired": "\(decision.desiredReplicas)", "observe": "\(observing)", "reason": "\(decision.message)", "dryRun": "\(dryRun)",
+                ])
+                if dryRun { return outcome(decision, current: current, subject: subject, observing: observing) }
+                if !observing, decision.desiredReplicas != current {
+                    var next = scale
+                    next.spec.replicas = decision.desiredReplicas
+                    do {
+                        try await target.update(next)
+                    } catch KubeError.conflict {
+                        logger.info("the target changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
+                        continue
+                    }
+                }
+                var observation: ObservationStatus?
+                if observing {
+                    let values = readings.compactMapValues(\.value)
+                    observation = ObservationLedger.advance(
+                        autoscaler.status?.observation, now: time, decided: decision.desiredReplicas, targetReplicas: current, actualReady: ready,
+                        ideal: values.isEmpty ? nil : Backtest.ideal(scaling: scaling, values: values),
+                        readyDelay: TimeInterval(decision.history.readyDelaySeconds ?? PredictiveStrategy.defaultReadyDelay))
+                }
+                let report = observation.flatMap { Self.dailyReport($0, now: time) }
+                if report != nil { observation?.lastReportTime = Time(time) }
+                try await writeStatus(
+                    decision, observation: observation, replicas: observing ? current : decision.desiredReplicas, ready: ready,
+                    target: reference, observing: observing)
+                if let (type, reason, note) = decision.event(from: current, observing: observing) {
+                    await events.record(autoscaler, type: type, reason: reason, action: "Scale", note: note)
+                }
+                if let report {
+                    await events.record(autoscaler, type: "Normal", reason: "ObservationSummary", action: "Observe", note: report)
+                }
+                return outcome(decision, current: current, subject: subject, observing: observing)
+            }
+            return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
+        } catch {
+            return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
+        }
+    }
+
+    /// The daily summary Event's note, when a day has passed since the last one (or
+    /// since observing began).
+    static func dailyReport(_ observation: ObservationStatus, now: Date) -> String? {
+        let last = observation.lastReportTime ?? observation.since
+        guard now.timeIntervalSince(last.date) >= 86_400 else { return nil }
+        return "since \(observation.since): Tide would have had shortfall \(observation.tide.shortfall) and idle \(observation.tide.idle) replica·s in \(observation.tide.scaleChanges) changes; the target had \(observation.actual.shortfall) and \(observation.actual.idle) in \(observation.actual.scaleChanges)"
+    }
+
+    func outcome(_ decision: ScalingDecision, current: Int32, subject: String, observing: Bool) -> ScalerOutcome {
+        if !decision.recommendations.isEmpty, decision.recommendations.allSatisfy({ $0.replicas == nil }) {
+            return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
+        }
+        let change: String
+        if decision.desiredReplicas == current {
+            change = "kept \(current) replicas"
+        } else {
+            change = observing ? "would scale \(current) → \(decision.desiredReplicas) (observing)" : "scaled \(current) → \(decision.desiredReplicas)"
+        }
+        return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
+    }
+
+    /// Writes the decision onto the freshest status (a merge patch from it, with its
+    /// resourceVersion as precondition, so whatever the decision dropped is removed).
+    func writeStatus(
+        _ decision: ScalingDecision, observation: ObservationStatus?, replicas: Int32, ready: Int32, target: ScaleTargetReference, observing: Bool
+    ) async throws {
+        try await patchStatus { status, generation in
+            var conditions = status.conditions ?? []
+            decision.setConditions(&conditions, generation: generation)
+            conditions.set(Condition(
+                type: "Ready", status: "True", observedGeneration: generation, reason: observing ? "Observing" : "Scaling",
+                message: observing ? "deciding for \(target.description) without writing it" : "scaling \(target.description)"))
+            status.conditions = conditions
+            status.observedGeneration = generation
+            status.scaling = decision.history
+            status.replicas = replicas
+            status.readyReplicas = ready
+            status.observation = observation
+        }
+    }
+
+    /// `Ready=False` with `reason`; the scaling memory is kept.
+    func writeProblem(reason: String, message: String, autoscaler: Autoscaler) async throws {
+        if !dryRun {
+            try await patchStatus { status, generation in
+                var conditions = status.conditions ?? []
+                conditions.set(Condition(type: "Ready", status: "False", observedGeneration: generation, reason: reason, message: message))
+                status.conditions = conditions
+                status.observedGeneration = generation
+            }
+        }
+        await events.record(autoscaler, type: "Warning", reason: reason, action: "Scale", note: message)
+    }
+
+    func patchStatus(_ change: (inout AutoscalerStatus, Int64?) -> Void) async throws {
+        for _ in 0..<5 {
+            let stored = try await autoscalers.get(name)
+            var next = stored.status ?? AutoscalerStatus()
+            change(&next, stored.metadata.generation)
+            let patch: JSONValue = [
+                "metadata": ["resourceVersion": .string(stored.metadata.resourceVersion ?? "")],
+                "status": JSONValue.mergePatch(from: try JSONValue(encoding: stored.status ?? AutoscalerStatus()), to: try JSONValue(encoding: next)),
+            ]
+            do {
+                _ = try await autoscalers.patchStatus(name, patch: patch)
+                return
+            } catch KubeError.conflict {
+                continue
+            }
+        }
+        throw KubeError.conflict(Status(message: "status of Autoscaler \(namespace)/\(name) kept changing", reason: "Conflict", code: 409))
+    }
+}

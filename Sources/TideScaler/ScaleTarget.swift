@@ -1,0 +1,107 @@
+import KubeAPI
+import NIOHTTP1
+import KubeClient
+import TideAPI
+
+/// The workload an Autoscaler scales, found through discovery: its resource, its
+/// `/scale`, and what else already scales it.
+public struct ScaleTarget: Sendable {
+    public let reference: ScaleTargetReference
+    public let resource: ResourceDescriptor
+    let objects: ResourceClient<DynamicObject, SingleScope>
+
+    /// Why a target cannot be scaled, as the `Ready` condition's reason says it.
+    public enum Problem: Error, Hashable, CustomStringConvertible {
+        /// The kind is not served, or the object does not exist.
+        case notFound(String)
+        /// The kind has no `/scale` subresource.
+        case notScalable(String)
+        /// Another autoscaler scales the same target.
+        case conflict(String)
+
+        public var reason: String {
+            switch self {
+            case .notFound: return "TargetNotFound"
+            case .notScalable: return "TargetNotScalable"
+            case .conflict: return "TargetConflict"
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .notFound(let message), .notScalable(let message), .conflict(let message): return message
+            }
+        }
+    }
+
+    /// Finds `reference` in `namespace`: its kind through discovery (it must have a
+    /// `/scale` subresource), then the object itself.
+    public static func resolve(_ reference: ScaleTargetReference, namespace: String, client: KubeClient) async throws -> Result<ScaleTarget, Problem> {
+        let (group, version) = reference.groupVersion
+        let path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        let list: JSONValue
+        do {
+            list = try await client.request(.GET, path: path, as: JSONValue.self)
+        } catch KubeError.notFound {
+            return .failure(.notFound("the API server does not serve \(reference.apiVersion): is the kind's CRD installed?"))
+        }
+        let resources = list["resources"]?.arrayValue ?? []
+        guard let entry = resources.first(where: { $0["kind"]?.stringValue == reference.kind && !($0["name"]?.stringValue ?? "/").contains("/") }),
+            let plural = entry["name"]?.stringValue
+        else {
+            return .failure(.notFound("\(reference.apiVersion) has no kind \(reference.kind)"))
+        }
+        guard resources.contains(where: { $0["name"]?.stringValue == "\(plural)/scale" }) else {
+            return .failure(.notScalable("\(reference.kind) (\(plural).\(group.isEmpty ? "core" : group)) has no /scale subresource: it cannot be scaled by replicas"))
+        }
+        let resource = ResourceDescriptor(
+            group: group, version: version, plural: plural, kind: reference.kind, namespaced: entry["namespaced"]?.boolValue ?? true)
+        let target = ScaleTarget(reference: reference, resource: resource, objects: client.resource(DynamicObject.self, at: resource, namespace: namespace))
+        guard try await target.objects.getIfPresent(reference.name) != nil else {
+            return .failure(.notFound("\(reference.description) does not exist in namespace \(namespace)"))
+        }
+        return .success(target)
+    }
+
+    /// The target's `/scale`.
+    public func scale() async throws -> Scale { try await objects.getScale(reference.name) }
+
+    /// Replaces the target's `/scale` (its resourceVersion a precondition).
+    public func update(_ scale: Scale) async throws { _ = try await objects.updateScale(reference.name, scale: scale) }
+
+    /// The target's ready replicas (`status.readyReplicas`), or `nil` when it reports none.
+    public func readyReplicas() async throws -> Int32? {
+        guard let object = try await objects.getIfPresent(reference.name) else { return nil }
+        return object.fields["status"]?["readyReplicas"]?.intValue.map { Int32(clamping: $0) }
+    }
+
+    /// Another autoscaler that scales this target in `namespace`: a
+    /// HorizontalPodAutoscaler, a KEDA ScaledObject (when KEDA is installed) or another
+    /// Autoscaler that is not only observing. `nil` when there is none.
+    public func rival(in namespace: String, excluding name: String, client: KubeClient) async throws -> String? {
+        func matches(_ reference: JSONValue?, defaultKind: String? = nil) -> Bool {
+            guard let reference, reference["name"]?.stringValue == self.reference.name else { return false }
+            return (reference["kind"]?.stringValue ?? defaultKind) == self.reference.kind
+        }
+        let autoscalers = try await client.namespaced(Autoscaler.self, in: namespace).list().items
+        if let other = autoscalers.first(where: { $0.name != name && !$0.spec.isObserving && $0.spec.scaleTargetRef.name == reference.name
+            && $0.spec.scaleTargetRef.kind == reference.kind })
+        {
+            return "Autoscaler \(other.name)"
+        }
+        let kinds: [(ResourceDescriptor, String, String?)] = [
+            (ResourceDescriptor(group: "autoscaling", version: "v2", plural: "horizontalpodautoscalers", kind: "HorizontalPodAutoscaler", namespaced: true),
+             "HorizontalPodAutoscaler", nil),
+            (ResourceDescriptor(group: "keda.sh", version: "v1alpha1", plural: "scaledobjects", kind: "ScaledObject", namespaced: true), "ScaledObject",
+             "Deployment"),
+        ]
+        for (resource, kind, defaultKind) in kinds {
+            guard try await client.serves(group: resource.group, version: resource.version, plural: resource.plural) else { continue }
+            let items = try await client.resource(DynamicObject.self, at: resource, namespace: namespace).list().items
+            if let other = items.first(where: { matches($0.fields["spec"]?["scaleTargetRef"], defaultKind: defaultKind) }) {
+                return "\(kind) \(other.name)"
+            }
+        }
+        return nil
+    }
+}
