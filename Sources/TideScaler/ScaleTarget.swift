@@ -57,7 +57,10 @@ public struct ScaleTarget: Sendable {
         let resource = ResourceDescriptor(
             group: group, version: version, plural: plural, kind: reference.kind, namespaced: entry["namespaced"]?.boolValue ?? true)
         let target = ScaleTarget(reference: reference, resource: resource, objects: client.resource(DynamicObject.self, at: resource, namespace: namespace))
-        guard try await target.objects.getIfPresent(reference.name) != nil else {
+        // Through /scale, which the scaler's Role allows, not the object itself.
+        do {
+            _ = try await target.scale()
+        } catch KubeError.notFound {
             return .failure(.notFound("\(reference.description) does not exist in namespace \(namespace)"))
         }
         return .success(target)
@@ -69,21 +72,32 @@ public struct ScaleTarget: Sendable {
     /// Replaces the target's `/scale` (its resourceVersion a precondition).
     public func update(_ scale: Scale) async throws { _ = try await objects.updateScale(reference.name, scale: scale) }
 
-    /// The target's ready replicas (`status.readyReplicas`), or `nil` when it reports none.
+    /// The target's ready replicas (`status.readyReplicas`), or `nil` when it reports
+    /// none or the scaler may not read the object (its Role need only allow `/scale`;
+    /// the caller then takes `/scale`'s `status.replicas`).
     public func readyReplicas() async throws -> Int32? {
-        guard let object = try await objects.getIfPresent(reference.name) else { return nil }
-        return object.fields["status"]?["readyReplicas"]?.intValue.map { Int32(clamping: $0) }
+        do {
+            guard let object = try await objects.getIfPresent(reference.name) else { return nil }
+            return object.fields["status"]?["readyReplicas"]?.intValue.map { Int32(clamping: $0) }
+        } catch KubeError.forbidden {
+            return nil
+        }
     }
 
     /// Another autoscaler that scales this target in `namespace`: a
     /// HorizontalPodAutoscaler, a KEDA ScaledObject (when KEDA is installed) or another
-    /// Autoscaler that is not only observing. `nil` when there is none.
+    /// Autoscaler that is not only observing. `nil` when there is none, or for a kind
+    /// the caller may not list (a scaler whose Role allows only its own objects: the
+    /// check is then the operator's).
     public func rival(in namespace: String, excluding name: String, client: KubeClient) async throws -> String? {
         func matches(_ reference: JSONValue?, defaultKind: String? = nil) -> Bool {
             guard let reference, reference["name"]?.stringValue == self.reference.name else { return false }
             return (reference["kind"]?.stringValue ?? defaultKind) == self.reference.kind
         }
-        let autoscalers = try await client.namespaced(Autoscaler.self, in: namespace).list().items
+        func listed<K: KubernetesObject>(_ list: () async throws -> [K]) async throws -> [K] {
+            do { return try await list() } catch KubeError.forbidden { return [] }
+        }
+        let autoscalers = try await listed { try await client.namespaced(Autoscaler.self, in: namespace).list().items }
         if let other = autoscalers.first(where: { $0.name != name && !$0.spec.isObserving && $0.spec.scaleTargetRef.name == reference.name
             && $0.spec.scaleTargetRef.kind == reference.kind })
         {
@@ -97,7 +111,7 @@ public struct ScaleTarget: Sendable {
         ]
         for (resource, kind, defaultKind) in kinds {
             guard try await client.serves(group: resource.group, version: resource.version, plural: resource.plural) else { continue }
-            let items = try await client.resource(DynamicObject.self, at: resource, namespace: namespace).list().items
+            let items = try await listed { try await client.resource(DynamicObject.self, at: resource, namespace: namespace).list().items }
             if let other = items.first(where: { matches($0.fields["spec"]?["scaleTargetRef"], defaultKind: defaultKind) }) {
                 return "\(kind) \(other.name)"
             }

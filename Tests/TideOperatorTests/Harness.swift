@@ -50,7 +50,7 @@ actor RealClusterInstall {
             let admin = try cluster.adminClient()
             let root = repositoryRoot.path
             try await cluster.kubectl(["apply", "-f", "\(root)/crds/"])
-            try await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/applications.tide.dev"])
+            try await cluster.kubectl(["wait", "--for=condition=Established", "--timeout=60s", "crd/applications.tide.dev", "crd/autoscalers.tide.dev"])
             try await cluster.kubectl(["apply", "-k", "\(root)/config/default"])
             let token = try await cluster.serviceAccountToken("tide-operator", namespace: "tide-system", admin: admin)
             return Installed(cluster: cluster, admin: admin, operatorToken: token)

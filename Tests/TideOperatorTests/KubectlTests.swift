@@ -24,7 +24,8 @@ struct KubectlTests {
     }
 
     func installSteps(_ server: LocalKubeServer) async throws {
-        #expect(try await kubectl(server, ["apply", "-f", "crds/"]).contains("applications.tide.dev created"))
+        let crds = try await kubectl(server, ["apply", "-f", "crds/"])
+        #expect(crds.contains("applications.tide.dev created") && crds.contains("autoscalers.tide.dev created"), "\(crds)")
         let installed = try await kubectl(server, ["apply", "-k", "config/default"])
         for object in ["namespace/tide-system", "clusterrole.rbac.authorization.k8s.io/tide-operator", "deployment.apps/tide-operator"] {
             #expect(installed.contains(object), "\(installed)")
@@ -34,6 +35,8 @@ struct KubectlTests {
         #expect(table.contains("READY") && table.contains("REPLICAS") && table.contains("DESIRED") && table.contains("METRIC"))
         #expect(table.contains("hello-autoscaled"))
         #expect(try await kubectl(server, ["get", "tapp", "-o", "name"]).contains("application.tide.dev/hello"))
+        let autoscalers = try await kubectl(server, ["get", "tas", "-n", "shop"])
+        #expect(autoscalers.contains("TARGET") && autoscalers.contains("OBSERVE") && autoscalers.contains("checkout"), "\(autoscalers)")
         _ = try await kubectl(server, ["scale", "application", "hello", "--replicas=4"])
         #expect(try await kubectl(server, ["get", "application", "hello", "-o", "jsonpath={.spec.replicas}"]) == "4")
     }
