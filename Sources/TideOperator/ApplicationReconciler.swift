@@ -16,7 +16,7 @@ import Synchronization
 /// (only where the live object differs), removes children it no longer needs, and
 /// reports status and events.
 ///
-/// Rules it keeps (DESIGN §6): level-triggered, reading from caches; writes only when
+/// Rules it keeps (docs/architecture.md, "Rules"): level-triggered, reading from caches; writes only when
 /// desired ⊄ live, so a steady-state resync makes zero writes; server-side apply with
 /// its field manager; never touches an object it does not control.
 public final class ApplicationReconciler: Reconciler {

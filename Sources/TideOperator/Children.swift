@@ -37,7 +37,7 @@ public struct DesiredChild: Sendable, Hashable {
     public var description: String { "\(resource.kind) \(name)" }
 }
 
-/// Pure builders: Application → the children it should have (DESIGN §3).
+/// Pure builders: Application → the children it should have (docs/architecture.md).
 public enum Children {
     /// Labels on every child and on the pods.
     public static func labels(for application: Application) -> [String: String] {

@@ -135,7 +135,7 @@ public struct ScalingStep: Sendable, Hashable {
     }
 }
 
-/// The scaling algorithm of DESIGN §4, with the HPA's (autoscaling/v2) semantics for
+/// The scaling algorithm (docs/architecture.md, "The path of a decision"), with the HPA's (autoscaling/v2) semantics for
 /// tolerance, several metrics, stabilization windows and rate policies, and KEDA's for
 /// scale to zero. Pure: no I/O, no clock. Its four steps are separate functions:
 /// ``recommend(_:reading:current:tolerance:)``, ``stabilize(_:current:history:up:down:now:)``,
