@@ -285,7 +285,9 @@ struct OperatorEndToEndTests {
         let server = try await LocalKubeServer.start(options: { var o = LocalKubeOptions(); o.autoCreateNamespaces = true; return o }())
         try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("crds").path, to: server.store)
         let samples = try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("samples").path, to: server.store)
-        #expect(samples.count == 3)
+        // Three Applications; the Autoscaler sample's Namespace, Autoscaler, ServiceAccount, Role, RoleBinding and CronJob.
+        #expect(samples.count == 9)
+        #expect(samples.filter { $0["kind"] == "Autoscaler" }.count == 1)
         for path in ["config/default/namespace.yaml", "config/rbac", "config/manager"] {
             let objects = try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent(path).path, to: server.store)
             #expect(!objects.isEmpty, "\(path)")
