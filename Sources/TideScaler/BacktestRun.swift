@@ -7,8 +7,8 @@ import KubeAPI
 import KubeClient
 import TideAPI
 
-/// `tide-scaler backtest`: an Application's metric history from Prometheus, replayed
-/// through its current scaling spec and a proposed one, side by side.
+/// `tide-scaler backtest`: an Application's or an Autoscaler's metric history from
+/// Prometheus, replayed through its current scaling spec and a proposed one, side by side.
 public struct BacktestRun: Sendable {
     public struct Options: Sendable {
         public var since: Duration = .seconds(6 * 3_600)
@@ -46,10 +46,13 @@ public struct BacktestRun: Sendable {
     let name: String
     let options: Options
 
-    public init(client: KubeClient, namespace: String, name: String, options: Options) {
+    let kind: Kind
+
+    public init(client: KubeClient, namespace: String, name: String, kind: Kind = .application, options: Options) {
         self.client = client
         self.namespace = namespace
         self.name = name
+        self.kind = kind
         self.options = options
     }
 
@@ -103,16 +106,66 @@ public struct BacktestRun: Sendable {
         }
     }
 
-    public func run() async throws -> Report {
-        guard let application = try await client.namespaced(Application.self, in: namespace).getIfPresent(name) else {
-            throw Failure.invalid("Application \(namespace)/\(name) not found")
+    /// What is replayed: an Application, or an Autoscaler and its target.
+    public enum Kind: Sendable {
+        case application, autoscaler
+    }
+
+    /// The scaled object as the replay needs it.
+    struct Subject {
+        /// `Application shop/checkout`, `Autoscaler shop/checkout`.
+        var title: String
+        var scaling: Scaling
+        var status: ScalingStatus?
+        var replicas: Int32
+        /// kube-state-metrics' ready and desired replicas of what it scales, if it knows the kind.
+        var readyQuery: String?
+        var desiredQuery: String?
+    }
+
+    func subject() async throws -> Subject {
+        switch kind {
+        case .application:
+            guard let application = try await client.namespaced(Application.self, in: namespace).getIfPresent(name) else {
+                throw Failure.invalid("Application \(namespace)/\(name) not found")
+            }
+            let spec = application.spec.withDefaults
+            guard let scaling = spec.scaling else { throw Failure.invalid("Application \(namespace)/\(name) has no spec.scaling: nothing to replay") }
+            return Subject(
+                title: "Application \(namespace)/\(name)", scaling: scaling, status: application.status?.scaling,
+                replicas: application.spec.replicas ?? spec.effectiveReplicas,
+                readyQuery: Self.readyReplicasQuery(namespace: namespace, deployment: name),
+                desiredQuery: Self.desiredReplicasQuery(namespace: namespace, deployment: name))
+        case .autoscaler:
+            guard let autoscaler = try await client.namespaced(Autoscaler.self, in: namespace).getIfPresent(name) else {
+                throw Failure.invalid("Autoscaler \(namespace)/\(name) not found")
+            }
+            let target = autoscaler.spec.scaleTargetRef
+            // An Application's pods are its Deployment of the same name.
+            let workload: (kind: String, label: String)? = switch target.kind {
+            case "Deployment", "Application": ("deployment", "deployment")
+            case "StatefulSet": ("statefulset", "statefulset")
+            default: nil
+            }
+            return Subject(
+                title: "Autoscaler \(namespace)/\(name) (\(target.description))", scaling: autoscaler.spec.defaultedScaling,
+                status: autoscaler.status?.scaling, replicas: autoscaler.status?.replicas ?? autoscaler.status?.scaling?.desiredReplicas ?? 1,
+                readyQuery: workload.map { #"max(kube_\#($0.kind)_status_replicas_ready{namespace="\#(namespace)",\#($0.label)="\#(target.name)"})"# },
+                desiredQuery: workload.map {
+                    $0.kind == "statefulset"
+                        ? #"max(kube_statefulset_replicas{namespace="\#(namespace)",statefulset="\#(target.name)"})"#
+                        : #"max(kube_deployment_spec_replicas{namespace="\#(namespace)",deployment="\#(target.name)"})"#
+                })
         }
-        let spec = application.spec.withDefaults
-        guard let current = spec.scaling else { throw Failure.invalid("Application \(namespace)/\(name) has no spec.scaling: nothing to replay") }
+    }
+
+    public func run() async throws -> Report {
+        let subject = try await subject()
+        let current = subject.scaling
         var proposed = current
         if let behavior = options.behavior {
             proposed.behavior = behavior
-            proposed = ApplicationSpec(image: spec.image, scaling: proposed).withDefaults.scaling ?? proposed
+            proposed = ApplicationSpec(image: "backtest", scaling: proposed).withDefaults.scaling ?? proposed
         }
         if let strategy = options.strategy { proposed.strategy = strategy }
         for metric in current.resolvedMetrics where metric.prometheus == nil { throw Backtest.Failure.live(metric: metric.name) }
@@ -134,20 +187,21 @@ public struct BacktestRun: Sendable {
         }
         let aligned = Backtest.align(series, start: start, end: end, step: step)
 
-        // What the Deployment really had, when Prometheus has it (kube-state-metrics):
-        // the replays then start where it was, and the report shows it beside them.
-        let replicasQuery = options.replicasQuery ?? Self.readyReplicasQuery(namespace: namespace, deployment: name)
-        let desiredQuery = options.desiredReplicasQuery ?? Self.desiredReplicasQuery(namespace: namespace, deployment: name)
+        // What the workload really had, when Prometheus has it (kube-state-metrics):
+        // the replays then start where it was, and the report shows it beside them. A
+        // target kind kube-state-metrics does not know has no default query.
+        let replicasQuery = options.replicasQuery ?? subject.readyQuery
+        let desiredQuery = options.desiredReplicasQuery ?? subject.desiredQuery
         var actual = Backtest.Series(metric: "replicas", points: [])
         var desired: [Backtest.Point] = []
         var actualNote = ""
-        if let metric = current.resolvedMetrics.first(where: { $0.prometheus != nil }) {
+        if let metric = current.resolvedMetrics.first(where: { $0.prometheus != nil }), let replicasQuery {
             switch try await history(replicasQuery, from: metric, reader: reader, start: start, end: end, step: step) {
             case .success(let points): actual.points = points
             case .failure(.emptyResult): break
             case .failure(let why): actualNote = ": \(why)"
             }
-            if !actual.points.isEmpty, options.readyDelay == nil,
+            if !actual.points.isEmpty, options.readyDelay == nil, let desiredQuery,
                 case .success(let points) = try await history(desiredQuery, from: metric, reader: reader, start: start, end: end, step: step)
             {
                 desired = points
@@ -162,23 +216,28 @@ public struct BacktestRun: Sendable {
                 measured.seconds,
                 "measured: the median of \(measured.scaleUps) scale-up\(measured.scaleUps == 1 ? "" : "s") in the history, to the samples' \(ScalingAlgorithm.format(step)) s"
             )
-        } else if let status = application.status?.scaling?.readyDelaySeconds {
+        } else if let status = subject.status?.readyDelaySeconds {
             (readyDelay, readyDelaySource) = (Double(status), "as strategy Predictive measured it, in status")
         } else {
             (readyDelay, readyDelaySource) = (Double(PredictiveStrategy.defaultReadyDelay), "assumed: no scale-up in the history, none measured in status")
         }
-        let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? application.spec.replicas ?? spec.effectiveReplicas
+        let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? subject.replicas
         var replays = [("current", current), ("proposed", proposed)].map { entry in
             (name: entry.0, replay: Backtest.replay(
                 scaling: entry.1, times: aligned.times, readings: aligned.readings, step: step, initial: initial, readyDelay: readyDelay))
         }
         let observed = Backtest.observed(actual, times: aligned.times, ideal: replays[0].replay.ideal, step: step)
         if let observed { replays.append((name: "actual", replay: observed)) }
-        let actualLine = observed != nil
-            ? "actual:   the Deployment's ready replicas, from \(replicasQuery); both replays start at its \(initial)"
-            : "actual:   no history of the Deployment's ready replicas (\(replicasQuery) returned none\(actualNote); is kube-state-metrics scraped? --replicas-query names another query); both replays start at the current \(initial)"
+        let actualLine: String
+        if let replicasQuery {
+            actualLine = observed != nil
+                ? "actual:   the workload's ready replicas, from \(replicasQuery); both replays start at its \(initial)"
+                : "actual:   no history of the workload's ready replicas (\(replicasQuery) returned none\(actualNote); is kube-state-metrics scraped? --replicas-query names another query); both replays start at the current \(initial)"
+        } else {
+            actualLine = "actual:   no default query for this target's kind (--replicas-query names one); both replays start at the current \(initial)"
+        }
         return report(
-            application: application, current: current, proposed: proposed, aligned: aligned, replays: replays, start: start, end: end, step: step,
+            title: subject.title, current: current, proposed: proposed, aligned: aligned, replays: replays, start: start, end: end, step: step,
             readyDelay: readyDelay, readyDelaySource: readyDelaySource, actual: actualLine)
     }
 
@@ -209,13 +268,13 @@ public struct BacktestRun: Sendable {
     }
 
     func report(
-        application: Application, current: Scaling, proposed: Scaling, aligned: (times: [Date], readings: [[String: Double]], gaps: [Backtest.Gap]),
+        title: String, current: Scaling, proposed: Scaling, aligned: (times: [Date], readings: [[String: Double]], gaps: [Backtest.Gap]),
         replays: [(name: String, replay: Backtest.Replay)], start: Date, end: Date, step: TimeInterval, readyDelay: TimeInterval,
         readyDelaySource: String, actual: String
     ) -> Report {
         let metric = current.resolvedMetrics.first?.name ?? ""
         var lines = [
-            "Backtest of Application \(namespace)/\(name): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up (\(readyDelaySource))",
+            "Backtest of \(title): \(aligned.times.count) decisions every \(ScalingAlgorithm.format(step)) s from \(Time(start)) to \(Time(end)); pods ready \(ScalingAlgorithm.format(readyDelay)) s after a scale-up (\(readyDelaySource))",
             "current:  strategy \(current.strategy?.rawValue ?? "HPA"), scale-down window \(current.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
             "proposed: strategy \(proposed.strategy?.rawValue ?? "HPA"), scale-down window \(proposed.behavior?.scaleDown?.stabilizationWindowSeconds ?? 300) s",
             actual,

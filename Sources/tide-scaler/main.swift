@@ -141,7 +141,7 @@ struct ScaleCommand: AsyncParsableCommand {
 struct BacktestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backtest",
-        abstract: "Replays an Application's metric history (Prometheus query_range) through its scaling spec and a proposed one.")
+        abstract: "Replays an Application's or an Autoscaler's metric history (Prometheus query_range) through its scaling spec and a proposed one.")
 
     @OptionGroup var target: ApplicationOptions
 
@@ -173,7 +173,6 @@ struct BacktestCommand: AsyncParsableCommand {
     var svg: String?
 
     func validate() throws {
-        guard target.application != nil else { throw ValidationError("backtest replays an Application: give --application") }
         guard DurationText.parse(since) != nil else { throw ValidationError("--since '\(since)' is not a duration such as 6h") }
         guard let stepDuration = DurationText.parse(step), stepDuration >= .seconds(1) else {
             throw ValidationError("--step '\(step)' is not a duration of at least 1s")
@@ -205,14 +204,17 @@ struct BacktestCommand: AsyncParsableCommand {
             let client = try KubeClient(connection: connection)
             let report: BacktestRun.Report
             do {
-                report = try await BacktestRun(client: client, namespace: target.namespace, name: target.application ?? "", options: options).run()
+                report = try await BacktestRun(
+                    client: client, namespace: target.namespace, name: target.application ?? target.autoscaler ?? "",
+                    kind: target.autoscaler != nil ? .autoscaler : .application, options: options
+                ).run()
             } catch {
                 try? await client.shutdown()
                 throw error
             }
             try? await client.shutdown()
             print(report.lines.joined(separator: "\n"))
-            let path = svg ?? "backtest-\(target.application ?? "").svg"
+            let path = svg ?? "backtest-\(target.application ?? target.autoscaler ?? "").svg"
             guard FileManager.default.createFile(atPath: path, contents: Data(report.svg.utf8)) else {
                 ScaleCommand.fail(1, "cannot write \(path)")
             }

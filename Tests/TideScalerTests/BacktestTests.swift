@@ -214,7 +214,7 @@ struct BacktestRealPrometheusTests {
         let peak = rows.compactMap { Int($0[3]) }.max() ?? 0
         #expect(peak >= 5, "about 40 requests/s at 5 per replica: \(text)")
         // What the Deployment had, read back from Prometheus beside the replays.
-        #expect(text.contains(#"actual:   the Deployment's ready replicas, from max(kube_deployment_status_replicas_ready{namespace="default",deployment="hello"}); both replays start at its "#), "\(text)")
+        #expect(text.contains(#"actual:   the workload's ready replicas, from max(kube_deployment_status_replicas_ready{namespace="default",deployment="hello"}); both replays start at its "#), "\(text)")
         let actual = rows.compactMap { Int($0[5]) }
         #expect(actual.max() == 3 && actual.last == 2, "3 under load, then 2: \(text)")
         #expect(rows.first.map { Int($0[3]) == Int($0[5]) && Int($0[4]) == Int($0[5]) } == true, "the replays start where the Deployment was: \(text)")
@@ -245,15 +245,31 @@ struct BacktestRealPrometheusTests {
             "--replicas-query", "sum(no_such_gauge)", "--svg", plot.path,
         ])
         #expect(other.status == 0, "\(other.errors)")
-        #expect(other.output.contains("actual:   no history of the Deployment's ready replicas (sum(no_such_gauge) returned none"), "\(other.output)")
+        #expect(other.output.contains("actual:   no history of the workload's ready replicas (sum(no_such_gauge) returned none"), "\(other.output)")
         // A query Prometheus refuses: the replays still run, and the note gives Prometheus's reason.
         let refused = try await runProcess(scaler, [
             "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--application", "hello", "--since", "40s", "--step", "2s",
             "--replicas-query", "sum(", "--svg", plot.path,
         ])
         #expect(refused.status == 0, "\(refused.errors)")
-        #expect(refused.output.contains("actual:   no history of the Deployment's ready replicas (sum( returned none: ") && refused.output.contains("bad_data"), "\(refused.output)")
+        #expect(refused.output.contains("actual:   no history of the workload's ready replicas (sum( returned none: ") && refused.output.contains("bad_data"), "\(refused.output)")
         #expect(FileManager.default.fileExists(atPath: plot.path))
+
+        // An Autoscaler on the same Deployment replays the same history, its target's replicas beside it.
+        var scaling = try #require(try await cluster.applications.get("hello").spec.scaling)
+        scaling.minReplicas = 1
+        _ = try await cluster.client.namespaced(Autoscaler.self, in: "default").create(Autoscaler(
+            metadata: ObjectMeta(name: "hello-tas"),
+            spec: AutoscalerSpec(scaleTargetRef: .init(apiVersion: "apps/v1", kind: "Deployment", name: "hello"), observe: true, scaling: scaling)))
+        let autoscaled = try await runProcess(scaler, [
+            "backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--autoscaler", "hello-tas", "--since",
+            "\(Int(Date().timeIntervalSince(started)) + 2)s", "--step", "2s", "--ready-delay", "4s", "--svg", plot.path,
+        ])
+        #expect(autoscaled.status == 0, "\(autoscaled.errors)")
+        #expect(autoscaled.output.contains("Backtest of Autoscaler default/hello-tas (Deployment/hello)"), "\(autoscaled.output)")
+        #expect(autoscaled.output.contains(#"actual:   the workload's ready replicas, from max(kube_deployment_status_replicas_ready{namespace="default",deployment="hello"})"#))
+        let missing = try await runProcess(scaler, ["backtest", "--kubeconfig", kubeconfig.path, "--namespace", "default", "--autoscaler", "nowhere"])
+        #expect(missing.status == 1 && missing.errors.contains("Autoscaler default/nowhere not found"), "\(missing.errors)")
 
         // No history: a clear message, exit 1.
         _ = try await cluster.applications.mergePatch("hello", patch: ["spec": ["scaling": ["prometheus": ["query": "sum(rate(no_such_metric_total[4s]))"]]]])
