@@ -59,9 +59,18 @@ public struct ClusterConnection: Sendable, CustomStringConvertible {
         case .none: break
         case .token: auth.append("bearer token")
         case .tokenFile(let source): auth.append("token file \(source.path)")
+        case .exec(let plugin): auth.append("exec plugin \(plugin.configuration.command)")
         }
         let tls = insecureSkipTLSVerify ? "TLS unverified" : (certificateAuthorityPEM == nil ? "system CAs" : "cluster CA")
         return "\(server.absoluteString) [\(tls); \(auth.isEmpty ? "anonymous" : auth.joined(separator: ", "))] from \(source)"
+    }
+}
+
+extension ClusterConnection {
+    /// The exec credential plugin, when the credential is one.
+    var exec: ExecCredentialPlugin? {
+        if case .exec(let plugin) = credential { return plugin }
+        return nil
     }
 }
 
@@ -73,6 +82,9 @@ public enum Credential: Sendable {
     /// A token read from a file and re-read periodically (kubeconfig `tokenFile`, the
     /// in-cluster service-account token, which the kubelet rotates).
     case tokenFile(TokenFile)
+    /// A token from a kubeconfig `exec` credential plugin, cached until it expires and
+    /// fetched again after a 401.
+    case exec(ExecCredentialPlugin)
 }
 
 /// A string that never prints its value (tokens).

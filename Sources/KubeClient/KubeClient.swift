@@ -173,6 +173,18 @@ public final class KubeClient: Sendable {
         _ method: HTTPMethod, path: String, query: [(String, String)] = [], body: [UInt8]? = nil,
         contentType: String? = nil
     ) async throws -> Response {
+        do {
+            return try await sendOnce(method, path: path, query: query, body: body, contentType: contentType)
+        } catch KubeError.unauthorized where connection.exec != nil {
+            // An exec plugin's token was revoked or expired early: ask the plugin again, once.
+            connection.exec?.invalidate()
+            return try await sendOnce(method, path: path, query: query, body: body, contentType: contentType)
+        }
+    }
+
+    func sendOnce(
+        _ method: HTTPMethod, path: String, query: [(String, String)], body: [UInt8]?, contentType: String?
+    ) async throws -> Response {
         let started = ContinuousClock.now
         let request = try makeRequest(method, path: path, query: query, body: body, contentType: contentType)
         let result: Response
@@ -210,6 +222,8 @@ public final class KubeClient: Sendable {
         }
         let code = Int(response.status.code)
         guard (200..<300).contains(code) else {
+            // The watcher's retry asks an exec plugin again.
+            if code == 401 { connection.exec?.invalidate() }
             let bytes = (try? await response.body.collect(upTo: 1024 * 1024)).map { Array(buffer: $0) } ?? []
             throw Self.error(code: code, headers: response.headers, body: bytes)
         }
@@ -231,6 +245,12 @@ public final class KubeClient: Sendable {
         case .none: break
         case .token(let secret): request.headers.add(name: "Authorization", value: "Bearer \(secret.value)")
         case .tokenFile(let file): request.headers.add(name: "Authorization", value: "Bearer \(try file.token().value)")
+        case .exec(let plugin):
+            do {
+                request.headers.add(name: "Authorization", value: "Bearer \(try plugin.token().value)")
+            } catch {
+                throw KubeError.transport("\(error)")
+            }
         }
         if let body {
             request.headers.add(name: "Content-Type", value: contentType ?? "application/json")

@@ -95,7 +95,7 @@ public struct KubeConfigFile: Sendable, Hashable, Decodable {
         public var token: String?
         public var tokenFile: String?
         public var username: String?
-        public var exec: JSONValueBox?
+        public var exec: ExecCredentialPlugin.Configuration?
         public var authProvider: JSONValueBox?
 
         private enum CodingKeys: String, CodingKey {

@@ -190,11 +190,11 @@ public struct KubeConfigLoader: Sendable {
                     source: source, reason: "context '\(contextName)' refers to user '\(userName)', which is not defined")
             }
             let userDir = userDirectory(userName)
-            if user.exec != nil || user.authProvider != nil {
+            if user.authProvider != nil {
                 throw KubeConfigError.invalid(
                     source: source,
-                    reason: "user '\(userName)' uses an exec or auth-provider credential plugin, which Tide does not run; "
-                        + "use a token, a token file or a client certificate")
+                    reason: "user '\(userName)' uses an auth-provider plugin, which kubectl itself no longer runs; "
+                        + "use the provider's exec plugin (for example gke-gcloud-auth-plugin or kubelogin), a token or a client certificate")
             }
             let what = "user '\(userName)'"
             var certPEM: [UInt8]?
@@ -224,7 +224,12 @@ public struct KubeConfigLoader: Sendable {
                 throw KubeConfigError.invalid(
                     source: source, reason: "\(what) sets a client certificate or a client key but not both")
             }
-            if let token = user.token, !token.isEmpty {
+            if let exec = user.exec {
+                guard ExecCredentialPlugin.versions.contains(exec.apiVersion) else {
+                    throw KubeConfigError.invalid(source: source, reason: "\(what): \(ExecCredentialPlugin.Failure.unsupportedVersion(exec.apiVersion))")
+                }
+                credential = .exec(ExecCredentialPlugin(exec, directory: userDir))
+            } else if let token = user.token, !token.isEmpty {
                 credential = .token(RedactedString(token))
             } else if let tokenFile = user.tokenFile, !tokenFile.isEmpty {
                 let path = Self.absolute(tokenFile, relativeTo: userDir)

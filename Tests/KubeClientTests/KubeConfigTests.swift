@@ -185,7 +185,8 @@ struct KubeConfigTests {
             ("bad PEM", kubeconfig(cluster: "    certificate-authority-data: \(Data("not a certificate".utf8).base64EncodedString())"), "is not a valid PEM certificate"),
             ("bad base64", kubeconfig(cluster: "    certificate-authority-data: '%%%'"), "is not valid base64"),
             ("certificate without key", kubeconfig(user: "    client-certificate-data: \(Data("x".utf8).base64EncodedString())"), "not both"),
-            ("exec plugin", kubeconfig(user: "    exec: {command: aws}"), "exec or auth-provider"),
+            ("exec plugin of a withdrawn version", kubeconfig(user: "    exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: aws}"), "v1alpha1 is not supported"),
+            ("auth-provider", kubeconfig(user: "    auth-provider: {name: gcp}"), "auth-provider plugin, which kubectl itself no longer runs"),
             ("no server", kubeconfig(server: "''"), "has no valid server URL"),
             ("undefined user", kubeconfig().replacingOccurrences(of: "- name: u1", with: "- name: u2"), "user 'u1', which is not defined"),
         ])
