@@ -49,6 +49,8 @@ public final class TideOperator: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let serviceMonitors: ServiceMonitorDetector
     public let applications: Informer<Application>
+    /// What the scalers decided, as `tide_…` series.
+    public let decisions: DecisionMetrics
     public let manager: Manager
     /// The Events the reconciler records, sent in the background.
     public let events: EventQueue
@@ -61,6 +63,9 @@ public final class TideOperator: Sendable {
         self.registry = registry
         let applications = makeInformer(Application.self, client: client, namespace: options.namespace, selector: nil, logger: logger)
         self.applications = applications
+        let decisions = DecisionMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        decisions.follow(applications)
+        self.decisions = decisions
 
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
         self.serviceMonitors = serviceMonitors

@@ -1,0 +1,144 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Metrics
+import KubeAPI
+import KubeRuntime
+import Synchronization
+import TideAPI
+
+/// What the scalers decided, as Prometheus series: the operator reads each scaled
+/// Application's status as its cache sees it and exports it.
+///
+/// Every series is named `tide_…` and labelled `namespace` and `name`, and `metric`
+/// for per-metric ones; nothing else, so a scaled Application with `m` metrics has
+/// 13 + 3m series. They are removed when the Application goes or stops scaling.
+///
+/// The counters count the decisions the cache saw: a status the scaler replaced twice
+/// between two watch events counts once (at a CronJob's minute, never).
+public final class DecisionMetrics: Sendable {
+    /// Every series name, for the README, the dashboard and the alert rules to check against.
+    public static let names = [
+        "tide_replicas", "tide_ready_replicas", "tide_desired_replicas", "tide_min_replicas", "tide_max_replicas",
+        "tide_scaling_limited", "tide_scaling_active", "tide_last_decision_timestamp_seconds", "tide_decision_interval_seconds",
+        "tide_decisions_total", "tide_scale_ups_total", "tide_scale_downs_total", "tide_unavailable_decisions_total",
+        "tide_metric_value", "tide_metric_target", "tide_metric_unavailable",
+    ]
+
+    let factory: any MetricsFactory
+    let entries = Mutex<[ObjectKey: Entry]>([:])
+
+    /// The series of one Application and what was last seen of it.
+    final class Entry: Sendable {
+        let gauges: Mutex<[String: Gauge]> = Mutex([:])
+        let counters: Mutex<[String: Counter]> = Mutex([:])
+        let last = Mutex<(decision: Time?, scale: Time?, desired: Int32?)>((nil, nil, nil))
+    }
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+    }
+
+    /// Follows `applications`: each change records, each deletion forgets.
+    public func follow(_ applications: Informer<Application>) {
+        applications.subscribe { [weak self] change in
+            switch change {
+            case .applied(let application): self?.record(application)
+            case .deleted(let application): self?.forget(ObjectKey(application))
+            }
+        }
+    }
+
+    /// Sets the series from `application`'s spec and status.
+    public func record(_ application: Application) {
+        let key = ObjectKey(application)
+        guard let scaling = application.spec.withDefaults.scaling, scaling.mode != .hpa else {
+            forget(key)
+            return
+        }
+        let entry = entries.withLock { entries in
+            if let entry = entries[key] { return entry }
+            let entry = Entry()
+            entries[key] = entry
+            return entry
+        }
+        let base = [("namespace", key.namespace ?? ""), ("name", key.name)]
+        func gauge(_ name: String, _ value: Double?, metric: String? = nil) {
+            let id = metric.map { "\(name)/\($0)" } ?? name
+            guard let value else {
+                entry.gauges.withLock { $0.removeValue(forKey: id) }?.destroy()
+                return
+            }
+            let series = entry.gauges.withLock { gauges in
+                if let existing = gauges[id] { return existing }
+                let made = Gauge(label: name, dimensions: base + (metric.map { [("metric", $0)] } ?? []), factory: factory)
+                gauges[id] = made
+                return made
+            }
+            series.record(value)
+        }
+        func count(_ name: String) {
+            let counter = entry.counters.withLock { counters in
+                if let existing = counters[name] { return existing }
+                let made = Counter(label: name, dimensions: base, factory: factory)
+                counters[name] = made
+                return made
+            }
+            counter.increment()
+        }
+        let status = application.status
+        let memory = status?.scaling
+        gauge("tide_replicas", status?.replicas.map(Double.init))
+        gauge("tide_ready_replicas", status?.readyReplicas.map(Double.init))
+        gauge("tide_desired_replicas", (memory?.desiredReplicas ?? application.spec.replicas).map(Double.init))
+        gauge("tide_min_replicas", Double(scaling.minReplicas ?? Defaults.minReplicas))
+        gauge("tide_max_replicas", Double(scaling.maxReplicas))
+        let conditions = status?.conditions ?? []
+        gauge("tide_scaling_limited", conditions[type: "ScalingLimited"].map { $0.status == "True" ? 1 : 0 })
+        gauge("tide_scaling_active", conditions[type: "ScalingActive"].map { $0.status == "True" ? 1 : 0 })
+        gauge("tide_last_decision_timestamp_seconds", memory?.lastQueryTime.map { $0.date.timeIntervalSince1970 })
+        gauge("tide_decision_interval_seconds", Self.interval(of: scaling))
+        for metric in scaling.resolvedMetrics {
+            let stored = memory?.metrics?.first { $0.name == metric.name }
+            gauge("tide_metric_value", stored?.value.flatMap(Double.init), metric: metric.name)
+            gauge("tide_metric_target", Quantity.parse(metric.target.value), metric: metric.name)
+            gauge("tide_metric_unavailable", stored.map { $0.unavailableReason == nil ? 0 : 1 }, metric: metric.name)
+        }
+        // Counters move only on a decision the cache has not seen before.
+        let (newDecision, scaled, previousDesired) = entry.last.withLock { last -> (Bool, Bool, Int32?) in
+            let decided = memory?.lastQueryTime != nil && memory?.lastQueryTime != last.decision
+            let scaled = memory?.lastScaleTime != nil && memory?.lastScaleTime != last.scale
+            let previous = last.desired
+            if decided {
+                last = (memory?.lastQueryTime, memory?.lastScaleTime, memory?.desiredReplicas)
+            }
+            return (decided, scaled, previous)
+        }
+        guard newDecision else { return }
+        count("tide_decisions_total")
+        if (memory?.consecutiveFailures ?? 0) > 0 { count("tide_unavailable_decisions_total") }
+        if scaled, let desired = memory?.desiredReplicas, let before = previousDesired ?? application.spec.replicas {
+            if desired > before { count("tide_scale_ups_total") } else if desired < before { count("tide_scale_downs_total") }
+        }
+    }
+
+    /// Removes every series of `key`.
+    public func forget(_ key: ObjectKey) {
+        guard let entry = entries.withLock({ $0.removeValue(forKey: key) }) else { return }
+        for gauge in entry.gauges.withLock({ Array($0.values) }) { gauge.destroy() }
+        for counter in entry.counters.withLock({ Array($0.values) }) { counter.destroy() }
+    }
+
+    /// Seconds between decisions: the Continuous interval, or the CronJob's schedule
+    /// when it is every N minutes (60 s for `* * * * *`); `nil` for another schedule.
+    static func interval(of scaling: Scaling) -> Double? {
+        if scaling.mode == .continuous { return DurationText.parse(scaling.interval ?? Defaults.continuousInterval)?.inSeconds }
+        let fields = (scaling.schedule ?? Defaults.schedule).split(separator: " ")
+        guard fields.count == 5, fields[1...].allSatisfy({ $0 == "*" }) else { return nil }
+        if fields[0] == "*" { return 60 }
+        if fields[0].hasPrefix("*/"), let minutes = Double(fields[0].dropFirst(2)) { return minutes * 60 }
+        return nil
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import KubeAPI
+import Prometheus
+import TideAPI
+import TideOperator
+import Testing
+
+@Suite("Decision metrics")
+struct DecisionMetricsTests {
+    func exposition(_ registry: PrometheusCollectorRegistry) -> [String] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self).split(separator: "\n").map(String.init).filter { $0.hasPrefix("tide_") }
+    }
+
+    func application(desired: Int32, decidedAt seconds: Double, scaledAt scale: Double?, failures: Int32 = 0, unavailable: Bool = false) -> Application {
+        var scaling = Scaling(
+            maxReplicas: 10, metrics: [
+                ScalingMetric(name: "rps", prometheus: PrometheusSource(address: "http://p", query: "q"), target: .init(type: .perReplica, value: "5")),
+            ])
+        scaling.minReplicas = 2
+        var application = Application(metadata: ObjectMeta(name: "shop", namespace: "web"), spec: ApplicationSpec(image: "x", replicas: 2, scaling: scaling))
+        var status = ApplicationStatus()
+        status.replicas = 3
+        status.readyReplicas = 2
+        var memory = ScalingStatus()
+        memory.desiredReplicas = desired
+        memory.lastQueryTime = Time(Date(timeIntervalSince1970: seconds))
+        memory.lastScaleTime = scale.map { Time(Date(timeIntervalSince1970: $0)) }
+        memory.consecutiveFailures = failures
+        memory.metrics = [.init(name: "rps", value: "12.5", time: memory.lastQueryTime, unavailableReason: unavailable ? "PrometheusUnreachable" : nil)]
+        status.scaling = memory
+        status.conditions = [Condition(type: "ScalingLimited", status: "True", reason: "ScaleUpLimit", message: "m")]
+        application.status = status
+        return application
+    }
+
+    @Test("each scaled Application's status becomes tide_ series labelled namespace, name and metric; counters move once per decision; the series go with the Application")
+    func series() throws {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = DecisionMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        metrics.record(application(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
+        var lines = exposition(registry)
+        for expected in [
+            #"tide_desired_replicas{namespace="web",name="shop"} 2.0"#, #"tide_replicas{namespace="web",name="shop"} 3.0"#,
+            #"tide_ready_replicas{namespace="web",name="shop"} 2.0"#, #"tide_max_replicas{namespace="web",name="shop"} 10.0"#,
+            #"tide_min_replicas{namespace="web",name="shop"} 2.0"#, #"tide_scaling_limited{namespace="web",name="shop"} 1.0"#,
+            #"tide_metric_value{namespace="web",name="shop",metric="rps"} 12.5"#, #"tide_metric_target{namespace="web",name="shop",metric="rps"} 5.0"#,
+            #"tide_metric_unavailable{namespace="web",name="shop",metric="rps"} 0.0"#, #"tide_decision_interval_seconds{namespace="web",name="shop"} 60.0"#,
+            #"tide_last_decision_timestamp_seconds{namespace="web",name="shop"} 1800000000.0"#, #"tide_decisions_total{namespace="web",name="shop"} 1"#,
+        ] {
+            #expect(lines.contains(expected), "\(expected) in \(lines)")
+        }
+        // The same status again (a resync): no decision counted.
+        metrics.record(application(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
+        // A scale-up, then a decision with the metric unavailable.
+        metrics.record(application(desired: 5, decidedAt: 1_800_000_060, scaledAt: 1_800_000_060))
+        metrics.record(application(desired: 5, decidedAt: 1_800_000_120, scaledAt: 1_800_000_060, failures: 1, unavailable: true))
+        metrics.record(application(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180))
+        lines = exposition(registry)
+        #expect(lines.contains(#"tide_decisions_total{namespace="web",name="shop"} 4"#), "\(lines)")
+        #expect(lines.contains(#"tide_scale_ups_total{namespace="web",name="shop"} 1"#))
+        #expect(lines.contains(#"tide_scale_downs_total{namespace="web",name="shop"} 1"#))
+        #expect(lines.contains(#"tide_unavailable_decisions_total{namespace="web",name="shop"} 1"#))
+        // Every series is one the README and the rules may name, with only these labels.
+        let names = Set(lines.compactMap { $0.split(separator: "{").first.map(String.init) })
+        #expect(names.isSubset(of: Set(DecisionMetrics.names)), "\(names.subtracting(DecisionMetrics.names))")
+        #expect(lines.allSatisfy { line in
+            let labels = line.split(separator: "{").dropFirst().first?.split(separator: "}").first ?? ""
+            return labels.split(separator: ",").allSatisfy { ["namespace", "name", "metric"].contains($0.split(separator: "=").first.map(String.init) ?? "") }
+        })
+        metrics.forget(.init(namespace: "web", name: "shop"))
+        #expect(exposition(registry).isEmpty, "\(exposition(registry))")
+        // An Application without scaling has none.
+        var fixed = application(desired: 2, decidedAt: 1, scaledAt: nil)
+        fixed.spec.scaling = nil
+        metrics.record(fixed)
+        #expect(exposition(registry).isEmpty)
+    }
+}
