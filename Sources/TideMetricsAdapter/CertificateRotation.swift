@@ -38,6 +38,9 @@ public final class TLSMaterial: Sendable {
             clientCAs: try Self.certificates(authenticator.clientCAPEM), since: now))
     }
 
+    /// When the serving certificate in use expires (Unix seconds).
+    public var notValidAfter: Double? { current.withLock { $0.chain.first.map { Double($0.notValidAfter) } } }
+
     static func chain(_ identity: MetricsAdapterServer.ServingIdentity) throws -> [NIOSSLCertificate] {
         guard let chain = try? NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)), !chain.isEmpty else {
             throw ServingCertificate.Failure.unusable("the certificate file holds no PEM certificate")

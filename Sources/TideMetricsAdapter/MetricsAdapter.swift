@@ -101,7 +101,12 @@ public struct MetricsAdapter: Sendable {
                 ready.set()
                 onBound(port)
             }, logger: logger)
-        var services: [any ServiceLifecycle.Service] = [server, rotation]
+        var services: [any ServiceLifecycle.Service] = [
+            server, rotation,
+            PolledGauge(
+                "tide_adapter_certificate_expiry_timestamp_seconds", help: "When the serving certificate in use expires (Unix seconds)",
+                registry: registry, interval: .seconds(30), value: { material.notValidAfter }),
+        ]
         if let address = options.probeAddress {
             services.append(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: { ready.isSet }, logger: logger))
         }

@@ -100,6 +100,11 @@ public final class TideOperator: Sendable {
         // before the informers.
         var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service) + [events]
         background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
+        // 1 on the replica that leads (or runs without election), 0 on a standby: no
+        // replica at 1 for long means no scaler children are being managed.
+        background.append(PolledGauge(
+            "tide_operator_leader", help: "1 if this replica leads (or runs without leader election), else 0", registry: registry,
+            value: { [elector] in elector.map { $0.isLeader ? 1 : 0 } ?? 1 }))
         let ports = boundPorts
         var probeServer: ProbeServer?
         if let address = options.healthProbeAddress {
