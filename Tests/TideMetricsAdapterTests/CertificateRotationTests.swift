@@ -150,6 +150,28 @@ struct CertificateRotationTests {
         await running.stop()
     }
 
+    @Test("the probe port's /metrics tells when the served certificate expires, for the alert that catches a failing renewal")
+    func expiryGauge() async throws {
+        let probe = try freeLoopbackPort()
+        let running = try await Running.start { options in
+            options.probeAddress = ("127.0.0.1", probe)
+            options.certificateLifetime = 3_600
+        }
+        var line: Substring?
+        for _ in 0..<100 where line == nil {
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(probe)/metrics"), timeout: .seconds(2)),
+                let body = try? await response.body.collect(upTo: 1 << 20)
+            {
+                line = String(buffer: body).split(separator: "\n").first { $0.hasPrefix("tide_adapter_certificate_expiry_timestamp_seconds ") }
+            }
+            if line == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        await running.stop()
+        let seconds = try #require(line.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) })
+        let left = seconds - Date().timeIntervalSince1970
+        #expect(left > 3_000 && left <= 3_600, "a one-hour certificate minted just now: \(left) s left")
+    }
+
     @Test("certificate files rewritten (as cert-manager renews them) are served from the next connection; a broken pair keeps the old one")
     func filesReloaded() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-adapter-certs-\(UUID().uuidString)")
