@@ -53,10 +53,16 @@ public struct MetricsEndpoint: Sendable, Hashable, Codable {
     public var path: String?
     /// Scrape interval as a Prometheus duration (default `15s`).
     public var interval: String?
+    /// Labels for the generated ServiceMonitor, so a Prometheus' `serviceMonitorSelector`
+    /// picks it (kube-prometheus-stack's default: `release: <its release>`). They add to
+    /// the operator's `--service-monitor-labels` and win over them; Tide's own labels
+    /// cannot be changed.
+    public var labels: [String: String]?
 
-    public init(path: String? = nil, interval: String? = nil) {
+    public init(path: String? = nil, interval: String? = nil, labels: [String: String]? = nil) {
         self.path = path
         self.interval = interval
+        self.labels = labels
     }
 }
 

@@ -8,9 +8,13 @@ public struct OperatorSettings: Sendable, Hashable {
     /// Image with the `tide-scaler` binary.
     public var scalerImage: String
     public var fieldManager: String = "tide-operator"
+    /// Labels every generated ServiceMonitor carries (`--service-monitor-labels`), under
+    /// an Application's own `spec.metrics.labels`.
+    public var serviceMonitorLabels: [String: String] = [:]
 
-    public init(scalerImage: String = "ghcr.io/tide-dev/tide:0.1.0") {
+    public init(scalerImage: String = "ghcr.io/tide-dev/tide:0.1.0", serviceMonitorLabels: [String: String] = [:]) {
         self.scalerImage = scalerImage
+        self.serviceMonitorLabels = serviceMonitorLabels
     }
 }
 
@@ -96,7 +100,7 @@ public enum Children {
         var deployment = try DesiredChild(deployment(for: application))
         deployment.handsReplicasToAutoscaler = application.spec.scaling?.mode == .hpa
         var children = [deployment, try DesiredChild(service(for: application))]
-        if serviceMonitors { children.append(try DesiredChild(serviceMonitor(for: application))) }
+        if serviceMonitors { children.append(try DesiredChild(serviceMonitor(for: application, defaultLabels: settings.serviceMonitorLabels))) }
         if let scaling = application.spec.scaling {
             let mode = scaling.mode ?? .cronJob
             if mode == .hpa {
@@ -186,10 +190,15 @@ public enum Children {
                 ports: [ServicePort(name: "http", port: application.spec.port ?? Defaults.port, targetPort: .string("http"), protocol: "TCP")]))
     }
 
-    public static func serviceMonitor(for application: Application) -> ServiceMonitor {
+    /// The ServiceMonitor, labelled for the Prometheus that should pick it: the
+    /// operator's default labels, then the Application's, then Tide's own (which win).
+    public static func serviceMonitor(for application: Application, defaultLabels: [String: String] = [:]) -> ServiceMonitor {
         let metrics = application.spec.metrics ?? MetricsEndpoint()
+        var meta = metadata(application.name, for: application, component: "server")
+        let own = meta.labels ?? [:]
+        meta.labels = defaultLabels.merging(metrics.labels ?? [:]) { _, application in application }.merging(own) { _, tide in tide }
         return ServiceMonitor(
-            metadata: metadata(application.name, for: application, component: "server"),
+            metadata: meta,
             spec: .init(
                 selector: LabelSelector(matchLabels: selector(for: application)),
                 endpoints: [.init(port: "http", path: metrics.path ?? Defaults.metricsPath, interval: metrics.interval ?? Defaults.metricsInterval)]))

@@ -66,6 +66,9 @@ struct TideOperatorCommand: AsyncParsableCommand {
     @Option(help: "Image the scaler CronJobs run.")
     var scalerImage = OperatorSettings().scalerImage
 
+    @Option(help: "Labels every generated ServiceMonitor carries, so a Prometheus' serviceMonitorSelector picks them, e.g. release=kube-prometheus-stack (comma-separated; an Application's spec.metrics.labels add to them).")
+    var serviceMonitorLabels = ""
+
     @Option(help: "json or text.")
     var logFormat = "json"
 
@@ -76,8 +79,22 @@ struct TideOperatorCommand: AsyncParsableCommand {
         guard LogFormat(rawValue: logFormat) != nil else { throw ValidationError("--log-format must be json or text, not '\(logFormat)'") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
+        _ = try Self.labels(serviceMonitorLabels)
         _ = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
         _ = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
+    }
+
+    /// Parses `key=value,key=value` (Kubernetes label keys and values).
+    static func labels(_ text: String) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map { String($0.filter { !$0.isWhitespace }) }
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].count <= 63 else {
+                throw ValidationError("--service-monitor-labels: '\(pair)' is not key=value")
+            }
+            labels[parts[0]] = parts[1]
+        }
+        return labels
     }
 
     /// Parses `host:port`, `:port` or `0` (disabled).
@@ -107,6 +124,7 @@ struct TideOperatorCommand: AsyncParsableCommand {
         options.workers = workers
         options.resyncPeriod = .seconds(max(1, resyncPeriod))
         options.settings.scalerImage = scalerImage
+        options.settings.serviceMonitorLabels = try Self.labels(serviceMonitorLabels)
         options.metricsAddress = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
         options.healthProbeAddress = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
         if leaderElect {

@@ -84,6 +84,24 @@ struct ChildrenTests {
         #expect(monitor.spec.selector.matchLabels == Children.selector(for: app))
     }
 
+    @Test("the ServiceMonitor carries the operator's default labels under the Application's own, and Tide's labels over both")
+    func serviceMonitorLabels() throws {
+        let app = application(spec: ApplicationSpec(
+            image: "x", metrics: MetricsEndpoint(labels: ["release": "monitoring", "team": "shop", "app.kubernetes.io/managed-by": "me"])))
+        var settings = OperatorSettings()
+        settings.serviceMonitorLabels = ["release": "kube-prometheus-stack", "scrape": "yes"]
+        let children = try Children.desired(for: app, settings: settings, serviceMonitors: true)
+        let monitor = try #require(children.first { $0.resource == ServiceMonitor.resource })
+        let labels = monitor.body["metadata"]?["labels"]
+        #expect(labels?["release"] == "monitoring", "the Application's label wins over the operator's default")
+        #expect(labels?["scrape"] == "yes" && labels?["team"] == "shop")
+        #expect(labels?["app.kubernetes.io/managed-by"] == .string(Children.labels(for: app)["app.kubernetes.io/managed-by"] ?? ""), "Tide's own labels are kept")
+        let plain = application(spec: ApplicationSpec(image: "x"))
+        var expected = Children.labels(for: plain)
+        expected["app.kubernetes.io/component"] = "server"
+        #expect(Children.serviceMonitor(for: plain).metadata.labels == expected, "without labels, only Tide's")
+    }
+
     @Test("scaling adds the scaler's ServiceAccount, its own Role and RoleBinding, and the CronJob with its arguments")
     func scalerCronJob() throws {
         let app = application(spec: scaled())
