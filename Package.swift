@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "tide-scaler", targets: ["tide-scaler"]),
+        .executable(name: "kubectl-tide", targets: ["kubectl-tide"]),
         .executable(name: "scaler-bench", targets: ["scaler-bench"]),
         .executable(name: "tide-local", targets: ["tide-local"]),
         .executable(name: "hello-service", targets: ["hello-service"]),
@@ -168,6 +169,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: essentials
+        ),
+        // What `kubectl tide` shows (list, why, report), apart from the executable.
+        .target(name: "TideCLI", dependencies: ["KubeAPI", "KubeClient", "TideAPI", "TideScaler"], swiftSettings: essentials),
+        .executableTarget(
+            name: "kubectl-tide",
+            dependencies: [
+                "KubeAPI", "KubeClient", "TideAPI", "TideCLI", "TideScaler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
         ),
         .target(
             name: "HelloService",
