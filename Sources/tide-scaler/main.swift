@@ -163,7 +163,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Prometheus address to query instead of the metrics' own (e.g. http://127.0.0.1:9090 through a port-forward).")
     var prometheusAddress: String?
 
-    @Option(help: "A query for the Deployment's ready replicas over time, shown beside the replays (default: kube-state-metrics' kube_deployment_status_replicas_ready for it).")
+    @Option(help: "A query for the workload's ready replicas over time, shown beside the replays (default: kube-state-metrics' ready replicas of the Deployment or StatefulSet).")
     var replicasQuery: String?
 
     @Option(help: "A query for the Deployment's desired replicas over time; with the ready ones it measures the pod start (default: kube-state-metrics' kube_deployment_spec_replicas for it).")

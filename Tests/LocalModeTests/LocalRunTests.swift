@@ -53,7 +53,7 @@ struct LocalRunTests {
             let plot = try #require(report.backtestPlot)
             #expect(try String(contentsOf: plot, encoding: .utf8).contains("proposed: ready replicas"))
             // What the Deployment had, exported as kube-state-metrics would and read back from Prometheus.
-            #expect(text.contains("actual:   the Deployment's ready replicas, from max(kube_deployment_status_replicas_ready"), "\(text)")
+            #expect(text.contains("actual:   the workload's ready replicas, from max(kube_deployment_status_replicas_ready"), "\(text)")
             let rows: [[Substring]] = text.split(separator: "\n").map { line in line.split(separator: " ", omittingEmptySubsequences: true) }
             let actual: [Int] = rows.filter { $0.count == 6 && $0[0].hasPrefix("20") }.compactMap { Int($0[5]) }
             #expect((actual.max() ?? 0) >= 2, "the real processes' ready count shows in the history: \(text)")
