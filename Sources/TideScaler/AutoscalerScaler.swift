@@ -16,8 +16,9 @@ import TideAPI
 /// `observation`) and an Event.
 ///
 /// Target problems are conditions, never crashes: `Ready=False` with reason
-/// `TargetNotFound`, `TargetNotScalable` or `TargetConflict` (another autoscaler
-/// scales the target; observing is allowed beside it).
+/// `TargetNotFound`, `TargetNotScalable`, `TargetConflict` (another autoscaler
+/// scales the target; observing is allowed beside it) or `TargetNotPermitted` (the
+/// scaler's Role does not allow the target's `/scale`; the message names the rule).
 public final class AutoscalerScaler: ScalerRun {
     public let namespace: String
     public let name: String
@@ -75,7 +76,12 @@ public final class AutoscalerScaler: ScalerRun {
                     return ScalerOutcome(kind: .invalidApplication, line: "\(subject): TargetConflict: \(message)")
                 }
                 let scaling = autoscaler.spec.defaultedScaling
-                let scale = try await target.scale()
+                let scale: Scale
+                do {
+                    scale = try await target.scale()
+                } catch KubeError.forbidden {
+                    return try await notPermitted(target, verb: "get", autoscaler: autoscaler, subject: subject)
+                }
                 let current = scale.spec.replicas ?? 0
                 let ready = try await target.readyReplicas() ?? scale.status?.replicas ?? current
                 let readings = await reader.read(scaling.resolvedMetrics)
@@ -97,6 +103,8 @@ public final class AutoscalerScaler: ScalerRun {
                     } catch KubeError.conflict {
                         logger.info("the target changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
                         continue
+                    } catch KubeError.forbidden {
+                        return try await notPermitted(target, verb: "update", autoscaler: autoscaler, subject: subject)
                     }
                 }
                 var observation: ObservationStatus?
@@ -124,6 +132,15 @@ public final class AutoscalerScaler: ScalerRun {
         } catch {
             return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
         }
+    }
+
+    /// `Ready=False`, reason `TargetNotPermitted`, naming the rule the scaler's Role lacks.
+    func notPermitted(_ target: ScaleTarget, verb: String, autoscaler: Autoscaler, subject: String) async throws -> ScalerOutcome {
+        let group = target.resource.group.isEmpty ? "\"\"" : target.resource.group
+        let message = "the scaler may not \(verb) \(target.resource.plural)/scale of \(target.reference.name): its Role needs "
+            + "{apiGroups: [\(group)], resources: [\(target.resource.plural)/scale], resourceNames: [\(target.reference.name)], verbs: [get, update, patch]}"
+        try await writeProblem(reason: "TargetNotPermitted", message: message, autoscaler: autoscaler)
+        return ScalerOutcome(kind: .invalidApplication, line: "\(subject): TargetNotPermitted: \(message)")
     }
 
     /// The daily summary Event's note, when a day has passed since the last one (or

@@ -172,7 +172,7 @@ struct AutoscalerTests {
         #expect(!events.contains { $0.reason == "ScaledUp" || $0.reason == "ScaledDown" })
     }
 
-    @Test("target problems are Ready=False with a reason, never a crash: missing, not scalable, already scaled by an HPA (observing beside it is allowed), invalid spec")
+    @Test("target problems are Ready=False with a reason, never a crash: missing, not scalable, already scaled by an HPA (observing beside it is allowed), not permitted, invalid spec")
     func problems() async throws {
         let cluster = try await AutoscalerCluster.start()
         defer { Task { await cluster.stop() } }
@@ -213,6 +213,15 @@ struct AutoscalerTests {
         try await cluster.create("api-watch", target: .init(apiVersion: "apps/v1", kind: "Deployment", name: "api"), observe: true)
         #expect(await run("api-watch").kind == .decided)
         #expect(try await ready("api-watch")?.reason == "Observing")
+
+        // A Role without the target's /scale: the API server refuses the write.
+        try await cluster.workload(Deployment.resource, name: "web", replicas: 1, ready: 1)
+        try await cluster.create("web", target: .init(apiVersion: "apps/v1", kind: "Deployment", name: "web"))
+        cluster.server.faults.add(.init(fault: .forbidden, verbs: [.update], resource: "deployments/scale"))
+        #expect(await run("web").exitCode == 3)
+        cluster.server.faults.clear()
+        #expect(try await ready("web")?.reason == "TargetNotPermitted")
+        #expect(try await ready("web")?.message.contains("resources: [deployments/scale], resourceNames: [web], verbs: [get, update, patch]") == true)
 
         try await cluster.create("bad", target: .init(apiVersion: "apps/v1", kind: "Deployment", name: "api"), observe: true) { $0.schedule = "each minute" }
         _ = await run("bad")
