@@ -62,26 +62,21 @@ public final class AutoscalerScaler: ScalerRun {
                     return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: \(message)")
                 }
                 let reference = autoscaler.spec.scaleTargetRef
-                let target: ScaleTarget
-                switch try await ScaleTarget.resolve(reference, namespace: namespace, client: client) {
-                case .failure(let problem):
+                func refuse(_ problem: ScaleTarget.Problem) async throws -> ScalerOutcome {
                     try await writeProblem(reason: problem.reason, message: problem.description, autoscaler: autoscaler)
                     return ScalerOutcome(kind: .invalidApplication, line: "\(subject): \(problem.reason): \(problem)")
+                }
+                let target: ScaleTarget
+                switch try await ScaleTarget.resolve(reference, namespace: namespace, client: client) {
+                case .failure(let problem): return try await refuse(problem)
                 case .success(let found): target = found
                 }
                 let observing = autoscaler.spec.isObserving
                 if !observing, let rival = try await target.rival(in: namespace, excluding: name, client: client) {
-                    let message = "\(rival) already scales \(reference.description); set observe: true to watch beside it, or remove one"
-                    try await writeProblem(reason: "TargetConflict", message: message, autoscaler: autoscaler)
-                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject): TargetConflict: \(message)")
+                    return try await refuse(.conflict("\(rival) already scales \(reference.description); set observe: true to watch beside it, or remove one"))
                 }
                 let scaling = autoscaler.spec.defaultedScaling
-                let scale: Scale
-                do {
-                    scale = try await target.scale()
-                } catch KubeError.forbidden {
-                    return try await notPermitted(target, verb: "get", autoscaler: autoscaler, subject: subject)
-                }
+                let scale = target.scale
                 let current = scale.spec.replicas ?? 0
                 let ready = try await target.readyReplicas() ?? scale.status?.replicas ?? current
                 let readings = await reader.read(scaling.resolvedMetrics)
@@ -94,7 +89,7 @@ public final class AutoscalerScaler: ScalerRun {
                     "autoscaler": "\(namespace)/\(name)", "target": "\(reference.description)", "current": "\(current)",
                     "desired": "\(decision.desiredReplicas)", "observe": "\(observing)", "reason": "\(decision.message)", "dryRun": "\(dryRun)",
                 ])
-                if dryRun { return outcome(decision, current: current, subject: subject, observing: observing) }
+                if dryRun { return .of(decision, current: current, subject: subject, observing: observing) }
                 if !observing, decision.desiredReplicas != current {
                     var next = scale
                     next.spec.replicas = decision.desiredReplicas
@@ -103,8 +98,8 @@ public final class AutoscalerScaler: ScalerRun {
                     } catch KubeError.conflict {
                         logger.info("the target changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
                         continue
-                    } catch KubeError.forbidden {
-                        return try await notPermitted(target, verb: "update", autoscaler: autoscaler, subject: subject)
+                    } catch let problem as ScaleTarget.Problem {
+                        return try await refuse(problem)
                     }
                 }
                 var observation: ObservationStatus?
@@ -126,21 +121,12 @@ public final class AutoscalerScaler: ScalerRun {
                 if let report {
                     await events.record(autoscaler, type: "Normal", reason: "ObservationSummary", action: "Observe", note: report)
                 }
-                return outcome(decision, current: current, subject: subject, observing: observing)
+                return .of(decision, current: current, subject: subject, observing: observing)
             }
             return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
         } catch {
             return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
         }
-    }
-
-    /// `Ready=False`, reason `TargetNotPermitted`, naming the rule the scaler's Role lacks.
-    func notPermitted(_ target: ScaleTarget, verb: String, autoscaler: Autoscaler, subject: String) async throws -> ScalerOutcome {
-        let group = target.resource.group.isEmpty ? "\"\"" : target.resource.group
-        let message = "the scaler may not \(verb) \(target.resource.plural)/scale of \(target.reference.name): its Role needs "
-            + "{apiGroups: [\(group)], resources: [\(target.resource.plural)/scale], resourceNames: [\(target.reference.name)], verbs: [get, update, patch]}"
-        try await writeProblem(reason: "TargetNotPermitted", message: message, autoscaler: autoscaler)
-        return ScalerOutcome(kind: .invalidApplication, line: "\(subject): TargetNotPermitted: \(message)")
     }
 
     /// The daily summary Event's note, when a day has passed since the last one (or
@@ -149,19 +135,6 @@ public final class AutoscalerScaler: ScalerRun {
         let last = observation.lastReportTime ?? observation.since
         guard now.timeIntervalSince(last.date) >= 86_400 else { return nil }
         return "since \(observation.since): Tide would have had shortfall \(observation.tide.shortfall) and idle \(observation.tide.idle) replica·s in \(observation.tide.scaleChanges) changes; the target had \(observation.actual.shortfall) and \(observation.actual.idle) in \(observation.actual.scaleChanges)"
-    }
-
-    func outcome(_ decision: ScalingDecision, current: Int32, subject: String, observing: Bool) -> ScalerOutcome {
-        if !decision.recommendations.isEmpty, decision.recommendations.allSatisfy({ $0.replicas == nil }) {
-            return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
-        }
-        let change: String
-        if decision.desiredReplicas == current {
-            change = "kept \(current) replicas"
-        } else {
-            change = observing ? "would scale \(current) → \(decision.desiredReplicas) (observing)" : "scaled \(current) → \(decision.desiredReplicas)"
-        }
-        return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
     }
 
     /// Writes the decision onto the freshest status (a merge patch from it, with its
@@ -198,21 +171,8 @@ public final class AutoscalerScaler: ScalerRun {
     }
 
     func patchStatus(_ change: (inout AutoscalerStatus, Int64?) -> Void) async throws {
-        for _ in 0..<5 {
-            let stored = try await autoscalers.get(name)
-            var next = stored.status ?? AutoscalerStatus()
-            change(&next, stored.metadata.generation)
-            let patch: JSONValue = [
-                "metadata": ["resourceVersion": .string(stored.metadata.resourceVersion ?? "")],
-                "status": JSONValue.mergePatch(from: try JSONValue(encoding: stored.status ?? AutoscalerStatus()), to: try JSONValue(encoding: next)),
-            ]
-            do {
-                _ = try await autoscalers.patchStatus(name, patch: patch)
-                return
-            } catch KubeError.conflict {
-                continue
-            }
+        try await StatusPatch.write(autoscalers, name, status: \.status, empty: AutoscalerStatus()) { status, stored in
+            change(&status, stored.metadata.generation)
         }
-        throw KubeError.conflict(Status(message: "status of Autoscaler \(namespace)/\(name) kept changing", reason: "Conflict", code: 409))
     }
 }

@@ -8,6 +8,8 @@ import TideAPI
 public struct ScaleTarget: Sendable {
     public let reference: ScaleTargetReference
     public let resource: ResourceDescriptor
+    /// The target's `/scale` as read when it was resolved.
+    public let scale: Scale
     let objects: ResourceClient<DynamicObject, SingleScope>
 
     /// Why a target cannot be scaled, as the `Ready` condition's reason says it.
@@ -18,18 +20,21 @@ public struct ScaleTarget: Sendable {
         case notScalable(String)
         /// Another autoscaler scales the same target.
         case conflict(String)
+        /// The API server refuses the scaler the target's `/scale`.
+        case notPermitted(String)
 
         public var reason: String {
             switch self {
             case .notFound: return "TargetNotFound"
             case .notScalable: return "TargetNotScalable"
             case .conflict: return "TargetConflict"
+            case .notPermitted: return "TargetNotPermitted"
             }
         }
 
         public var description: String {
             switch self {
-            case .notFound(let message), .notScalable(let message), .conflict(let message): return message
+            case .notFound(let message), .notScalable(let message), .conflict(let message), .notPermitted(let message): return message
             }
         }
     }
@@ -56,21 +61,34 @@ public struct ScaleTarget: Sendable {
         }
         let resource = ResourceDescriptor(
             group: group, version: version, plural: plural, kind: reference.kind, namespaced: entry["namespaced"]?.boolValue ?? true)
-        let target = ScaleTarget(reference: reference, resource: resource, objects: client.resource(DynamicObject.self, at: resource, namespace: namespace))
+        let objects = client.resource(DynamicObject.self, at: resource, namespace: namespace)
         // Through /scale, which the scaler's Role allows, not the object itself.
         do {
-            _ = try await target.scale()
+            let scale = try await objects.getScale(reference.name)
+            return .success(ScaleTarget(reference: reference, resource: resource, scale: scale, objects: objects))
         } catch KubeError.notFound {
             return .failure(.notFound("\(reference.description) does not exist in namespace \(namespace)"))
+        } catch KubeError.forbidden {
+            return .failure(notPermitted("get", resource: resource, name: reference.name))
         }
-        return .success(target)
     }
 
-    /// The target's `/scale`.
-    public func scale() async throws -> Scale { try await objects.getScale(reference.name) }
+    /// Replaces the target's `/scale` (its resourceVersion a precondition); a refusal
+    /// is ``Problem/notPermitted(_:)``, naming the rule the scaler's Role lacks.
+    public func update(_ scale: Scale) async throws {
+        do {
+            _ = try await objects.updateScale(reference.name, scale: scale)
+        } catch KubeError.forbidden {
+            throw Self.notPermitted("update", resource: resource, name: reference.name)
+        }
+    }
 
-    /// Replaces the target's `/scale` (its resourceVersion a precondition).
-    public func update(_ scale: Scale) async throws { _ = try await objects.updateScale(reference.name, scale: scale) }
+    static func notPermitted(_ verb: String, resource: ResourceDescriptor, name: String) -> Problem {
+        let group = resource.group.isEmpty ? "\"\"" : resource.group
+        return .notPermitted(
+            "the scaler may not \(verb) \(resource.plural)/scale of \(name): its Role needs "
+                + "{apiGroups: [\(group)], resources: [\(resource.plural)/scale], resourceNames: [\(name)], verbs: [get, update, patch]}")
+    }
 
     /// The target's ready replicas (`status.readyReplicas`), or `nil` when it reports
     /// none or the scaler may not read the object (its Role need only allow `/scale`;

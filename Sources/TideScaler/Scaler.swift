@@ -36,6 +36,21 @@ public struct ScalerOutcome: Sendable {
         }
     }
 
+    /// A decision's outcome: exit 2 only when no metric could be read (with one
+    /// readable metric the run decided); `observing`, worded as what Tide would do.
+    static func of(_ decision: ScalingDecision, current: Int32, subject: String, observing: Bool = false) -> ScalerOutcome {
+        if !decision.recommendations.isEmpty, decision.recommendations.allSatisfy({ $0.replicas == nil }) {
+            return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
+        }
+        let change: String
+        if decision.desiredReplicas == current {
+            change = "kept \(current) replicas"
+        } else {
+            change = observing ? "would scale \(current) → \(decision.desiredReplicas) (observing)" : "scaled \(current) → \(decision.desiredReplicas)"
+        }
+        return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
+    }
+
     public var exitCode: Int32 {
         switch kind {
         case .decided: return 0
@@ -111,7 +126,7 @@ public final class Scaler: Sendable {
                 let readings = await reader.read(scaling.resolvedMetrics)
                 let current = application.spec.replicas ?? spec.effectiveReplicas
                 let time = now()
-                let histories = await self.histories(for: scaling, status: application.status?.scaling, now: time)
+                let histories = await reader.histories(for: scaling, status: application.status?.scaling, now: time, logger: logger)
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
                     now: time, readyReplicas: application.status?.readyReplicas, scaleUpReady: application.status?.scaleUpReady,
@@ -121,7 +136,7 @@ public final class Scaler: Sendable {
                     "reason": "\(decision.message)", "dryRun": "\(dryRun)",
                 ])
                 if dryRun {
-                    return outcome(for: decision, current: current, subject: subject)
+                    return .of(decision, current: current, subject: subject)
                 }
                 if decision.desiredReplicas != current {
                     do {
@@ -135,7 +150,7 @@ public final class Scaler: Sendable {
                 }
                 try await writeStatus(decision)
                 await recordEvent(decision, application: application, current: current)
-                return outcome(for: decision, current: current, subject: subject)
+                return .of(decision, current: current, subject: subject)
             }
             return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
         } catch {
@@ -143,21 +158,8 @@ public final class Scaler: Sendable {
         }
     }
 
-    func histories(for scaling: Scaling, status: ScalingStatus?, now: Date) async -> [String: MetricHistory] {
-        await reader.histories(for: scaling, status: status, now: now, logger: logger)
-    }
-
     /// The spacing of the history strategy Forecast reads.
     public static let historyStep: TimeInterval = 60
-
-    /// Exit 2 only when no metric could be read: with one readable metric the run decided.
-    func outcome(for decision: ScalingDecision, current: Int32, subject: String) -> ScalerOutcome {
-        if !decision.recommendations.isEmpty, decision.recommendations.allSatisfy({ $0.replicas == nil }) {
-            return ScalerOutcome(kind: .metricUnavailable, line: "\(subject): \(decision.message)", decision: decision)
-        }
-        let change = decision.desiredReplicas == current ? "kept \(current) replicas" : "scaled \(current) → \(decision.desiredReplicas)"
-        return ScalerOutcome(kind: .decided, line: "\(subject): \(change); \(decision.message)", decision: decision)
-    }
 
     /// Writes `status.scaling` and the two scaling conditions onto the freshest
     /// status, retrying on conflict: only the scaler writes these fields, so merging
@@ -167,28 +169,12 @@ public final class Scaler: Sendable {
     /// field for field (a merge patch computed from the stored status, with its
     /// resourceVersion as precondition, nulls every key the decision no longer has).
     func writeStatus(_ decision: ScalingDecision) async throws {
-        for _ in 0..<5 {
-            let current = try await applications.get(name)
-            var conditions = current.status?.conditions ?? []
+        try await StatusPatch.write(applications, name, status: \.status, empty: ApplicationStatus()) { status, current in
+            var conditions = status.conditions ?? []
             decision.setConditions(&conditions, generation: current.metadata.generation)
-            var next = current.status ?? ApplicationStatus()
-            next.conditions = conditions
-            next.scaling = decision.history
-            // The patch turns the stored status into the decided one: whatever the
-            // decision dropped (a pending scale-up, old samples, …) is removed.
-            let patch: JSONValue = [
-                "metadata": ["resourceVersion": .string(current.metadata.resourceVersion ?? "")],
-                "status": JSONValue.mergePatch(
-                    from: try JSONValue(encoding: current.status ?? ApplicationStatus()), to: try JSONValue(encoding: next)),
-            ]
-            do {
-                _ = try await applications.patchStatus(name, patch: patch)
-                return
-            } catch KubeError.conflict {
-                continue
-            }
+            status.conditions = conditions
+            status.scaling = decision.history
         }
-        throw KubeError.conflict(Status(message: "status of \(namespace)/\(name) kept changing", reason: "Conflict", code: 409))
     }
 
     func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32) async {

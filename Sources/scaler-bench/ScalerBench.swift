@@ -258,29 +258,19 @@ struct ScalerBench: AsyncParsableCommand {
     }
 
     /// The HPA default and Predictive, each every 15 s and at a CronJob's minute.
-    static func hpaAndPredictive() -> [ScalingSimulation.Policy] {
-        let (hpa, predictive, _) = scalings()
-        return [
-            .tide("HPA default, 15 s", scaling: hpa, interval: 15),
-            .tide("Predictive, 15 s", scaling: predictive, interval: 15),
-            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
-            .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
-        ]
-    }
+    static func hpaAndPredictive() -> [ScalingSimulation.Policy] { policies(withForecast: false) }
 
     /// The HPA default, Predictive and Forecast, each every 15 s and at a CronJob's minute.
-    static func withForecast() -> [ScalingSimulation.Policy] {
+    static func withForecast() -> [ScalingSimulation.Policy] { policies(withForecast: true) }
+
+    static func policies(withForecast: Bool) -> [ScalingSimulation.Policy] {
         let (hpa, predictive, _) = scalings()
         var forecast = predictive
         forecast.strategy = .forecast
-        return [
-            .tide("HPA default, 15 s", scaling: hpa, interval: 15),
-            .tide("Predictive, 15 s", scaling: predictive, interval: 15),
-            .tide("Forecast, 15 s", scaling: forecast, interval: 15),
-            .tide("HPA default, CronJob 60 s", scaling: hpa, interval: 60),
-            .tide("Predictive, CronJob 60 s", scaling: predictive, interval: 60),
-            .tide("Forecast, CronJob 60 s", scaling: forecast, interval: 60),
-        ]
+        let strategies = [("HPA default", hpa), ("Predictive", predictive)] + (withForecast ? [("Forecast", forecast)] : [])
+        return [(", 15 s", 15), (", CronJob 60 s", 60)].flatMap { cadence in
+            strategies.map { ScalingSimulation.Policy.tide($0.0 + cadence.0, scaling: $0.1, interval: cadence.1) }
+        }
     }
 
     func qualityTable() {
