@@ -4,6 +4,7 @@ import TideAPI
 import TideOperator
 import LocalKube
 import Testing
+import TideTestSupport
 
 func application(_ name: String = "hello", namespace: String = "demo", spec: ApplicationSpec) -> Application {
     var metadata = ObjectMeta(name: name, namespace: namespace)
@@ -100,6 +101,12 @@ struct ChildrenTests {
         var expected = Children.labels(for: plain)
         expected["app.kubernetes.io/component"] = "server"
         #expect(Children.serviceMonitor(for: plain).metadata.labels == expected, "without labels, only Tide's")
+    }
+
+    @Test("--service-monitor-labels that are not key=value are refused before the operator starts, naming the pair")
+    func serviceMonitorLabelsFlag() async throws {
+        let refused = try await runProcess("\(binariesDirectory)/tide-operator", ["--service-monitor-labels", "release=kps,novalue"])
+        #expect(refused.status == 64 && refused.errors.contains("--service-monitor-labels: 'novalue' is not key=value"), "\(refused.errors)")
     }
 
     @Test("scaling adds the scaler's ServiceAccount, its own Role and RoleBinding, and the CronJob with its arguments")

@@ -147,7 +147,7 @@ struct GracefulShutdownTests {
         #expect(try await leases.get(lease).spec?.holderIdentity == nil, "the last leader released the Lease too")
     }
 
-    @Test("SIGTERM: tide-metrics-adapter and a Continuous-mode tide-scaler exit 0 without error lines")
+    @Test("SIGTERM: tide-metrics-adapter and a Continuous-mode tide-scaler (for an Application, and for an Autoscaler, restarted) exit 0 without error lines")
     func adapterAndScaler() async throws {
         try await Setup.run(adapterAndScaler)
     }
@@ -195,5 +195,36 @@ struct GracefulShutdownTests {
         let scalerExit = await scaler.terminate()
         #expect(scalerExit.code == 0, "\(scaler.log)")
         #expect(scalerExit.took < .seconds(10))
+
+        // An observing Autoscaler's Continuous scaler: SIGTERM exits 0, and a restart
+        // goes on from the memory the first one left in status.
+        let deployment = try JSONValue.object([
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": ["name": "web"],
+            "spec": ["replicas": 2, "selector": ["matchLabels": ["app": "web"]], "template": [
+                "metadata": ["labels": ["app": "web"]], "spec": ["containers": [["name": "web", "image": "web:1"]]],
+            ]],
+        ]).decode(as: DynamicObject.self)
+        _ = try await setup.client.resource(DynamicObject.self, at: Deployment.resource, namespace: "default").create(deployment)
+        _ = try await setup.client.namespaced(Autoscaler.self, in: "default").create(Autoscaler(
+            metadata: ObjectMeta(name: "web"),
+            spec: AutoscalerSpec(scaleTargetRef: .init(apiVersion: "apps/v1", kind: "Deployment", name: "web"), observe: true, scaling: scaling)))
+        func failures() async throws -> Int32 {
+            try await setup.client.namespaced(Autoscaler.self, in: "default").get("web").status?.scaling?.consecutiveFailures ?? 0
+        }
+        var seen: Int32 = 0
+        for run in 1...2 {
+            let watcher = try RunningBinary(
+                "tide-scaler", ["--kubeconfig", setup.kubeconfig.path, "--namespace", "default", "--autoscaler", "web", "--interval", "1s"],
+                directory: setup.directory)
+            defer { watcher.stop() }
+            let before = seen
+            #expect(await eventually(timeout: .seconds(20)) { try await failures() > before }, "run \(run): \(watcher.log)")
+            seen = try await failures()
+            let exit = await watcher.terminate()
+            #expect(exit.code == 0 && exit.took < .seconds(10), "run \(run): \(watcher.log)")
+        }
+        #expect(seen >= 2, "the restarted scaler counted on from the first one's failures")
+        let target = try await setup.client.resource(DynamicObject.self, at: Deployment.resource, namespace: "default").getScale("web")
+        #expect(target.spec.replicas == 2, "observing never writes the target")
     }
 }

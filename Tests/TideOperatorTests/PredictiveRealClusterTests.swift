@@ -73,4 +73,27 @@ struct PredictiveRealClusterTests {
         #expect(after == measured.decision?.history)
         #expect(after.readyDelaySeconds == 12, "measured to the operator's record, not to this run")
     }
+
+    @Test("the CRD admits strategy Forecast and spec.metrics.labels, and keeps the forecast verdict in status.scaling (not pruned)")
+    func forecastVerdictSurvivesTheSchema() async throws {
+        let installed = try await RealClusterInstall.shared.installed()
+        let namespace = try await installed.cluster.freshNamespace("forecast", admin: installed.admin)
+        let applications = installed.admin.namespaced(Application.self, in: namespace)
+        var scaling = Scaling(
+            maxReplicas: 10, prometheus: PrometheusSource(address: "http://127.0.0.1:9", query: "sum(up)"), target: .init(type: .perReplica, value: "5"))
+        scaling.strategy = .forecast
+        scaling.schedule = "0 0 1 1 *"
+        let spec = ApplicationSpec(image: "hello:1", replicas: 2, metrics: MetricsEndpoint(labels: ["release": "kube-prometheus-stack"]), scaling: scaling)
+        _ = try await applications.create(Application(metadata: ObjectMeta(name: "seasonal"), spec: spec))
+        let stored = try await applications.get("seasonal")
+        #expect(stored.spec.scaling?.strategy == .forecast && stored.spec.metrics?.labels == ["release": "kube-prometheus-stack"])
+        var memory = ScalingStatus()
+        memory.forecast = .init(
+            checkedTime: Time(Date(timeIntervalSince1970: 1_800_000_000)), confident: true, reason: "ForecastConfident", message: "replayed over the last day",
+            periodSeconds: 3_600, forecastShortfall: 120, predictiveShortfall: 480, forecastIdle: 900, predictiveIdle: 700)
+        var status = ApplicationStatus()
+        status.scaling = memory
+        _ = try await applications.patchStatus("seasonal", patch: ["status": try JSONValue(encoding: status)])
+        #expect(try await applications.get("seasonal").status?.scaling?.forecast == memory.forecast)
+    }
 }
