@@ -15,7 +15,12 @@ import TideAPI
 ///   decision interval + the metric's lag)`, the slope fitted to the last minute (or
 ///   three decisions) of readings, used only when rising and never above twice the
 ///   value; the lag is half the range a PromQL query averages over (see
-///   ``lag(of:)``). The HPA's recommendation is the floor.
+///   ``lag(of:)``). A rise counts only when it exceeds twice the spread of the
+///   metric's rises over as long a stretch (``riseNoise(_:over:)``): noise does not
+///   make a trend. The HPA's recommendation is the floor.
+/// - Down no lower than the value plus the metric's usual rise over a pod start, a
+///   decision interval and its lag needs (``swing(of:samples:now:over:)``), and never
+///   above the current count: a dip noise made is followed by a peak as large.
 /// - Down: lower demand must hold for two pod starts, one decision interval and the
 ///   metric's lag (a dip reaches the reading that late, and so does a return; at
 ///   least 60 s, at most the scale-down stabilization window), instead of the
@@ -58,7 +63,18 @@ public struct PredictiveStrategy: DecisionStrategy {
         guard projected > value,
             let ahead = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
             ahead > replicas
-        else { return recommendation }
+        else {
+            // Down only as far as the metric's usual swing leaves room for.
+            let swing = Self.swing(of: value, samples: samples, now: input.now, over: timing.lead + lag)
+            guard replicas < current, swing > 0,
+                let room = ScalingAlgorithm.recommend(metric, reading: .value(value + swing), current: current, tolerance: tolerance).replicas,
+                room > replicas
+            else { return recommendation }
+            var adjusted = recommendation
+            adjusted.replicas = min(room, current)
+            adjusted.explanation += "; the metric swings by \(ScalingAlgorithm.format(swing)) → no fewer than \(min(room, current)) replicas"
+            return adjusted
+        }
         var adjusted = recommendation
         adjusted.replicas = ahead
         let behind = lag > 0 ? " and the query's range has caught up (\(ScalingAlgorithm.format(lag)) s behind)" : ""
@@ -114,18 +130,61 @@ public struct PredictiveStrategy: DecisionStrategy {
     /// such steps, and noise, from being extrapolated into an overshoot.
     public static func projection(of value: Double, samples: [ScalingStatus.MetricSample], now: Date, interval: TimeInterval, lead: TimeInterval) -> Double {
         let span = max(60, 3 * interval)
+        let remembered = timeline(of: value, samples: samples, now: now)
+        let points = remembered.filter { -$0.time <= span }
+        guard points.count >= 3, let first = points.first, -first.time >= 30,
+            zip(points, points.dropFirst()).allSatisfy({ $0.value < $1.value }),
+            value - first.value > 2 * riseNoise(remembered, over: -first.time),
+            let slope = slope(points), slope > 0
+        else { return value }
+        return min(value + slope * lead, 2 * max(value, 0))
+    }
+
+    /// The remembered readings and `value`, oldest first, each at its time in seconds
+    /// relative to `now` (so `value` is at 0).
+    static func timeline(of value: Double, samples: [ScalingStatus.MetricSample], now: Date) -> [(time: TimeInterval, value: Double)] {
         var points: [(time: TimeInterval, value: Double)] = samples.compactMap { sample in
             let age = now.timeIntervalSince(sample.time.date)
-            guard age > 0, age <= span, let reading = Double(sample.value) else { return nil }
+            guard age > 0, let reading = Double(sample.value) else { return nil }
             return (-age, reading)
         }
         points.sort { $0.time < $1.time }
         points.append((0, value))
-        guard points.count >= 3, let first = points.first, -first.time >= 30,
-            zip(points, points.dropFirst()).allSatisfy({ $0.value < $1.value }),
-            let slope = slope(points), slope > 0
-        else { return value }
-        return min(value + slope * lead, 2 * max(value, 0))
+        return points
+    }
+
+    /// How far `value` may rise by chance before the next decision: the spread of the
+    /// metric's rises over the span the projection looks at.
+    public static func swing(of value: Double, samples: [ScalingStatus.MetricSample], now: Date, over span: TimeInterval) -> Double {
+        riseNoise(timeline(of: value, samples: samples, now: now), over: span)
+    }
+
+    /// How much the metric's rises over `span` seconds have varied among `points` (its
+    /// remembered readings, oldest first): 1.4826 × the median absolute deviation of
+    /// every rise over that span, which estimates their standard deviation when they
+    /// vary by chance. 0 with fewer than five such rises: too few to tell noise from trend.
+    ///
+    /// A steady trend rises by the same amount over every stretch of the same length,
+    /// so it varies little; noise rises and falls by its own spread. A rise counts as a
+    /// trend only when it exceeds twice this: a rise noise makes by chance once in
+    /// twenty times or less.
+    public static func riseNoise(_ points: [(time: TimeInterval, value: Double)], over span: TimeInterval) -> Double {
+        var rises: [Double] = []
+        var later = 0
+        for point in points {
+            while later < points.count, points[later].time < point.time + span { later += 1 }
+            guard later < points.count else { break }
+            rises.append(points[later].value - point.value)
+        }
+        guard rises.count >= 5 else { return 0 }
+        let middle = median(rises)
+        return 1.4826 * median(rises.map { abs($0 - middle) })
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let half = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
     }
 
     /// The most a metric's lag adds to the lead: a long range smooths the load more

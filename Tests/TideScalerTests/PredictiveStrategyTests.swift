@@ -37,6 +37,64 @@ struct PredictiveStrategyTests {
         }
     }
 
+    /// Readings every 15 s for five minutes, oldest first, ending at `start`.
+    func readings(_ value: (Int) -> Double) -> [(age: Double, value: Double)] {
+        (0..<20).map { index in (Double(20 - index) * 15, value(index)) }
+    }
+
+    @Test("the spread of a metric's rises: none for a steady trend or a lone step, noise's own for noise, none from too few readings")
+    func riseNoise() {
+        func noise(_ history: [(age: Double, value: Double)]) -> Double {
+            PredictiveStrategy.riseNoise(history.map { (-$0.age, $0.value) }, over: 60)
+        }
+        // A steady trend rises as much over every minute: nothing varies by chance.
+        #expect(noise(readings { 10 + 0.5 * Double($0) }) < 1e-9)
+        // A batch that started: one step among flat readings is not noise.
+        #expect(noise(readings { $0 < 16 ? 20 : 45 }) < 1e-9)
+        // Swinging within ±2 around 20, no trend: the rises spread about as far.
+        let swings: [Double] = [2, -1, -2, 1, 0, 2, -2]
+        let swinging = noise(readings { 20 + swings[$0 % swings.count] })
+        #expect(swinging > 1 && swinging < 6, "\(swinging)")
+        // Fewer than five rises over the span: too few to tell.
+        #expect(noise([(60, 10), (45, 30), (30, 10), (15, 30), (0, 10)]) == 0)
+    }
+
+    @Test("a rise inside the metric's noise is not projected; the same rise on a quiet metric is")
+    func noisyRiseIsNotProjected() {
+        // The last minute rises 10 → 16 in both; before it, one metric was flat, the other
+        // swung ±4 from reading to reading.
+        let lastMinute: [(age: Double, value: Double)] = [(45, 10), (30, 12), (15, 14)]
+        let swings: [Double] = [4, -2, -4, 2, 0, 4, -4]
+        let quiet = readings { _ in 10 }.filter { $0.age > 60 } + lastMinute
+        let swinging = readings { 10 + swings[$0 % swings.count] }.filter { $0.age > 60 } + lastMinute
+        let steady = PredictiveStrategy.projection(of: 16, samples: samples(quiet), now: start, interval: 15, lead: 30)
+        let noisy = PredictiveStrategy.projection(of: 16, samples: samples(swinging), now: start, interval: 15, lead: 30)
+        #expect(abs(steady - 20) < 0.01, "\(steady)")
+        #expect(noisy == 16)
+    }
+
+    @Test("a scale-down on a swinging metric keeps room for its usual rise before a new pod is ready, and says so")
+    func scaleDownKeepsRoomForTheSwing() {
+        func decide(_ history: [(age: Double, value: Double)], value: Double) -> ScalingDecision {
+            var remembered = ScalingStatus()
+            remembered.samples = samples(history)
+            remembered.lastQueryTime = Time(start.addingTimeInterval(-15))
+            remembered.readyDelaySeconds = 20
+            // Lower demand has held past the hold, so the window allows a scale-down.
+            remembered.recommendations = [.init(time: Time(start.addingTimeInterval(-200)), replicas: 4)]
+            return ScalingAlgorithm.decide(ScalingInput(currentReplicas: 10, scaling: scaling(), reading: .value(value), history: remembered, now: start))
+        }
+        // Flat at 20 (4 replicas' worth): down to 4.
+        let quiet = decide(readings { _ in 20 }, value: 20)
+        #expect(quiet.desiredReplicas == 4, "\(quiet.message)")
+        // Swinging within ±10 around 20: its rises over a pod start spread by about 10, so
+        // it keeps what 20 + that needs, never more than it has.
+        let swings: [Double] = [10, -5, -10, 5, 0, 10, -10]
+        let swinging = decide(readings { 20 + swings[$0 % swings.count] }, value: 20)
+        #expect(swinging.desiredReplicas > 4 && swinging.desiredReplicas <= 10, "\(swinging.message)")
+        #expect(swinging.message.contains("the metric swings by"), "\(swinging.message)")
+    }
+
     @Test("a query's longest range sets the metric's lag: half of it, bounded; none for HTTP or a query without a range")
     func metricLag() {
         let cases: [(String, TimeInterval?)] = [
