@@ -13,8 +13,11 @@ struct LocalKubeResponder: HTTPResponder {
     let store: ObjectStore
     let faults: FaultInjector
     let requests: RequestCounter
+    let tokens: TokenIssuer
     let options: LocalKubeOptions
     let logger: Logger
+
+    var rbac: RBACAuthorizer { RBACAuthorizer(store: store) }
 
     /// A parsed resource URL.
     struct Target {
@@ -40,7 +43,7 @@ struct LocalKubeResponder: HTTPResponder {
     }
 
     private func handle(_ request: Request) async throws -> Response {
-        try authorize(request)
+        let requester = try authenticate(request)
         let latency = faults.latency
         if latency > .zero { try await Task.sleep(for: latency) }
 
@@ -48,16 +51,28 @@ struct LocalKubeResponder: HTTPResponder {
         let query = Self.parseQuery(request.uri.query)
         let segments = path.split(separator: "/").map(String.init)
 
+        // Discovery, health and the version are open to every authenticated user (the
+        // bootstrap roles system:discovery and system:public-info-viewer).
         if request.method == .get, let discovery = try discovery(segments) {
             return Self.json(discovery)
         }
-        if segments.first == "localkube" {
+        if let answer = try await accessEndpoint(request, segments: segments, requester: requester) {
+            return answer
+        }
+        if segments.first == "localkube" || segments == ["metrics"] {
+            try require(requester, AccessAttributes(verb: request.method == .get ? "get" : request.method.rawValue.lowercased(), path: path))
+            if segments == ["metrics"] {
+                return Self.text("# TYPE localkube_requests_total counter\nlocalkube_requests_total \(requests.total)\n")
+            }
             return try localKubeEndpoint(segments, method: request.method)
         }
         guard let target = try resolve(segments) else {
             throw APIError(code: 404, reason: "NotFound", message: "the server could not find the requested resource")
         }
         let verb = try Self.verb(request.method, target: target, watch: query["watch"] == "true" || query["watch"] == "1")
+        try require(requester, AccessAttributes(
+            verb: verb.rawValue, group: target.type.descriptor.group, resource: target.type.descriptor.plural,
+            subresource: target.subresource, name: target.name, namespace: target.namespace))
         requests.record(verb, target.resourceName, userAgent: request.headers[.userAgent])
         if let fault = faults.fault(verb: verb, resource: target.resourceName, userAgent: request.headers[.userAgent]) {
             if verb == .watch, fault == .gone {
@@ -219,12 +234,132 @@ struct LocalKubeResponder: HTTPResponder {
         }
     }
 
-    private func authorize(_ request: Request) throws {
-        guard let expected = options.bearerToken else { return }
+    /// Who sent `request`: the admin (LocalKube's bearer token, a required client
+    /// certificate, or anyone when LocalKube asks for no authentication), or the
+    /// ServiceAccount of a token LocalKube issued. A token LocalKube did not issue, or one
+    /// that expired, is `401` as with kube-apiserver.
+    private func authenticate(_ request: Request) throws -> Requester {
         let header = request.headers[.authorization] ?? ""
-        if header == "Bearer \(expected)" { return }
-        if options.tls, options.requireClientCertificate { return }
-        throw APIError(code: 401, reason: "Unauthorized", message: "Unauthorized")
+        let unauthorized = APIError(code: 401, reason: "Unauthorized", message: "Unauthorized")
+        if header.hasPrefix("Bearer ") {
+            let token = String(header.dropFirst("Bearer ".count))
+            if let expected = options.bearerToken, token == expected { return .admin }
+            if token.hasPrefix("lk.") {
+                guard case .success(let (requester, _)) = review(token) else { throw unauthorized }
+                return requester
+            }
+        }
+        if options.bearerToken == nil { return .admin }
+        if options.tls, options.requireClientCertificate { return .admin }
+        throw unauthorized
+    }
+
+    /// Refuses with kube-apiserver's `403` unless RBAC allows `attributes` to `requester`.
+    private func require(_ requester: Requester, _ attributes: AccessAttributes) throws {
+        guard !rbac.authorize(requester, attributes).allowed else { return }
+        let details = attributes.path == nil
+            ? StatusDetails(name: attributes.name, group: attributes.group, kind: attributes.resource) : nil
+        throw APIError(code: 403, reason: "Forbidden", message: RBACAuthorizer.forbiddenMessage(requester, attributes), details: details)
+    }
+
+    private func review(_ token: String) -> Result<(Requester, [String]), TokenIssuer.ReviewFailure> {
+        tokens.review(token) { namespace, name in
+            guard let type = store.type(group: "", version: "v1", plural: "serviceaccounts"),
+                let account = try? store.get(type, namespace: namespace, name: name)
+            else { return nil }
+            return account.value(atPath: ["metadata", "uid"])?.stringValue ?? ""
+        }
+    }
+
+    // MARK: Authentication and authorization APIs
+
+    /// TokenRequest, TokenReview, SubjectAccessReview and SelfSubjectAccessReview: created,
+    /// answered, never stored.
+    private func accessEndpoint(_ request: Request, segments: [String], requester: Requester) async throws -> Response? {
+        guard request.method == .post else { return nil }
+        if segments.count == 7, segments[0] == "api", segments[1] == "v1", segments[2] == "namespaces", segments[4] == "serviceaccounts",
+            segments[6] == "token"
+        {
+            let namespace = segments[3], name = segments[5]
+            try require(requester, AccessAttributes(
+                verb: "create", group: "", resource: "serviceaccounts", subresource: "token", name: name, namespace: namespace))
+            guard let type = store.type(group: "", version: "v1", plural: "serviceaccounts") else { return nil }
+            let account = try store.get(type, namespace: namespace, name: name)
+            let body = try await Self.readBody(request) ?? [:]
+            let seconds = body.value(atPath: ["spec", "expirationSeconds"])?.intValue ?? 3_600
+            guard seconds >= 600 else {
+                throw APIError(
+                    code: 422, reason: "Invalid",
+                    message: "TokenRequest.authentication.k8s.io \"\(name)\" is invalid: spec.expirationSeconds: Invalid value: \(seconds): may not specify a duration less than 10 minutes")
+            }
+            let audiences = body.value(atPath: ["spec", "audiences"])?.arrayValue?.compactMap(\.stringValue) ?? [baseURL(request)]
+            let issued = tokens.issue(
+                serviceAccount: name, namespace: namespace, uid: account.value(atPath: ["metadata", "uid"])?.stringValue,
+                audiences: audiences, lifetime: TimeInterval(seconds))
+            return Self.json([
+                "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                "metadata": ["name": .string(name), "namespace": .string(namespace), "creationTimestamp": .null],
+                "spec": ["audiences": .array(audiences.map { .string($0) }), "expirationSeconds": .int(seconds), "boundObjectRef": .null],
+                "status": ["token": .string(issued.token), "expirationTimestamp": .string(Time(issued.expires).description)],
+            ], status: 201)
+        }
+        switch segments {
+        case ["apis", "authentication.k8s.io", "v1", "tokenreviews"]:
+            try require(requester, AccessAttributes(verb: "create", group: "authentication.k8s.io", resource: "tokenreviews"))
+            var body = try await Self.readBody(request) ?? [:]
+            guard let token = body.value(atPath: ["spec", "token"])?.stringValue, !token.isEmpty else {
+                throw APIError(code: 422, reason: "Invalid", message: "TokenReview.authentication.k8s.io \"\" is invalid: spec.token: Required value")
+            }
+            switch review(token) {
+            case .success(let (user, audiences)):
+                var answer: JSONValue = [
+                    "authenticated": true,
+                    "user": ["username": .string(user.name), "groups": .array(user.groups.map { .string($0) })],
+                    "audiences": .array(audiences.map { .string($0) }),
+                ]
+                if let uid = user.uid { answer.setValue(.string(uid), atPath: ["user", "uid"]) }
+                body["status"] = answer
+            case .failure(let failure):
+                body["status"] = ["user": [:], "error": .string(failure.message)]
+            }
+            body["metadata"] = ["creationTimestamp": .null]
+            return Self.json(body, status: 201)
+        case ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"], ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"]:
+            let isSelf = segments[3] == "selfsubjectaccessreviews"
+            if !isSelf { try require(requester, AccessAttributes(verb: "create", group: "authorization.k8s.io", resource: "subjectaccessreviews")) }
+            var body = try await Self.readBody(request) ?? [:]
+            let spec = body["spec"] ?? [:]
+            let subject = isSelf
+                ? requester
+                : Requester(name: spec["user"]?.stringValue ?? "", groups: RBACAuthorizer.strings(spec["groups"]))
+            let attributes: AccessAttributes
+            if let resource = spec["resourceAttributes"] {
+                let namespace = resource["namespace"]?.stringValue
+                attributes = AccessAttributes(
+                    verb: resource["verb"]?.stringValue ?? "", group: resource["group"]?.stringValue ?? "",
+                    resource: resource["resource"]?.stringValue ?? "", subresource: resource["subresource"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                    name: resource["name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }, namespace: namespace?.isEmpty == true ? nil : namespace)
+            } else if let nonResource = spec["nonResourceAttributes"] {
+                attributes = AccessAttributes(verb: nonResource["verb"]?.stringValue ?? "", path: nonResource["path"]?.stringValue ?? "")
+            } else {
+                throw APIError(
+                    code: 422, reason: "Invalid",
+                    message: "SubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of nonResourceAttributes or resourceAttributes must be specified")
+            }
+            let decision = rbac.authorize(subject, attributes)
+            var status: JSONValue = ["allowed": .bool(decision.allowed)]
+            if let reason = decision.reason { status["reason"] = .string(reason) }
+            body["status"] = status
+            body["metadata"] = ["creationTimestamp": .null]
+            return Self.json(body, status: 201)
+        default:
+            return nil
+        }
+    }
+
+    /// The server's own URL as the client reached it: a token's default audience.
+    private func baseURL(_ request: Request) -> String {
+        "\(options.tls ? "https" : "http")://\(request.head.authority ?? "\(options.host)")"
     }
 
     // MARK: Watch
@@ -483,6 +618,12 @@ struct LocalKubeResponder: HTTPResponder {
         var bytes = Array(try KubeJSON.encoder.encode(value))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
+    }
+
+    static func text(_ body: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 
     static func json(_ value: JSONValue, status: Int = 200) -> Response {

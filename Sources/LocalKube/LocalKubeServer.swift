@@ -45,6 +45,8 @@ public final class LocalKubeServer: Sendable {
     public let store: ObjectStore
     public let faults: FaultInjector
     public let requests: RequestCounter
+    /// The ServiceAccount tokens issued through TokenRequest; tests may issue their own.
+    public let tokens: TokenIssuer
     /// The CA of an HTTPS server, for trusting it and minting client certificates.
     public let certificateAuthority: CertificateAuthority?
     /// The bound port.
@@ -57,13 +59,14 @@ public final class LocalKubeServer: Sendable {
     }
 
     private init(
-        options: LocalKubeOptions, store: ObjectStore, faults: FaultInjector, requests: RequestCounter,
+        options: LocalKubeOptions, store: ObjectStore, faults: FaultInjector, requests: RequestCounter, tokens: TokenIssuer,
         certificateAuthority: CertificateAuthority?, port: Int, services: BackgroundServices
     ) {
         self.options = options
         self.store = store
         self.faults = faults
         self.requests = requests
+        self.tokens = tokens
         self.certificateAuthority = certificateAuthority
         self.port = port
         self.services = services
@@ -76,8 +79,9 @@ public final class LocalKubeServer: Sendable {
         let store = ObjectStore(historyLimit: options.historyLimit, autoCreateNamespaces: options.autoCreateNamespaces)
         let faults = FaultInjector()
         let requests = RequestCounter()
+        let tokens = TokenIssuer()
         let responder = LocalKubeResponder(
-            store: store, faults: faults, requests: requests, options: options, logger: logger)
+            store: store, faults: faults, requests: requests, tokens: tokens, options: options, logger: logger)
 
         var ca: CertificateAuthority?
         let server: HTTPServerBuilder
@@ -115,7 +119,7 @@ public final class LocalKubeServer: Sendable {
             throw APIError(code: 500, reason: "InternalError", message: "LocalKube could not bind \(options.host):\(options.port)")
         }
         return LocalKubeServer(
-            options: options, store: store, faults: faults, requests: requests, certificateAuthority: ca, port: port,
+            options: options, store: store, faults: faults, requests: requests, tokens: tokens, certificateAuthority: ca, port: port,
             services: services)
     }
 

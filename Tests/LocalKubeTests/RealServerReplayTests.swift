@@ -11,16 +11,19 @@ import Testing
 /// `Recordings/kube-apiserver-1.28.7.jsonl` is a transcript of a real server: its first
 /// line describes the recording, every other line is one request and the answer it got
 /// (status code, the `Status` reason when the body was one, and the values at a few dot
-/// paths of the body). This suite sends every step marked `replay: true`, in order, to a
-/// fresh LocalKube and compares the same three things. Steps marked `replay: false` need
-/// real authentication (TokenRequest, TokenReview, RBAC) and are kept for the shapes they
-/// show; LocalKube does not implement those APIs.
+/// paths of the body). This suite sends every step, in order, to a fresh LocalKube and
+/// compares the same three things. The steps marked `replay: false` need authentication
+/// and authorization (TokenRequest, TokenReview, SubjectAccessReview, RBAC), which
+/// LocalKube implements: a step whose `auth` names a token sends the token an earlier
+/// TokenRequest step got (`scraperToken`: the token of ServiceAccount `scraper`).
 @Suite("LocalKube answers as kube-apiserver 1.28.7 does")
 struct RealServerReplayTests {
     /// One recorded request and answer.
     struct Step {
         var id: String
         var replay: Bool
+        /// `admin`, or the name of a token an earlier step obtained.
+        var auth: String
         var method: String
         var path: String
         var contentType: String?
@@ -47,6 +50,7 @@ struct RealServerReplayTests {
             steps.append(Step(
                 id: value["id"]?.stringValue ?? "?",
                 replay: value["replay"]?.boolValue ?? false,
+                auth: request["auth"]?.stringValue ?? "admin",
                 method: request["method"]?.stringValue ?? "GET",
                 path: request["path"]?.stringValue ?? "/",
                 contentType: request["contentType"]?.stringValue,
@@ -99,12 +103,18 @@ struct RealServerReplayTests {
         return (try? String(decoding: encoder.encode(value), as: UTF8.self)) ?? "\(value)"
     }
 
-    @Test("every replayable step gets the recorded code, Status reason and values")
+    /// The recording server's own URL, which a token's default audience names; LocalKube
+    /// names its own.
+    static let recordedServerURL = "https://127.0.0.1:16443"
+
+    @Test("every step, authentication and RBAC included, gets the recorded code, Status reason and values")
     func replay() async throws {
         let steps = try Self.loadSteps()
         #expect(steps.count > 40, "the recording has its steps")
-        let replayable = steps.filter(\.replay)
-        #expect(replayable.count >= 30)
+        let replayable = steps
+        #expect(steps.filter(\.replay).count >= 30)
+        #expect(steps.contains { !$0.replay && $0.auth != "admin" }, "a step sends a ServiceAccount's token")
+        var tokens: [String: String] = [:]
 
         let server = try await LocalKubeServer.start()
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
@@ -114,13 +124,30 @@ struct RealServerReplayTests {
                 var request = HTTPClientRequest(url: server.url.absoluteString + step.path)
                 request.method = HTTPMethod(rawValue: step.method)
                 request.headers.add(name: "Accept", value: "application/json")
-                if let body = step.body {
+                if step.auth != "admin" {
+                    guard let token = tokens[step.auth] else {
+                        differences.append("\(step.id): no earlier step obtained \(step.auth)")
+                        continue
+                    }
+                    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+                }
+                if var body = step.body {
+                    // A body may name a saved token: `{{scraperToken}}`.
+                    if let text = body.value(atPath: ["spec", "token"])?.stringValue, text.hasPrefix("{{"), text.hasSuffix("}}") {
+                        body.setValue(.string(tokens[String(text.dropFirst(2).dropLast(2))] ?? ""), atPath: ["spec", "token"])
+                    }
                     request.headers.add(name: "Content-Type", value: step.contentType ?? "application/json")
                     request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
                 }
                 let response = try await http.execute(request, timeout: .seconds(10))
                 let bytes = Array(buffer: try await response.body.collect(upTo: 8 * 1024 * 1024))
                 let document = (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))) ?? .null
+                let segments = step.path.split(separator: "/")
+                if segments.count == 7, segments[4] == "serviceaccounts", segments[6] == "token",
+                    let token = document.value(atPath: ["status", "token"])?.stringValue
+                {
+                    tokens["\(segments[5])Token"] = token
+                }
                 var found: [String] = []
                 if Int(response.status.code) != step.code {
                     found.append("code \(response.status.code), recorded \(step.code) (\(document["message"]?.stringValue ?? ""))")
@@ -128,8 +155,9 @@ struct RealServerReplayTests {
                 if let reason = step.reason, document["reason"]?.stringValue != reason {
                     found.append("reason \(document["reason"]?.stringValue ?? "none"), recorded \(reason)")
                 }
-                for (path, expected) in step.paths.sorted(by: { $0.key < $1.key }) {
+                for (path, recorded) in step.paths.sorted(by: { $0.key < $1.key }) {
                     let actual = Self.value(at: path, in: document)
+                    let expected = recorded == [.string(Self.recordedServerURL)] ? [.string(server.url.absoluteString)] : recorded
                     if expected["$absent"] == .bool(true) {
                         if actual != nil { found.append("\(path) is \(Self.text(actual)), recorded absent") }
                     } else if actual.map({ !Self.same($0, expected) }) ?? true {
