@@ -31,6 +31,6 @@ RUN apt-get update \
 COPY --from=build /out/ /usr/local/bin/
 # A numeric non-root user, so runAsNonRoot can verify it.
 USER 65532:65532
-EXPOSE 8080 8081
+EXPOSE 8443 8081
 ENTRYPOINT []
 CMD ["hello-service"]

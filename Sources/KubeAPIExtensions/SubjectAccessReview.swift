@@ -75,5 +75,12 @@ public struct SubjectAccessReview: ClusterScopedObject, Hashable {
         public var denied: Bool?
         public var reason: String?
         public var evaluationError: String?
+
+        public init(allowed: Bool, denied: Bool? = nil, reason: String? = nil, evaluationError: String? = nil) {
+            self.allowed = allowed
+            self.denied = denied
+            self.reason = reason
+            self.evaluationError = evaluationError
+        }
     }
 }

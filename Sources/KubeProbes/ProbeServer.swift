@@ -9,18 +9,19 @@ import Prometheus
 import ServiceLifecycle
 
 /// Serves `/healthz` (the process is alive), `/readyz` (200 only when `isReady` says
-/// so, e.g. after caches synced) and `/metrics` (Prometheus text format from
-/// `registry`) on one address, as a service.
+/// so, e.g. after caches synced) and, given a `registry`, `/metrics` (Prometheus text
+/// format) on one plain, unauthenticated address, as a service. A process whose metrics
+/// are secured serves them with ``MetricsServer`` instead and passes no registry here.
 public struct ProbeServer: ServiceLifecycle.Service {
     public let host: String
     public let port: Int
-    let registry: PrometheusCollectorRegistry
+    let registry: PrometheusCollectorRegistry?
     let isReady: @Sendable () -> Bool
     let onBound: @Sendable (Int) -> Void
     let logger: Logger
 
     public init(
-        host: String = "0.0.0.0", port: Int, registry: PrometheusCollectorRegistry, isReady: @escaping @Sendable () -> Bool,
+        host: String = "0.0.0.0", port: Int, registry: PrometheusCollectorRegistry?, isReady: @escaping @Sendable () -> Bool,
         onBound: @escaping @Sendable (Int) -> Void = { _ in }, logger: Logger = Logger(label: "tide.probes")
     ) {
         self.host = host
@@ -42,13 +43,8 @@ public struct ProbeServer: ServiceLifecycle.Service {
                 status: ready ? .ok : .serviceUnavailable,
                 body: ResponseBody(byteBuffer: ByteBuffer(string: ready ? "ok" : "not ready: caches not synced or not leading")))
         }
-        router.get("metrics") { _, _ -> Response in
-            var buffer: [UInt8] = []
-            buffer.reserveCapacity(16 * 1024)
-            registry.emit(into: &buffer)
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        if let registry {
+            router.get("metrics") { _, _ in MetricsServer.exposition(registry) }
         }
         let onBound = self.onBound
         let app = Application(

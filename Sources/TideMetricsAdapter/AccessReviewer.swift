@@ -6,6 +6,7 @@ import Foundation
 import KubeAPI
 import KubeAPIExtensions
 import KubeClient
+import KubeProbes
 
 /// Whether a user may read an external metric, asked of the API server with a
 /// SubjectAccessReview, the answer kept for a short time.

@@ -5,6 +5,7 @@ import Foundation
 #endif
 import KubeAPI
 import KubeClient
+import KubeProbes
 import Logging
 import NIOCore
 import NIOSSL
@@ -20,37 +21,31 @@ import X509
 /// certificate, a rewritten certificate file or a new front-proxy CA takes effect on the
 /// next connection, without a restart and without dropping the connections already open.
 public final class TLSMaterial: Sendable {
-    struct Current: Sendable {
-        var identity: MetricsAdapterServer.ServingIdentity
-        var chain: [NIOSSLCertificate]
-        var key: NIOSSLPrivateKey
+    struct FrontProxy: Sendable {
         var authenticator: RequestHeaderAuthenticator
         var clientCAs: [Certificate]
-        /// When the identity was loaded or minted.
-        var since: Date
     }
 
-    private let current: Mutex<Current>
+    /// The serving identity, swapped per handshake.
+    let served: ServedCertificate
+    private let frontProxy: Mutex<FrontProxy>
 
     public init(identity: MetricsAdapterServer.ServingIdentity, authenticator: RequestHeaderAuthenticator, now: Date = Date()) throws {
-        current = Mutex(Current(
-            identity: identity, chain: try Self.chain(identity), key: try Self.key(identity), authenticator: authenticator,
-            clientCAs: try Self.certificates(authenticator.clientCAPEM), since: now))
+        served = try Self.adapterErrors { try ServedCertificate(pair: identity, now: now) }
+        frontProxy = Mutex(FrontProxy(authenticator: authenticator, clientCAs: try Self.certificates(authenticator.clientCAPEM)))
+    }
+
+    /// The adapter's errors for an unusable pair (its callers and logs name them so).
+    static func adapterErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch ServedCertificate.Failure.unusable(let why) {
+            throw ServingCertificate.Failure.unusable(why)
+        }
     }
 
     /// When the serving certificate in use expires (Unix seconds).
-    public var notValidAfter: Double? { current.withLock { $0.chain.first.map { Double($0.notValidAfter) } } }
-
-    static func chain(_ identity: MetricsAdapterServer.ServingIdentity) throws -> [NIOSSLCertificate] {
-        guard let chain = try? NIOSSLCertificate.fromPEMBytes(Array(identity.certificateChainPEM.utf8)), !chain.isEmpty else {
-            throw ServingCertificate.Failure.unusable("the certificate file holds no PEM certificate")
-        }
-        return chain
-    }
-
-    static func key(_ identity: MetricsAdapterServer.ServingIdentity) throws -> NIOSSLPrivateKey {
-        try NIOSSLPrivateKey(bytes: Array(identity.keyPEM.utf8), format: .pem)
-    }
+    public var notValidAfter: Double? { served.notValidAfter }
 
     static func certificates(_ pem: String) throws -> [Certificate] {
         guard let certificates = try? PEMDocument.parseMultiple(pemString: pem).map({ try Certificate(pemDocument: $0) }), !certificates.isEmpty
@@ -58,46 +53,27 @@ public final class TLSMaterial: Sendable {
         return certificates
     }
 
-    public var identity: MetricsAdapterServer.ServingIdentity { current.withLock { $0.identity } }
-    public var authenticator: RequestHeaderAuthenticator { current.withLock { $0.authenticator } }
-    var since: Date { current.withLock { $0.since } }
+    public var identity: MetricsAdapterServer.ServingIdentity { served.pair }
+    public var authenticator: RequestHeaderAuthenticator { frontProxy.withLock { $0.authenticator } }
+    var since: Date { served.since }
 
     /// Serves `identity` from the next handshake on; throws (and keeps the old one) if it
-    /// does not parse or the key does not belong to the certificate's kind.
+    /// does not parse.
     public func replace(identity: MetricsAdapterServer.ServingIdentity, now: Date = Date()) throws {
-        let chain = try Self.chain(identity)
-        let key = try Self.key(identity)
-        current.withLock {
-            $0.identity = identity
-            $0.chain = chain
-            $0.key = key
-            $0.since = now
-        }
+        try Self.adapterErrors { try served.replace(identity, now: now) }
     }
 
     /// Authenticates with `authenticator` (its client CA) from the next request on.
     public func replace(authenticator: RequestHeaderAuthenticator) throws {
         let cas = try Self.certificates(authenticator.clientCAPEM)
-        current.withLock {
-            $0.authenticator = authenticator
-            $0.clientCAs = cas
-        }
+        frontProxy.withLock { $0 = FrontProxy(authenticator: authenticator, clientCAs: cas) }
     }
 
     /// The server's TLS configuration: the current identity is chosen per handshake, and
     /// client certificates are verified against the current front-proxy CA.
     func tlsConfiguration() -> TLSConfiguration {
-        let (chain, key) = current.withLock { ($0.chain, $0.key) }
-        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        var tls = served.tlsConfiguration()
         tls.certificateVerification = .optionalVerification
-        tls.minimumTLSVersion = .tlsv12
-        tls.sslContextCallback = { [self] _, promise in
-            var override = NIOSSLContextConfigurationOverride()
-            let (chain, key) = current.withLock { ($0.chain, $0.key) }
-            override.certificateChain = chain.map { .certificate($0) }
-            override.privateKey = .privateKey(key)
-            promise.succeed(override)
-        }
         return tls
     }
 
@@ -106,7 +82,7 @@ public final class TLSMaterial: Sendable {
     func verifyClient(_ presented: [NIOSSLCertificate]) async -> NIOSSLVerificationResult {
         guard let leafDER = try? presented.first?.toDERBytes(), let leaf = try? Certificate(derEncoded: leafDER) else { return .failed }
         let intermediates = presented.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) }
-        let roots = current.withLock { $0.clientCAs }
+        let roots = frontProxy.withLock { $0.clientCAs }
         var verifier = Verifier(rootCertificates: CertificateStore(roots)) {
             RFC5280Policy()
         }

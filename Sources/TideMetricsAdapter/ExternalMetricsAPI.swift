@@ -6,6 +6,7 @@ import Foundation
 import KubeAPI
 import KubeAPIExtensions
 import KubeClient
+import KubeProbes
 import TideAPI
 import TideScaler
 

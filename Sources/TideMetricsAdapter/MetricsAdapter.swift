@@ -14,14 +14,18 @@ import Synchronization
 import UnixSignals
 
 /// `tide-metrics-adapter` as a whole: reads the cluster's front-proxy settings, gets
-/// its serving certificate, and serves ``ExternalMetricsAPI`` over HTTPS plus
-/// `/metrics` (and the probes) over plain HTTP, until SIGTERM.
+/// its serving certificate, and serves ``ExternalMetricsAPI`` over HTTPS, its own
+/// `/metrics` with ``MetricsServer`` and the probes over plain HTTP, until SIGTERM.
 public struct MetricsAdapter: Sendable {
     public struct Options: Sendable {
         public var host = "0.0.0.0"
         public var port = 6443
-        /// `/metrics`, `/healthz`, `/readyz` over plain HTTP; `nil` disables.
-        public var probeAddress: (host: String, port: Int)? = ("0.0.0.0", 8080)
+        /// `/healthz`, `/readyz` over plain HTTP; `nil` disables.
+        public var healthProbeAddress: (host: String, port: Int)? = ("0.0.0.0", 8081)
+        /// `/metrics`; `nil` disables.
+        public var metricsAddress: (host: String, port: Int)? = ("0.0.0.0", 8443)
+        /// How `/metrics` is served (the binary's default: HTTPS, scrapes reviewed).
+        public var metricsSecurity: MetricsServer.Security = .plain
         /// PEM files of the serving certificate and key; `nil` mints one at start.
         public var certificateFile: String?
         public var keyFile: String?
@@ -107,8 +111,11 @@ public struct MetricsAdapter: Sendable {
                 "tide_adapter_certificate_expiry_timestamp_seconds", help: "When the serving certificate in use expires (Unix seconds)",
                 registry: registry, interval: .seconds(30), value: { material.notValidAfter }),
         ]
-        if let address = options.probeAddress {
-            services.append(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: { ready.isSet }, logger: logger))
+        if let address = options.healthProbeAddress {
+            services.append(ProbeServer(host: address.host, port: address.port, registry: nil, isReady: { ready.isSet }, logger: logger))
+        }
+        if let address = options.metricsAddress {
+            services.append(MetricsServer(host: address.host, port: address.port, registry: registry, security: options.metricsSecurity, logger: logger))
         }
         logger.info("serving \(ExternalMetricsAPI.groupVersion)", metadata: ["address": "\(options.host):\(options.port)"])
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: options.shutdownSignals, logger: logger))

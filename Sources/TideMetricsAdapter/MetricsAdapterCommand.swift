@@ -33,8 +33,11 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
     @Option(help: "Port of the HTTPS API.")
     var securePort = 6443
 
-    @Option(help: "Address of /metrics, /healthz and /readyz over plain HTTP, host:port or :port; 0 disables.")
-    var metricsBindAddress = ":8080"
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsEndpointOptions
+
+    @Option(help: "Address of /healthz and /readyz over plain HTTP, host:port or :port; 0 disables. (The HTTPS port answers them too.)")
+    var healthProbeBindAddress = ":8081"
 
     @Option(help: "Serving certificate (PEM), e.g. tls.crt of a cert-manager Secret. Without it a certificate is minted at start.")
     var tlsCertFile: String?
@@ -85,7 +88,7 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
             throw ValidationError("--certificate-check-interval must be a duration such as 30s, not '\(certificateCheckInterval)'")
         }
         guard cacheSeconds >= 0 else { throw ValidationError("--cache-seconds must not be negative") }
-        _ = try Self.address(metricsBindAddress)
+        _ = try Self.address(healthProbeBindAddress)
         for name in certificateName where name.isEmpty { throw ValidationError("--certificate-name must not be empty") }
     }
 
@@ -93,7 +96,7 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
         do {
             return try BindAddress.parse(text)
         } catch {
-            throw ValidationError("--metrics-bind-address must be host:port, :port or 0, not '\(text)'")
+            throw ValidationError("--health-probe-bind-address must be host:port, :port or 0, not '\(text)'")
         }
     }
 
@@ -119,7 +122,14 @@ public struct MetricsAdapterCommand: AsyncParsableCommand {
         var options = MetricsAdapter.Options()
         options.host = bindAddress
         options.port = securePort
-        options.probeAddress = try Self.address(metricsBindAddress)
+        options.healthProbeAddress = try Self.address(healthProbeBindAddress)
+        options.metricsAddress = try metrics.address()
+        do {
+            options.metricsSecurity = try metrics.security(client: client, commonName: "tide-metrics-adapter-metrics")
+        } catch {
+            logger.critical("cannot serve /metrics securely", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
         options.certificateFile = tlsCertFile
         options.keyFile = tlsPrivateKeyFile
         options.serviceName = serviceName

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTLS
+import KubeProbes
 import Logging
 import NIOCore
 import NIOSSL
@@ -33,15 +34,7 @@ public struct AdapterRequestContext: RequestContext {
 /// whose certificate the front-proxy CA did not sign fails the TLS handshake.
 public struct MetricsAdapterServer: ServiceLifecycle.Service {
     /// The serving certificate chain and key, PEM.
-    public struct ServingIdentity: Sendable, Hashable {
-        public var certificateChainPEM: String
-        public var keyPEM: String
-
-        public init(certificateChainPEM: String, keyPEM: String) {
-            self.certificateChainPEM = certificateChainPEM
-            self.keyPEM = keyPEM
-        }
-    }
+    public typealias ServingIdentity = ServedCertificate.Pair
 
     public let host: String
     public let port: Int

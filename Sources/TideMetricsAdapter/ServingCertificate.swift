@@ -7,6 +7,7 @@ import KubeAPI
 import KubeAPIExtensions
 import KubeCertificates
 import KubeClient
+import KubeProbes
 
 /// Where the adapter's serving certificate comes from: files (a mounted Secret in the
 /// layout cert-manager writes: `tls.crt`, `tls.key`), or minted at start for the

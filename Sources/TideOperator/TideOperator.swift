@@ -28,7 +28,10 @@ public struct OperatorOptions: Sendable {
     /// `host:port` for `/healthz` and `/readyz`; `nil` disables.
     public var healthProbeAddress: (host: String, port: Int)? = ("0.0.0.0", 8081)
     /// `host:port` for `/metrics`; `nil` disables.
-    public var metricsAddress: (host: String, port: Int)? = ("0.0.0.0", 8080)
+    public var metricsAddress: (host: String, port: Int)? = ("0.0.0.0", 8443)
+    /// How `/metrics` is served: the binary's default is HTTPS with every scrape's token
+    /// reviewed (``MetricsServer/Security/secure(authorizer:certificate:refreshInterval:)``).
+    public var metricsSecurity: MetricsServer.Security = .plain
     public var resyncPeriod: Duration = .seconds(300)
     public var serviceMonitorRecheck: Duration = .seconds(30)
     public var shutdownTimeout: Duration = .seconds(30)
@@ -108,10 +111,14 @@ public final class TideOperator: Sendable {
         let ports = boundPorts
         var probeServer: ProbeServer?
         if let address = options.healthProbeAddress {
-            probeServer = ProbeServer(host: address.host, port: address.port, registry: registry, isReady: ready, onBound: { ports.set(health: $0) }, logger: logger)
+            probeServer = ProbeServer(host: address.host, port: address.port, registry: nil, isReady: ready, onBound: { ports.set(health: $0) }, logger: logger)
         }
         if let address = options.metricsAddress {
-            background.insert(ProbeServer(host: address.host, port: address.port, registry: registry, isReady: ready, onBound: { ports.set(metrics: $0) }, logger: logger), at: 0)
+            background.insert(
+                MetricsServer(
+                    host: address.host, port: address.port, registry: registry, security: options.metricsSecurity, onBound: { ports.set(metrics: $0) },
+                    logger: logger),
+                at: 0)
         }
         self.manager = Manager(
             controller: controller, informers: background, leaderElector: elector, probeServer: probeServer,

@@ -49,7 +49,7 @@ struct AdapterBench {
 
         let adapter = try Child.start(adapterBinary, [
             "--kubeconfig", adminConfig, "--bind-address", clusterIP, "--secure-port", String(port), "--service-namespace", "tide-system",
-            "--certificate-name", clusterIP, "--metrics-bind-address", "0", "--cache-seconds", "0", "--log-level", "error",
+            "--certificate-name", clusterIP, "--metrics-bind-address", "0", "--health-probe-bind-address", "0", "--cache-seconds", "0", "--log-level", "error",
         ])
         defer { adapter.stop() }
         let apiServices = admin.clusterScoped(APIService.self)

@@ -51,8 +51,8 @@ struct TideOperatorCommand: AsyncParsableCommand {
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectionId = "tide-operator"
 
-    @Option(help: "Address of /metrics, host:port or :port; 0 disables.")
-    var metricsBindAddress = ":8080"
+    @OptionGroup(title: "Metrics")
+    var metrics: MetricsEndpointOptions
 
     @Option(help: "Address of /healthz and /readyz, host:port or :port; 0 disables.")
     var healthProbeBindAddress = ":8081"
@@ -80,7 +80,6 @@ struct TideOperatorCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         guard workers >= 1 else { throw ValidationError("--workers must be at least 1") }
         _ = try Self.labels(serviceMonitorLabels)
-        _ = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
         _ = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
     }
 
@@ -125,7 +124,13 @@ struct TideOperatorCommand: AsyncParsableCommand {
         options.resyncPeriod = .seconds(max(1, resyncPeriod))
         options.settings.scalerImage = scalerImage
         options.settings.serviceMonitorLabels = try Self.labels(serviceMonitorLabels)
-        options.metricsAddress = try Self.address(metricsBindAddress, flag: "--metrics-bind-address")
+        options.metricsAddress = try metrics.address()
+        do {
+            options.metricsSecurity = try metrics.security(client: client, commonName: "tide-operator-metrics")
+        } catch {
+            logger.critical("cannot serve /metrics securely", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
         options.healthProbeAddress = try Self.address(healthProbeBindAddress, flag: "--health-probe-bind-address")
         if leaderElect {
             let leaseNamespace = leaderElectionNamespace ?? connection.namespace
@@ -136,6 +141,7 @@ struct TideOperatorCommand: AsyncParsableCommand {
             metadata: [
                 "cluster": "\(connection)", "namespace": "\(namespace ?? "all")", "workers": "\(workers)",
                 "leaderElection": "\(leaderElect)", "scalerImage": "\(scalerImage)",
+                "metrics": "\(metrics.metricsBindAddress) (\(metrics.metricsSecure ? "HTTPS, token and RBAC checked" : "plain HTTP, open"))",
             ])
         let tide = TideOperator(client: client, options: options, logger: logger)
         do {

@@ -46,7 +46,8 @@ struct CertificateRotationTests {
             var options = MetricsAdapter.Options()
             options.host = "127.0.0.1"
             options.port = 0
-            options.probeAddress = nil
+            options.healthProbeAddress = nil
+            options.metricsAddress = nil
             options.extraAddresses = [[127, 0, 0, 1]]
             options.apiService = apiService
             options.shutdownSignals = []
@@ -150,11 +151,11 @@ struct CertificateRotationTests {
         await running.stop()
     }
 
-    @Test("the probe port's /metrics tells when the served certificate expires, for the alert that catches a failing renewal")
+    @Test("the metrics port's /metrics tells when the served certificate expires, for the alert that catches a failing renewal")
     func expiryGauge() async throws {
         let probe = try freeLoopbackPort()
         let running = try await Running.start { options in
-            options.probeAddress = ("127.0.0.1", probe)
+            options.metricsAddress = ("127.0.0.1", probe)
             options.certificateLifetime = 3_600
         }
         var line: Substring?

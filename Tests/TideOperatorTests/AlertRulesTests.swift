@@ -44,7 +44,7 @@ struct AlertRulesTests {
         memory.metrics = [.init(name: "prometheus", value: "12", time: .now)]
         status.scaling = memory
         _ = try await harness.applications.patchStatus("scaled", patch: ["status": try JSONValue(encoding: status)])
-        let port = harness.tide.healthPort ?? 0
+        let port = harness.tide.metricsPort ?? 0
         var exposition = ""
         let found = await eventually {
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))

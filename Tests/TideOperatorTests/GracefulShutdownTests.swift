@@ -164,7 +164,8 @@ struct GracefulShutdownTests {
             "tide-metrics-adapter",
             [
                 "--kubeconfig", setup.kubeconfig.path, "--bind-address", "127.0.0.1", "--secure-port", "\(adapterPort)",
-                "--metrics-bind-address", "127.0.0.1:\(try freeLoopbackPort())", "--api-service", "", "--certificate-name", "127.0.0.1",
+                "--metrics-bind-address", "127.0.0.1:\(try freeLoopbackPort())", "--health-probe-bind-address", "127.0.0.1:\(try freeLoopbackPort())",
+                "--api-service", "", "--certificate-name", "127.0.0.1",
             ], directory: setup.directory)
         defer { adapter.stop() }
 

@@ -91,7 +91,7 @@ struct OperatorHarness {
     ) async throws -> OperatorHarness {
         var options = OperatorOptions()
         options.healthProbeAddress = ("127.0.0.1", 0)
-        options.metricsAddress = nil
+        options.metricsAddress = ("127.0.0.1", 0)
         options.serviceMonitorRecheck = .milliseconds(200)
         options.identity = "operator-\(UUID().uuidString.prefix(6))"
         options.settings.scalerImage = "tide:test"

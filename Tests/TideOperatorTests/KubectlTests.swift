@@ -27,7 +27,10 @@ struct KubectlTests {
         let crds = try await kubectl(server, ["apply", "-f", "crds/"])
         #expect(crds.contains("applications.tide.dev created") && crds.contains("autoscalers.tide.dev created"), "\(crds)")
         let installed = try await kubectl(server, ["apply", "-k", "config/default"])
-        for object in ["namespace/tide-system", "clusterrole.rbac.authorization.k8s.io/tide-operator", "deployment.apps/tide-operator"] {
+        for object in [
+            "namespace/tide-system", "clusterrole.rbac.authorization.k8s.io/tide-operator", "deployment.apps/tide-operator",
+            "clusterrole.rbac.authorization.k8s.io/tide-metrics-reader", "clusterrolebinding.rbac.authorization.k8s.io/tide-metrics-auth",
+        ] {
             #expect(installed.contains(object), "\(installed)")
         }
         _ = try await kubectl(server, ["apply", "-f", "samples/"])

@@ -93,7 +93,8 @@ actor MetricsAdapterInstall {
         var options = MetricsAdapter.Options()
         options.host = clusterIP
         options.port = port
-        options.probeAddress = nil
+        options.healthProbeAddress = nil
+        options.metricsAddress = nil
         options.serviceNamespace = "tide-system"
         options.extraAddresses = [clusterIP.split(separator: ".").compactMap { UInt8($0) }]
         options.cacheTTL = .seconds(1)
