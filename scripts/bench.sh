@@ -10,6 +10,12 @@ if [ "${1:-}" = --adapter ]; then
   scripts/build-image-binaries.sh .build/image --configuration release --static
   exec .build/release/operator-bench --adapter --image-binaries .build/image "$@"
 fi
+if [ "${1:-}" = --metrics-endpoint ]; then
+  # What secure /metrics costs against plain HTTP, with local-kube reviewing the tokens.
+  shift
+  for product in local-kube tide-operator operator-bench; do swift build -c release --product "$product"; done
+  exec .build/release/operator-bench --metrics-endpoint "$@"
+fi
 if [ "${1:-}" = --real ]; then
   # The operator against a real control plane only (needs the envtest binaries).
   shift

@@ -10,11 +10,13 @@ import Synchronization
 import TideAPI
 
 /// What the scalers decided, as Prometheus series: the operator reads each scaled
-/// Application's status as its cache sees it and exports it.
+/// Application's and each Autoscaler's status as its cache sees it and exports it.
 ///
 /// Every series is named `tide_…` and labelled `namespace` and `name`, and `metric`
-/// for per-metric ones; nothing else, so a scaled Application with `m` metrics has
-/// 13 + 3m series. They are removed when the Application goes or stops scaling.
+/// for per-metric ones; nothing else, so a scaled Application or an acting Autoscaler
+/// with `m` metrics has 13 + 3m series, an observing Autoscaler 5 more (its
+/// observation). They are removed when the object goes or stops scaling. An
+/// Application and an Autoscaler of the same name in one namespace share their series.
 ///
 /// The counters count the decisions the cache saw: a status the scaler replaced twice
 /// between two watch events counts once (at a CronJob's minute, never).
@@ -25,7 +27,48 @@ public final class DecisionMetrics: Sendable {
         "tide_scaling_limited", "tide_scaling_active", "tide_last_decision_timestamp_seconds", "tide_decision_interval_seconds",
         "tide_decisions_total", "tide_scale_ups_total", "tide_scale_downs_total", "tide_unavailable_decisions_total",
         "tide_metric_value", "tide_metric_target", "tide_metric_unavailable",
+        "tide_observed_shadow_replicas", "tide_observed_tide_shortfall_replica_seconds", "tide_observed_tide_idle_replica_seconds",
+        "tide_observed_target_shortfall_replica_seconds", "tide_observed_target_idle_replica_seconds",
     ]
+
+    /// What the series are read from: the parts of an Application's or an Autoscaler's
+    /// spec and status a decision leaves.
+    public struct Scaled: Sendable {
+        public var key: ObjectKey
+        public var scaling: Scaling
+        /// The replicas the spec sets when no decision has (an Application's `spec.replicas`).
+        public var specReplicas: Int32?
+        public var replicas: Int32?
+        public var readyReplicas: Int32?
+        public var conditions: [Condition]
+        public var memory: ScalingStatus?
+        public var observation: ObservationStatus?
+
+        /// A scaled Application, or `nil` when it does not scale through a scaler.
+        public init?(_ application: Application) {
+            guard let scaling = application.spec.withDefaults.scaling, scaling.mode != .hpa else { return nil }
+            key = ObjectKey(application)
+            self.scaling = scaling
+            specReplicas = application.spec.replicas
+            replicas = application.status?.replicas
+            readyReplicas = application.status?.readyReplicas
+            conditions = application.status?.conditions ?? []
+            memory = application.status?.scaling
+        }
+
+        /// An Autoscaler, acting or observing, or `nil` in mode HPA.
+        public init?(_ autoscaler: Autoscaler) {
+            let scaling = autoscaler.spec.defaultedScaling
+            guard scaling.mode != .hpa else { return nil }
+            key = ObjectKey(autoscaler)
+            self.scaling = scaling
+            replicas = autoscaler.status?.replicas
+            readyReplicas = autoscaler.status?.readyReplicas
+            conditions = autoscaler.status?.conditions ?? []
+            memory = autoscaler.status?.scaling
+            observation = autoscaler.spec.isObserving ? autoscaler.status?.observation : nil
+        }
+    }
 
     let factory: any MetricsFactory
     let entries = Mutex<[ObjectKey: Entry]>([:])
@@ -51,13 +94,32 @@ public final class DecisionMetrics: Sendable {
         }
     }
 
+    /// Follows `autoscalers`: each change records, each deletion forgets.
+    public func follow(_ autoscalers: Informer<Autoscaler>) {
+        autoscalers.subscribe { [weak self] change in
+            switch change {
+            case .applied(let autoscaler): self?.record(autoscaler)
+            case .deleted(let autoscaler): self?.forget(ObjectKey(autoscaler))
+            }
+        }
+    }
+
     /// Sets the series from `application`'s spec and status.
     public func record(_ application: Application) {
-        let key = ObjectKey(application)
-        guard let scaling = application.spec.withDefaults.scaling, scaling.mode != .hpa else {
-            forget(key)
-            return
-        }
+        guard let scaled = Scaled(application) else { return forget(ObjectKey(application)) }
+        record(scaled)
+    }
+
+    /// Sets the series from `autoscaler`'s spec and status.
+    public func record(_ autoscaler: Autoscaler) {
+        guard let scaled = Scaled(autoscaler) else { return forget(ObjectKey(autoscaler)) }
+        record(scaled)
+    }
+
+    /// Sets the series of one scaled object.
+    public func record(_ scaled: Scaled) {
+        let key = scaled.key
+        let scaling = scaled.scaling
         let entry = entries.withLock { entries in
             if let entry = entries[key] { return entry }
             let entry = Entry()
@@ -88,14 +150,19 @@ public final class DecisionMetrics: Sendable {
             }
             counter.increment()
         }
-        let status = application.status
-        let memory = status?.scaling
-        gauge("tide_replicas", status?.replicas.map(Double.init))
-        gauge("tide_ready_replicas", status?.readyReplicas.map(Double.init))
-        gauge("tide_desired_replicas", (memory?.desiredReplicas ?? application.spec.replicas).map(Double.init))
+        let memory = scaled.memory
+        gauge("tide_replicas", scaled.replicas.map(Double.init))
+        gauge("tide_ready_replicas", scaled.readyReplicas.map(Double.init))
+        gauge("tide_desired_replicas", (memory?.desiredReplicas ?? scaled.specReplicas).map(Double.init))
         gauge("tide_min_replicas", Double(scaling.minReplicas ?? Defaults.minReplicas))
         gauge("tide_max_replicas", Double(scaling.maxReplicas))
-        let conditions = status?.conditions ?? []
+        let observation = scaled.observation
+        gauge("tide_observed_shadow_replicas", observation.map { Double($0.shadowReplicas) })
+        gauge("tide_observed_tide_shortfall_replica_seconds", observation.map { Double($0.tide.shortfall) })
+        gauge("tide_observed_tide_idle_replica_seconds", observation.map { Double($0.tide.idle) })
+        gauge("tide_observed_target_shortfall_replica_seconds", observation.map { Double($0.actual.shortfall) })
+        gauge("tide_observed_target_idle_replica_seconds", observation.map { Double($0.actual.idle) })
+        let conditions = scaled.conditions
         gauge("tide_scaling_limited", conditions[type: "ScalingLimited"].map { $0.status == "True" ? 1 : 0 })
         gauge("tide_scaling_active", conditions[type: "ScalingActive"].map { $0.status == "True" ? 1 : 0 })
         gauge("tide_last_decision_timestamp_seconds", memory?.lastQueryTime.map { $0.date.timeIntervalSince1970 })
@@ -107,7 +174,7 @@ public final class DecisionMetrics: Sendable {
             gauge("tide_metric_unavailable", stored.map { $0.unavailableReason == nil ? 0 : 1 }, metric: metric.name)
         }
         // Counters move only on a decision the cache has not seen before.
-        let (newDecision, scaled, previousDesired) = entry.last.withLock { last -> (Bool, Bool, Int32?) in
+        let (newDecision, scaledNow, previousDesired) = entry.last.withLock { last -> (Bool, Bool, Int32?) in
             let decided = memory?.lastQueryTime != nil && memory?.lastQueryTime != last.decision
             let scaled = memory?.lastScaleTime != nil && memory?.lastScaleTime != last.scale
             let previous = last.desired
@@ -119,7 +186,7 @@ public final class DecisionMetrics: Sendable {
         guard newDecision else { return }
         count("tide_decisions_total")
         if (memory?.consecutiveFailures ?? 0) > 0 { count("tide_unavailable_decisions_total") }
-        if scaled, let desired = memory?.desiredReplicas, let before = previousDesired ?? application.spec.replicas {
+        if scaledNow, let desired = memory?.desiredReplicas, let before = previousDesired ?? scaled.specReplicas {
             if desired > before { count("tide_scale_ups_total") } else if desired < before { count("tide_scale_downs_total") }
         }
     }

@@ -68,6 +68,9 @@ public final class TideOperator: Sendable {
         self.applications = applications
         let decisions = DecisionMetrics(factory: PrometheusMetricsFactory(registry: registry))
         decisions.follow(applications)
+        // Autoscalers are watched for their decision metrics only.
+        let tideAutoscalers = makeInformer(Autoscaler.self, client: client, namespace: options.namespace, selector: nil, logger: logger)
+        decisions.follow(tideAutoscalers)
         self.decisions = decisions
 
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
@@ -101,7 +104,7 @@ public final class TideOperator: Sendable {
         }
         // The event queue stops after the controller (its last Events are sent) and
         // before the informers.
-        var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service) + [events]
+        var background: [any ServiceLifecycle.Service] = [applications, tideAutoscalers] + children.map(\.service) + [events]
         background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
         // 1 on the replica that leads (or runs without election), 0 on a standby: no
         // replica at 1 for long means no scaler children are being managed.

@@ -37,6 +37,12 @@ struct OperatorBench: AsyncParsableCommand {
     @Flag(help: "Measure tide-metrics-adapter behind a real kube-apiserver's aggregator (scripts/envtest.sh) instead.")
     var adapter = false
 
+    @Flag(help: "Measure what secure /metrics costs: latency and memory, plain against HTTPS with token reviews.")
+    var metricsEndpoint = false
+
+    @Option(help: "Scrapes per variant (with --metrics-endpoint).")
+    var scrapes = 300
+
     mutating func run() async throws {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -48,6 +54,10 @@ struct OperatorBench: AsyncParsableCommand {
         if adapter {
             let binary = imageBinaries.map { "\($0)/tide-metrics-adapter" } ?? "\(directory)/tide-metrics-adapter"
             try await AdapterBench(root: root, adapterBinary: binary, helloBinary: "\(directory)/hello-service", samples: 200).run()
+            return
+        }
+        if metricsEndpoint {
+            try await MetricsEndpointBench(root: root, directory: directory, scrapes: scrapes).run()
             return
         }
         if real {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import Prometheus
@@ -76,5 +77,53 @@ struct DecisionMetricsTests {
         fixed.spec.scaling = nil
         metrics.record(fixed)
         #expect(exposition(registry).isEmpty)
+    }
+
+    @Test("an observing Autoscaler's status, written through the API server, is served by the operator's /metrics with its observation; the series go with it")
+    func autoscalerSeries() async throws {
+        let harness = try await OperatorHarness.start(.localKube)
+        let autoscalers = harness.client.namespaced(Autoscaler.self, in: harness.namespace)
+        var scaling = Scaling(
+            maxReplicas: 8, schedule: "* * * * *",
+            prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(requests_total[1m]))"),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        scaling.minReplicas = 1
+        _ = try await autoscalers.create(Autoscaler(
+            metadata: ObjectMeta(name: "checkout"),
+            spec: AutoscalerSpec(scaleTargetRef: .init(apiVersion: "apps/v1", kind: "Deployment", name: "checkout"), observe: true, scaling: scaling)))
+        var status = AutoscalerStatus()
+        status.replicas = 4
+        status.readyReplicas = 4
+        var memory = ScalingStatus()
+        memory.desiredReplicas = 6
+        memory.lastQueryTime = .now
+        memory.metrics = [.init(name: "prometheus", value: "27.5", time: .now)]
+        status.scaling = memory
+        status.observation = ObservationStatus(
+            since: .now, lastTime: .now, tide: .init(shortfall: 120, idle: 900, scaleChanges: 3), actual: .init(shortfall: 480, idle: 4_100, scaleChanges: 2),
+            shadowReplicas: 6, shadowReady: 6, summary: "tide 120/900 vs actual 480/4100")
+        _ = try await autoscalers.patchStatus("checkout", patch: ["status": try JSONValue(encoding: status)])
+        let port = harness.tide.metricsPort ?? 0
+        func scrape() async throws -> String {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5))
+            return String(buffer: try await response.body.collect(upTo: 1 << 22))
+        }
+        let labels = #"{namespace="\#(harness.namespace)",name="checkout"}"#
+        var exposition = ""
+        let served = await eventually {
+            exposition = try await scrape()
+            return exposition.contains("tide_observed_target_idle_replica_seconds\(labels) 4100")
+        }
+        #expect(served, "\(exposition)")
+        for line in [
+            "tide_desired_replicas\(labels) 6", "tide_observed_shadow_replicas\(labels) 6", "tide_observed_tide_shortfall_replica_seconds\(labels) 120",
+            "tide_observed_tide_idle_replica_seconds\(labels) 900", "tide_observed_target_shortfall_replica_seconds\(labels) 480",
+        ] {
+            #expect(exposition.contains(line), "\(line)")
+        }
+        try await autoscalers.delete("checkout")
+        let gone = await eventually { !(try await scrape()).contains(labels) }
+        await harness.stop()
+        #expect(gone)
     }
 }

@@ -152,7 +152,7 @@ struct SecureMetricsTests {
     @Test("--metrics-secure=false serves /metrics over plain HTTP to anyone; a certificate path with it is refused")
     func plainWhenAsked() async throws {
         let registry = PrometheusCollectorRegistry()
-        registry.makeGauge(name: "tide_plain_probe", labels: []).set(Int64(1))
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "tide", subsystem: "", metricName: "plain_probe", unitName: "", helpText: "a probe"), labels: []).set(Int64(1))
         let bound = PortBox()
         let server = MetricsServer(host: "127.0.0.1", port: 0, registry: registry, security: .plain, onBound: { bound.store($0) })
         let task = Task { try await server.run() }
