@@ -177,7 +177,13 @@ let package = Package(
             swiftSettings: essentials
         ),
         // What `kubectl tide` shows (list, why, report), apart from the executable.
-        .target(name: "TideCLI", dependencies: ["KubeAPI", "KubeClient", "TideAPI", "TideScaler"], swiftSettings: essentials),
+        .target(
+            name: "TideCLI",
+            dependencies: [
+                "KubeAPI", "KubeClient", "TideAPI", "TideScaler",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
+            ], swiftSettings: essentials),
         .executableTarget(
             name: "kubectl-tide",
             dependencies: [
@@ -243,7 +249,7 @@ let package = Package(
         .executableTarget(
             name: "tide-operator",
             dependencies: [
-                "KubeClient", "KubeProbes", "KubeRuntime", "StructuredLogging", "TideOperator", "TideMetricsAdapter", "HelloService",
+                "KubeClient", "KubeProbes", "KubeRuntime", "StructuredLogging", "TideOperator", "TideMetricsAdapter", "HelloService", "TideCLI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

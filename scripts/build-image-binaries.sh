@@ -22,8 +22,8 @@ while [ $# -gt 0 ]; do
 done
 binaries=(tide-operator tide-scaler)
 # Names the operator's binary answers to, and a word its --help must show.
-linked=(tide-metrics-adapter hello-service)
-help_word() { case "$1" in tide-metrics-adapter) echo external.metrics.k8s.io ;; hello-service) echo greeting ;; esac; }
+linked=(tide-metrics-adapter hello-service kubectl-tide)
+help_word() { case "$1" in tide-metrics-adapter) echo external.metrics.k8s.io ;; hello-service) echo greeting ;; kubectl-tide) echo autoscaler ;; esac; }
 
 # In release, the scaler (a short Job that waits on the network) is built for size:
 # -Osize, whole-program link-time optimisation (drops code no call reaches across

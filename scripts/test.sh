@@ -31,6 +31,8 @@ trap 'scripts/envtest.sh down "$work/envtest" >/dev/null 2>&1 || true; rm -rf "$
 
 # The image's build step, run as the Dockerfile runs it (debug here, to reuse the build).
 scripts/build-image-binaries.sh "$work/image" --configuration debug
+# Tests that run a command as the image ships it (kubectl-tide, linked to the operator's binary).
+export TIDE_IMAGE_BINARIES="$work/image"
 
 # The real-cluster tier: upstream kube-apiserver, etcd and kube-controller-manager,
 # started once for the whole run and stopped (by PID) on exit. Without the binaries

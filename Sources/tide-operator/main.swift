@@ -11,10 +11,11 @@ import StructuredLogging
 import HelloService
 import Logging
 import TideMetricsAdapter
+import TideCLI
 import TideOperator
 
-/// The operator's binary, also run as `tide-metrics-adapter` and `hello-service` (the
-/// image links those names to it): one binary for the three servers keeps the image
+/// The operator's binary, also run as `tide-metrics-adapter`, `hello-service` and
+/// `kubectl-tide` (the image links those names to it): one binary for the three servers keeps the image
 /// small, as they share nearly all their code (NIO, TLS, the HTTP server, logging).
 @main
 enum TideOperatorMain {
@@ -22,6 +23,7 @@ enum TideOperatorMain {
         switch CommandLine.arguments.first.map({ FilePaths.lastComponent($0) }) {
         case "tide-metrics-adapter": await MetricsAdapterCommand.main()
         case "hello-service": await HelloServiceCommand.main()
+        case "kubectl-tide": await KubectlTideCommand.main()
         default: await TideOperatorCommand.main()
         }
     }

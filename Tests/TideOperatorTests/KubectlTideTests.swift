@@ -61,6 +61,11 @@ struct KubectlTideTests {
         #expect(lines.first?.hasPrefix("KIND") == true && lines.first?.contains("HEALTH") == true, "\(list.output)")
         #expect(lines.contains { $0.contains("Application") && $0.contains("cart") && $0.contains("Deployment/cart") && $0.contains("18.5") && $0.contains("OK") })
         #expect(lines.contains { $0.contains("Autoscaler") && $0.contains("checkout") && $0.contains("CronJob (observe)") && $0.contains("waiting for the first decision") })
+        // The image runs it from the operator's binary, linked as kubectl-tide: the same answer.
+        if let image = ProcessInfo.processInfo.environment["TIDE_IMAGE_BINARIES"] {
+            let fromImage = try await runProcess("\(image)/kubectl-tide", ["list", "--kubeconfig", kubeconfig.path, "-n", "shop"])
+            #expect(fromImage.status == 0 && fromImage.output == list.output, "\(fromImage.errors)")
+        }
         let json = try await runProcess(binary, ["list", "-A", "-o", "json", "--kubeconfig", kubeconfig.path])
         let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]]
         #expect(rows?.map { $0["name"] ?? "" }.sorted() == ["cart", "checkout"] && rows?.allSatisfy { $0["namespace"] == "shop" } == true, "\(json.output)")
