@@ -11,6 +11,10 @@
 # --- build -------------------------------------------------------------------
 # The same Swift release the tests run with (some dependencies need tools 6.2+).
 FROM swift:6.3-bookworm AS build
+# libyaml reads kubeconfigs (the build links Debian's).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libyaml-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
 COPY Sources ./Sources
@@ -24,9 +28,9 @@ RUN scripts/build-image-binaries.sh /out --configuration release --static
 # --- runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim
 # The statically linked Swift runtime still needs the C++ runtime, zlib and CA certificates
-# (TLS to the API server and to Prometheus is verified).
+# (TLS to the API server and to Prometheus is verified); libyaml reads kubeconfigs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libstdc++6 zlib1g tzdata \
+ && apt-get install -y --no-install-recommends ca-certificates libstdc++6 zlib1g tzdata libyaml-0-2 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /out/ /usr/local/bin/
 # A numeric non-root user, so runAsNonRoot can verify it.

@@ -60,10 +60,11 @@ let package = Package(
             name: "KubeAPI",
             swiftSettings: essentials
         ),
+        .systemLibrary(name: "CLibYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(
             name: "KubeClient",
             dependencies: [
-                "KubeAPI",
+                "KubeAPI", "CLibYAML",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -182,16 +183,11 @@ let package = Package(
             dependencies: [
                 "KubeAPI", "KubeClient", "TideAPI", "TideScaler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ], swiftSettings: essentials),
         .executableTarget(
             name: "kubectl-tide",
-            dependencies: [
-                "KubeAPI", "KubeClient", "TideAPI", "TideCLI", "TideScaler",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
-            ],
-            swiftSettings: strict
+            dependencies: ["TideCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: essentials
         ),
         .target(
             name: "HelloService",
@@ -374,7 +370,9 @@ let package = Package(
             name: "TideOperatorTests",
             dependencies: ["TideTestSupport", 
                 "KubeAPI", "KubeClient", "KubeRuntime", "KubeSupport", "LocalKube", "TideAPI", "TideOperator", "TideScaler",
-                "TideMetricsAdapter", "KubeAPIExtensions", "TideSimulation",
+                "TideMetricsAdapter", "KubeAPIExtensions", "TideSimulation", "KubeProbes",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

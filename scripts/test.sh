@@ -14,6 +14,8 @@ command -v kubectl >/dev/null || need+=(kubernetes-client)
 command -v openssl >/dev/null || need+=(openssl)
 command -v curl >/dev/null || need+=(curl)
 command -v xz >/dev/null || need+=(xz-utils)
+# Kubeconfigs are read with libyaml (a system library the build links).
+[ -f /usr/include/yaml.h ] || need+=(libyaml-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"

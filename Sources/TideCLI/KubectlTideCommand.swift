@@ -1,10 +1,18 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import KubeAPI
 import KubeClient
 import TideAPI
 import TideScaler
-import Yams
 
 /// `kubectl tide`: kubectl finds the executable `kubectl-tide` on PATH as the plugin
 /// `tide`. A command of this library so the image's one binary can run it too.
@@ -63,9 +71,15 @@ func withClient(_ connection: CLIConnection, _ body: (TideCLI, String) async thr
     }
 }
 
+/// Writes `text` to standard error.
+func standardError(_ text: String) {
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
 func fail(_ line: String) -> Never {
-    FileHandle.standardError.write(Data("error: \(line)\n".utf8))
-    Foundation.exit(1)
+    standardError("error: \(line)\n")
+    exit(1)
 }
 
 enum CLIOutput: String, ExpressibleByArgument {
@@ -93,10 +107,10 @@ struct ListCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 print(String(decoding: try encoder.encode(rows), as: UTF8.self))
             case .yaml:
-                print(try YAMLEncoder().encode(rows), terminator: "")
+                print(YAMLText.render(try JSONValue(encoding: rows)), terminator: "")
             case .table:
                 if rows.isEmpty {
-                    FileHandle.standardError.write(Data("No scaled Applications or Autoscalers found in \(allNamespaces ? "any namespace" : "\(namespace) namespace").\n".utf8))
+                    standardError("No scaled Applications or Autoscalers found in \(allNamespaces ? "any namespace" : "\(namespace) namespace").\n")
                     return
                 }
                 let header = (allNamespaces ? ["NAMESPACE"] : []) + ["KIND", "NAME", "TARGET", "MODE", "REPLICAS", "DESIRED", "METRIC", "HEALTH"]

@@ -1,3 +1,4 @@
+import ArgumentParser
 import TideCLI
 
 /// `kubectl tide`: kubectl finds this executable on PATH as the plugin `tide`.

@@ -22,6 +22,7 @@ private func reference(_ text: String) throws -> JSONValue {
         case .sequence(let sequence):
             return .array(sequence.map(convert))
         case .alias:
+            // Yams' compose resolves aliases to their anchored node; none reach here.
             return .null
         }
     }
@@ -55,6 +56,104 @@ struct KubeConfigYAMLTests {
               user:
                 client-certificate-data: LS0tLS1CRUdJTg==
                 client-key-data: LS0tLS1CRUdJTg==
+            """),
+            ("gcloud (GKE)", """
+            apiVersion: v1
+            clusters:
+            - cluster:
+                certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t
+                server: https://34.118.10.20
+              name: gke_shop-prod_europe-west1_main
+            contexts:
+            - context:
+                cluster: gke_shop-prod_europe-west1_main
+                user: gke_shop-prod_europe-west1_main
+              name: gke_shop-prod_europe-west1_main
+            current-context: gke_shop-prod_europe-west1_main
+            kind: Config
+            preferences: {}
+            users:
+            - name: gke_shop-prod_europe-west1_main
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  command: gke-gcloud-auth-plugin
+                  installHint: Install gke-gcloud-auth-plugin for use with kubectl by following
+                    https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl#install_plugin
+                  provideClusterInfo: true
+            """),
+            ("aws eks update-kubeconfig", """
+            apiVersion: v1
+            clusters:
+            - cluster:
+                certificate-authority-data: LS0tLS1CRUdJTg==
+                server: https://0123456789ABCDEF.gr7.eu-west-1.eks.amazonaws.com
+              name: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+            contexts:
+            - context:
+                cluster: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+                user: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+              name: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+            current-context: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+            kind: Config
+            preferences: {}
+            users:
+            - name: arn:aws:eks:eu-west-1:111122223333:cluster/shop
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  args:
+                  - --region
+                  - eu-west-1
+                  - eks
+                  - get-token
+                  - --cluster-name
+                  - shop
+                  - --output
+                  - json
+                  command: aws
+                  env:
+                  - name: AWS_PROFILE
+                    value: prod
+                  interactiveMode: IfAvailable
+                  provideClusterInfo: false
+            """),
+            ("az aks get-credentials with kubelogin", """
+            apiVersion: v1
+            clusters:
+            - cluster:
+                certificate-authority-data: LS0tLS1CRUdJTg==
+                server: https://shop-dns-12345678.hcp.westeurope.azmk8s.io:443
+              name: shop
+            contexts:
+            - context:
+                cluster: shop
+                user: clusterUser_rg_shop
+              name: shop
+            current-context: shop
+            kind: Config
+            preferences: {}
+            users:
+            - name: clusterUser_rg_shop
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  args:
+                  - get-token
+                  - --environment
+                  - AzurePublicCloud
+                  - --server-id
+                  - 6dae42f8-4368-4678-94ff-3960e28e3630
+                  - --login
+                  - devicecode
+                  command: kubelogin
+                  env: null
+                  installHint: |2
+
+                    kubelogin is not installed which is required to connect to AAD enabled cluster.
+
+                    To learn more, please go to https://aka.ms/aks/kubelogin
+                  provideClusterInfo: false
             """),
             ("exec plugin with args and env", """
             users:
@@ -159,21 +258,66 @@ struct KubeConfigYAMLTests {
         #expect(value["users"] == .array([.object(["name": .string("u1"), "user": .object(["token": .string("té")])])]))
     }
 
+    @Test("anchors, aliases, the merge key and tags read as YAML means them, through the whole loader")
+    func anchorsAndTags() throws {
+        let text = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: prod
+              cluster: &prod
+                server: https://10.0.0.1:6443
+                certificate-authority-data: LS0tLS1CRUdJTg==
+            - name: prod-direct
+              cluster:
+                <<: *prod
+                server: https://10.0.0.2:6443
+            users:
+            - name: robot
+              user: {token: !!str 12345}
+            contexts:
+            - name: a
+              context: &ctx {cluster: prod, user: robot, namespace: shop}
+            - name: b
+              context:
+                <<: [*ctx, {namespace: ignored, extension: x}]
+                cluster: prod-direct
+            current-context: b
+            """
+        let value = try KubeConfigYAML.parse(text)
+        let clusters = value["clusters"]?.arrayValue ?? []
+        #expect(clusters.count == 2)
+        #expect(clusters[1]["cluster"] == .object([
+            "server": .string("https://10.0.0.2:6443"), "certificate-authority-data": .string("LS0tLS1CRUdJTg=="),
+        ]), "a merge key brings the anchored members; the mapping's own win")
+        #expect(value.value(atPath: ["users"])?.arrayValue?.first?.value(atPath: ["user", "token"]) == .string("12345"), "a tag is read as the text it tags")
+        let second = value["contexts"]?.arrayValue?[1]["context"]
+        #expect(second == .object([
+            "cluster": .string("prod-direct"), "user": .string("robot"), "namespace": .string("shop"), "extension": .string("x"),
+        ]), "the first mapping of a merged list wins over later ones")
+        let file = try KubeConfigFile.parse(text)
+        #expect(file.currentContext == "b")
+        #expect(file.contexts.last?.context.cluster == "prod-direct")
+        #expect(file.contexts.last?.context.namespace == "shop")
+        #expect(file.clusters.last?.cluster.server == "https://10.0.0.2:6443")
+        #expect(file.users.first.map { "\($0.user.token ?? "")" } == "12345")
+    }
+
     /// What the reader refuses says which line and why, and never repeats the text.
     @Test(
-        "refuses what it does not read, naming the line",
+        "refuses what is not one well-formed document, naming the line",
         arguments: [
-            ("anchor", "a: &x secret-value\nb: *x\n", 1, "anchors and aliases"),
-            ("tag", "a: !!str secret-value\n", 1, "tags are not supported"),
             ("two documents", "a: secret-value\n---\nb: 2\n", 2, "one YAML document"),
-            ("text after the end", "a: secret-value\n...\nb: 2\n", 3, "after its end"),
-            ("tab indentation", "a:\n\tb: secret-value\n", 2, "tabs"),
+            ("text after the end", "a: secret-value\n...\nb: 2\n", 3, "expected <document start>"),
+            ("tab indentation", "a:\n\tb: secret-value\n", 2, "cannot start any token"),
             ("duplicate key", "a: 1\nb: secret-value\na: 3\n", 3, "appears twice"),
-            ("unclosed flow", "users:\n- name: u\n  user: {token: secret-value\n", 3, "not closed"),
-            ("unclosed quote", "token: \"secret-value\n", 1, "not closed"),
-            ("bad escape", "token: \"secret-value\\q\"\n", 1, "not a YAML escape"),
-            ("deeper after a value", "a: b\n  c: secret-value\n", 2, "indented deeper"),
-            ("not a mapping entry", "a: b\nsecret-value\n", 2, "expected `key: value`"),
+            ("unclosed flow", "users:\n- name: u\n  user: {token: secret-value\n", 4, "flow mapping"),
+            ("unclosed quote", "token: \"secret-value\n", 2, "quoted scalar"),
+            ("bad escape", "token: \"secret-value\\q\"\n", 1, "escape"),
+            ("deeper after a value", "a: b\n  c: secret-value\n", 2, "mapping values are not allowed"),
+            ("not a mapping entry", "a: b\nsecret-value\n", 3, "could not find expected ':'"),
+            ("alias before its anchor", "a: *x\nb: &x secret-value\n", 1, "names no anchor"),
+            ("a mapping as a key", "? {a: b}\n: secret-value\n", 1, "key must be a scalar"),
         ])
     func refuses(name: String, text: String, line: Int, reason: String) {
         #expect {

@@ -7,6 +7,7 @@ import Logging
 import TideAPI
 import TideTestSupport
 import Testing
+import Yams
 
 @Suite("kubectl tide")
 struct KubectlTideTests {
@@ -69,6 +70,10 @@ struct KubectlTideTests {
         let json = try await runProcess(binary, ["list", "-A", "-o", "json", "--kubeconfig", kubeconfig.path])
         let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]]
         #expect(rows?.map { $0["name"] ?? "" }.sorted() == ["cart", "checkout"] && rows?.allSatisfy { $0["namespace"] == "shop" } == true, "\(json.output)")
+        // -o yaml says the same as -o json, as a YAML parser reads it.
+        let yaml = try await runProcess(binary, ["list", "-A", "-o", "yaml", "--kubeconfig", kubeconfig.path])
+        let fromYAML = try Yams.load(yaml: yaml.output) as? [[String: String]]
+        #expect(fromYAML != nil && fromYAML == rows, "\(yaml.output)")
 
         let why = try await run(["why", "cart"])
         #expect(why.status == 0, "\(why.errors)")
