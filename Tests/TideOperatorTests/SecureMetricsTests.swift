@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeAPIExtensions
+import KubeCertificates
 import KubeClient
 import KubeProbes
 import LocalKube
@@ -147,6 +148,41 @@ struct SecureMetricsTests {
         try await Task.sleep(for: .milliseconds(400))
         #expect(await authorizer.verdict(authorization: "Bearer good").status == 503, "and then is asked again")
         #expect(!"\(authorizer)".contains("good"))
+    }
+
+    @Test("the metrics certificate: changed files are served, a broken pair keeps the old one; a self-signed one is minted again at two thirds of its lifetime")
+    func servedCertificate() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tide-metrics-certs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificate = directory.appendingPathComponent("tls.crt"), key = directory.appendingPathComponent("tls.key")
+        let authority = try CertificateAuthority(commonName: "metrics-ca")
+        func write(_ identity: CertificateAuthority.Identity) throws {
+            try identity.certificatePEM.write(to: certificate, atomically: true, encoding: .utf8)
+            try identity.keyPEM.write(to: key, atomically: true, encoding: .utf8)
+        }
+        let first = try authority.issueServerCertificate(commonName: "tide-operator-metrics", dnsNames: ["localhost"])
+        try write(first)
+        let served = try ServedCertificate(source: .files(certificate: certificate.path, key: key.path))
+        #expect(try served.refresh() == nil, "unchanged files: nothing to do")
+        let second = try authority.issueServerCertificate(commonName: "tide-operator-metrics", dnsNames: ["localhost"])
+        try write(second)
+        #expect(try served.refresh()?.contains("reloaded") == true)
+        #expect(served.pair.certificateChainPEM == second.certificatePEM)
+        try "half written".write(to: key, atomically: true, encoding: .utf8)
+        #expect(throws: ServedCertificate.Failure.unusable("the key file holds no PEM private key")) { try served.refresh() }
+        #expect(served.pair.certificateChainPEM == second.certificatePEM, "a broken pair leaves the served one")
+        #expect(throws: ServedCertificate.Failure.unreadable(path: "/nonexistent/tls.crt")) {
+            _ = try ServedCertificate(source: .files(certificate: "/nonexistent/tls.crt", key: key.path))
+        }
+
+        let start = Date()
+        let minted = try ServedCertificate(source: .selfSigned(commonName: "tide-operator-metrics", names: ["localhost", "127.0.0.1"], lifetime: 3_000), now: start)
+        let expiry = try #require(minted.notValidAfter)
+        #expect(abs(expiry - start.addingTimeInterval(3_000).timeIntervalSince1970) < 2)
+        #expect(try minted.refresh(now: start.addingTimeInterval(1_000)) == nil)
+        #expect(try minted.refresh(now: start.addingTimeInterval(2_001))?.contains("minted") == true)
+        #expect(minted.since == start.addingTimeInterval(2_001))
     }
 
     @Test("--metrics-secure=false serves /metrics over plain HTTP to anyone; a certificate path with it is refused")
