@@ -139,7 +139,7 @@ let package = Package(
         .target(
             name: "TideMetricsAdapter",
             dependencies: [
-                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "KubeProbes", "StructuredLogging", "TideAPI", "TideScaler",
+                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "KubeProbes", "KubeSupport", "StructuredLogging", "TideAPI", "TideScaler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

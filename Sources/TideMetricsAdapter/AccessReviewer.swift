@@ -8,13 +8,16 @@ import KubeAPIExtensions
 import KubeClient
 import KubeProbes
 
-/// Whether a user may read an external metric, asked of the API server with a
+/// Whether a user may read a metric, asked of the API server with a
 /// SubjectAccessReview, the answer kept for a short time.
 ///
-/// The question is the one kube-apiserver itself would ask for the request:
-/// verb `list` on resource `<metric name>` in group `external.metrics.k8s.io`
-/// (the HPA controller's role grants exactly that). An answer the server could not
-/// give (an error) is not kept.
+/// The question is the one kube-apiserver itself would ask for the request: for an
+/// external metric, verb `list` on resource `<metric name>` in group
+/// `external.metrics.k8s.io`; for a custom metric, verb `get` (one object) or `list`
+/// (`*`) on resource `<resource>` with subresource `<metric>` in group
+/// `custom.metrics.k8s.io`, which an RBAC rule names `applications.tide.dev/<metric>`.
+/// The HPA controller's role grants both. An answer the server could not give (an
+/// error) is not kept.
 public actor AccessReviewer {
     public struct Decision: Sendable, Hashable {
         public var allowed: Bool
@@ -24,8 +27,7 @@ public actor AccessReviewer {
 
     struct Key: Hashable {
         var user: UserInfo
-        var namespace: String
-        var metric: String
+        var attributes: SubjectAccessReview.ResourceAttributes
     }
 
     let review: @Sendable (SubjectAccessReview) async throws -> SubjectAccessReview
@@ -46,14 +48,18 @@ public actor AccessReviewer {
         self.answers = ExpiringCache(ttl: ttl, capacity: capacity)
     }
 
-    /// Whether `user` may read `metric` in `namespace`.
+    /// Whether `user` may list external metric `metric` in `namespace`.
     public func decide(_ user: UserInfo, namespace: String, metric: String) async throws -> Decision {
-        let key = Key(user: user, namespace: namespace, metric: metric)
+        try await decide(user, .init(namespace: namespace, verb: "list", group: ExternalMetricsAPI.group, version: ExternalMetricsAPI.version, resource: metric))
+    }
+
+    /// Whether `user` may do what `attributes` say.
+    public func decide(_ user: UserInfo, _ attributes: SubjectAccessReview.ResourceAttributes) async throws -> Decision {
+        let key = Key(user: user, attributes: attributes)
         if let decision = answers.value(for: key) { return decision }
         let asked = try await review(SubjectAccessReview(spec: .init(
             user: user.name, groups: user.groups.isEmpty ? nil : user.groups, extra: user.extra.isEmpty ? nil : user.extra,
-            resourceAttributes: .init(
-                namespace: namespace, verb: "list", group: ExternalMetricsAPI.group, version: ExternalMetricsAPI.version, resource: metric))))
+            resourceAttributes: attributes)))
         let decision = Decision(allowed: asked.status?.allowed ?? false, reason: asked.status?.reason)
         answers.keep(decision, for: key)
         return decision

@@ -7,6 +7,7 @@ import KubeAPI
 import KubeAPIExtensions
 import KubeClient
 import KubeProbes
+import KubeSupport
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -34,6 +35,10 @@ public struct MetricsAdapter: Sendable {
         public var serviceNamespace = "tide-system"
         /// The APIService to publish a minted certificate's CA to; `nil` publishes nothing.
         public var apiService: String? = "v1beta1.external.metrics.k8s.io"
+        /// The `custom.metrics.k8s.io` APIServices, published to when they name this
+        /// adapter's Service; one another server (prometheus-adapter) holds is left to it,
+        /// with a warning and an Event on it.
+        public var customAPIServices: [String] = ["v1beta2.custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"]
         /// Extra names and addresses for a minted certificate (tests dial an address).
         public var extraNames: [String] = []
         public var extraAddresses: [[UInt8]] = []
@@ -80,6 +85,17 @@ public struct MetricsAdapter: Sendable {
             minter.extraAddresses = options.extraAddresses
             minter.lifetime = options.certificateLifetime
             minter.apiService = options.apiService
+            minter.optionalAPIServices = options.customAPIServices
+            let events = EventRecorder(client: client, controller: "tide.dev/metrics-adapter", instance: options.serviceName, logger: logger)
+            let logger = self.logger
+            minter.onSkipped = { name, error in
+                logger.warning(
+                    "not serving \(name) through the aggregator; custom metrics are served only to direct clients",
+                    metadata: ["apiService": "\(name)", "why": "\(error)"])
+                guard case ServingCertificate.Failure.heldByAnother = error else { return }
+                let regarding = ObjectReference(apiVersion: "apiregistration.k8s.io/v1", kind: "APIService", name: name)
+                Task { await events.record(regarding: regarding, type: "Warning", reason: "HeldByAnotherServer", action: "Publish", note: "\(error)") }
+            }
             let minted = try await minter.mint(client: client, previousCA: nil)
             if let apiService = options.apiService {
                 logger.info("published the serving certificate's CA", metadata: ["apiService": "\(apiService)"])
@@ -96,10 +112,12 @@ public struct MetricsAdapter: Sendable {
 
         let registry = PrometheusCollectorRegistry()
         let requests = RequestMetrics(registry: registry)
-        let api = ExternalMetricsAPI(backend: .cluster(client, reviewer: AccessReviewer(client: client)), cacheTTL: options.cacheTTL)
+        let reviewer = AccessReviewer(client: client)
+        let api = ExternalMetricsAPI(backend: .cluster(client, reviewer: reviewer), cacheTTL: options.cacheTTL)
+        let custom = CustomMetricsAPI(backend: .cluster(client, reviewer: reviewer), cacheTTL: options.cacheTTL)
         let ready = ReadyFlag()
         let server = MetricsAdapterServer(
-            host: options.host, port: options.port, material: material, api: api,
+            host: options.host, port: options.port, material: material, api: api, custom: custom,
             onRequest: { kind, status, seconds in requests.record(kind: kind, status: status, seconds: seconds) },
             onBound: { port in
                 ready.set()

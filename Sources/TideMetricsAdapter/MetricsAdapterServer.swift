@@ -27,7 +27,7 @@ public struct AdapterRequestContext: RequestContext {
 
 /// The adapter's HTTPS server: TLS with the serving certificate, client certificates
 /// verified against the front-proxy CA when presented, request-header authentication,
-/// then ``ExternalMetricsAPI``. `/healthz`, `/livez` and `/readyz` answer without
+/// then ``ExternalMetricsAPI`` and ``CustomMetricsAPI``. `/healthz`, `/livez` and `/readyz` answer without
 /// authentication (the kubelet probes them without a certificate).
 ///
 /// A client that presents no certificate gets `401` and a Status, nothing else; one
@@ -49,14 +49,14 @@ public struct MetricsAdapterServer: ServiceLifecycle.Service {
     ///   - onRequest: called after each answered request with its path's kind
     ///     (`discovery`, `metric`, `probe`, `other`), status and seconds taken.
     public init(
-        host: String, port: Int, material: TLSMaterial, api: ExternalMetricsAPI,
+        host: String, port: Int, material: TLSMaterial, api: ExternalMetricsAPI, custom: CustomMetricsAPI? = nil,
         onRequest: @escaping @Sendable (String, Int, Double) -> Void = { _, _, _ in },
         onBound: @escaping @Sendable (Int) -> Void = { _ in }, logger: Logger = Logger(label: "tide.metrics-adapter")
     ) {
         self.host = host
         self.port = port
         self.material = material
-        self.responder = AdapterResponder(api: api, material: material, onRequest: onRequest, logger: logger)
+        self.responder = AdapterResponder(api: api, custom: custom, material: material, onRequest: onRequest, logger: logger)
         self.onBound = onBound
         self.logger = logger
     }
@@ -82,6 +82,7 @@ struct AdapterResponder: HTTPResponder {
     typealias Context = AdapterRequestContext
 
     let api: ExternalMetricsAPI
+    let custom: CustomMetricsAPI?
     let material: TLSMaterial
     let onRequest: @Sendable (String, Int, Double) -> Void
     let logger: Logger
@@ -121,6 +122,9 @@ struct AdapterResponder: HTTPResponder {
             return .failure(401, "Unauthorized", "Unauthorized: \(failure)")
         }
         let query = PercentDecoding.query(request.uri.query ?? "")
+        if let custom, CustomMetricsAPI.serves(path) {
+            return await custom.respond(method: request.method.rawValue, path: path, query: query, user: user)
+        }
         return await api.respond(method: request.method.rawValue, path: path, query: query, user: user)
     }
 
@@ -130,7 +134,10 @@ struct AdapterResponder: HTTPResponder {
         case "/apis/\(ExternalMetricsAPI.group)", "/apis/\(ExternalMetricsAPI.group)/", "/apis/\(ExternalMetricsAPI.groupVersion)",
             "/apis/\(ExternalMetricsAPI.groupVersion)/":
             return "discovery"
-        default: return path.hasPrefix("/apis/\(ExternalMetricsAPI.groupVersion)/namespaces/") ? "metric" : "other"
+        default:
+            if CustomMetricsAPI.isDiscovery(path) { return "discovery" }
+            if CustomMetricsAPI.serves(path), path.contains("/namespaces/") { return "metric" }
+            return path.hasPrefix("/apis/\(ExternalMetricsAPI.groupVersion)/namespaces/") ? "metric" : "other"
         }
     }
 

@@ -61,6 +61,11 @@ public enum ServingCertificate {
         public var lifetime: TimeInterval = 30 * 86_400
         /// The APIService whose `caBundle` follows the minted CA; `nil` publishes nothing.
         public var apiService: String?
+        /// APIServices that get the CA too when they name this adapter's Service (the
+        /// `custom.metrics.k8s.io` ones); one that another server holds, or that does
+        /// not exist, is passed to `onSkipped` and left as it is.
+        public var optionalAPIServices: [String] = []
+        public var onSkipped: @Sendable (String, any Error) -> Void = { _, _ in }
 
         public init(service: String, namespace: String) {
             self.service = service
@@ -76,6 +81,13 @@ public enum ServingCertificate {
             if let apiService {
                 let bundle = ([minted.caPEM] + (previousCA.map { [$0] } ?? [])).map { $0.trimmingWhitespace() + "\n" }.joined()
                 try await ServingCertificate.publish(caPEM: bundle, apiService: apiService, namespace: namespace, service: service, client: client)
+                for optional in optionalAPIServices {
+                    do {
+                        try await ServingCertificate.publish(caPEM: bundle, apiService: optional, namespace: namespace, service: service, client: client)
+                    } catch {
+                        onSkipped(optional, error)
+                    }
+                }
             }
             return minted
         }
