@@ -50,10 +50,29 @@ public struct HorizontalPodAutoscaler: NamespacedObject, HasStatusSubresource, H
     public struct MetricSpec: Sendable, Hashable, Codable {
         public var type: String
         public var external: ExternalMetricSource?
+        public var object: ObjectMetricSource?
 
         public init(external: ExternalMetricSource) {
             self.type = "External"
             self.external = external
+        }
+
+        public init(object: ObjectMetricSource) {
+            self.type = "Object"
+            self.object = object
+        }
+    }
+
+    /// A metric describing one object, read from `custom.metrics.k8s.io`.
+    public struct ObjectMetricSource: Sendable, Hashable, Codable {
+        public var describedObject: CrossVersionObjectReference
+        public var metric: MetricIdentifier
+        public var target: MetricTarget
+
+        public init(describedObject: CrossVersionObjectReference, metric: MetricIdentifier, target: MetricTarget) {
+            self.describedObject = describedObject
+            self.metric = metric
+            self.target = target
         }
     }
 

@@ -103,6 +103,8 @@ public struct Scaling: Sendable, Hashable, Codable {
     /// algorithm) or `Predictive` (scales up ahead of a rising metric by the measured
     /// pod start time, and down once lower demand has held for a few pod starts).
     public var strategy: ScalingStrategy?
+    /// Mode HPA: how the HorizontalPodAutoscaler reads the metrics.
+    public var hpa: HPASettings?
 
     public init(
         minReplicas: Int32? = nil, maxReplicas: Int32, schedule: String? = nil, mode: ScalingMode? = nil,
@@ -127,6 +129,9 @@ public struct Scaling: Sendable, Hashable, Codable {
         self.paused = paused
         self.strategy = strategy
     }
+
+    /// The metric type the HorizontalPodAutoscaler of mode HPA uses (External unless set).
+    public var hpaMetricType: HPAMetricType { hpa?.metricType ?? .external }
 
     /// Every metric the Application scales on: `metrics`, or the single
     /// `prometheus` + `target` form as one metric named `prometheus`. Empty only for
@@ -246,6 +251,24 @@ public enum ScalingMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// No Tide scaler: a native HorizontalPodAutoscaler scales the Deployment on the
     /// metrics `tide-metrics-adapter` serves as `external.metrics.k8s.io`.
     case hpa = "HPA"
+}
+
+/// Mode HPA's settings.
+public struct HPASettings: Sendable, Hashable, Codable {
+    public var metricType: HPAMetricType?
+
+    public init(metricType: HPAMetricType? = nil) {
+        self.metricType = metricType
+    }
+}
+
+/// How the HorizontalPodAutoscaler of mode HPA asks for a metric.
+public enum HPAMetricType: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `type: External`, through `external.metrics.k8s.io` (`<application>-<metric>`).
+    case external = "External"
+    /// `type: Object` describing the Application, through `custom.metrics.k8s.io`: for
+    /// clusters where another server (KEDA) holds `external.metrics.k8s.io`.
+    case object = "Object"
 }
 
 /// How the scaler turns metrics into a replica count.

@@ -141,6 +141,9 @@ extension Scaling {
                 add("tolerance", "is cluster-wide in mode HPA (kube-controller-manager --horizontal-pod-autoscaler-tolerance); leave it at \(Defaults.tolerance)")
             }
         }
+        if hpa != nil, mode != .hpa {
+            add("hpa", "applies to mode HPA only")
+        }
         if onMetricUnavailable == .fallback, fallback == nil {
             add("fallback", "is required when onMetricUnavailable is Fallback")
         }

@@ -126,8 +126,10 @@ public enum Children {
     }
 
     /// Mode HPA: an `autoscaling/v2` HorizontalPodAutoscaler for the Deployment, one
-    /// External metric per Application metric (`PerReplica` → `AverageValue`,
-    /// `Total` → `Value`), the Application's bounds and `behavior`.
+    /// metric per Application metric (`PerReplica` → `AverageValue`, `Total` →
+    /// `Value`): External (`<application>-<metric>`), or with `hpa.metricType: Object`
+    /// an Object metric describing the Application (`custom.metrics.k8s.io`); the
+    /// Application's bounds and `behavior`.
     public static func horizontalPodAutoscaler(for application: Application) -> HorizontalPodAutoscaler {
         let scaling = application.spec.scaling
         let metrics = (scaling?.resolvedMetrics ?? []).map { metric in
@@ -135,7 +137,14 @@ public enum Children {
             case .perReplica: .init(type: "AverageValue", averageValue: metric.target.value)
             case .total: .init(type: "Value", value: metric.target.value)
             }
-            return HorizontalPodAutoscaler.MetricSpec(external: .init(metric: .init(name: externalMetricName(metric, of: application)), target: target))
+            switch scaling?.hpaMetricType ?? .external {
+            case .external:
+                return HorizontalPodAutoscaler.MetricSpec(external: .init(metric: .init(name: externalMetricName(metric, of: application)), target: target))
+            case .object:
+                let described = HorizontalPodAutoscaler.CrossVersionObjectReference(
+                    apiVersion: Application.resource.apiVersion, kind: Application.resource.kind, name: application.name)
+                return HorizontalPodAutoscaler.MetricSpec(object: .init(describedObject: described, metric: .init(name: metric.name), target: target))
+            }
         }
         func rules(_ rules: ScalingRules?) -> HorizontalPodAutoscaler.Rules? {
             rules.map {

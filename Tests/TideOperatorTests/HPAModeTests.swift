@@ -57,6 +57,21 @@ struct HPAModeTests {
         }
     }
 
+    @Test("hpa.metricType Object: one Object metric per Application metric, describing the Application; hpa outside mode HPA is refused")
+    func objectMetrics() throws {
+        var spec = hpaSpec()
+        spec.scaling?.hpa = HPASettings(metricType: .object)
+        let hpa = try #require(try Children.desired(for: application(spec: spec), settings: settings, serviceMonitors: false).last).body
+        let described: JSONValue = ["apiVersion": "tide.dev/v1alpha1", "kind": "Application", "name": "hello"]
+        #expect(hpa.value(atPath: ["spec", "metrics"]) == [
+            ["type": "Object", "object": ["describedObject": described, "metric": ["name": "rps"], "target": ["type": "AverageValue", "averageValue": "5"]]],
+            ["type": "Object", "object": ["describedObject": described, "metric": ["name": "queue"], "target": ["type": "Value", "value": "500m"]]],
+        ])
+        #expect(spec.withDefaults.validate().isEmpty)
+        spec.scaling?.mode = .cronJob
+        #expect(spec.withDefaults.validate().map(\.description).contains { $0.hasPrefix("spec.scaling.hpa: applies to mode HPA only") })
+    }
+
     @Test("paused: no HPA, so the replicas stay where they are")
     func paused() throws {
         let desired = try Children.desired(for: application(spec: hpaSpec(paused: true)), settings: settings, serviceMonitors: false)
