@@ -137,6 +137,7 @@ public struct CertificateRotation: ServiceLifecycle.Service {
             switch source {
             case .minted(let minter, _):
                 if let renewed = await renew(minter, servedCA: servedCA) { servedCA = renewed }
+                if let servedCA { await minter.publishOptional(caPEM: servedCA, client: client) }
             case .files(let certificateFile, let keyFile):
                 reload(certificateFile: certificateFile, keyFile: keyFile)
             }

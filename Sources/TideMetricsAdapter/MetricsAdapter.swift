@@ -88,11 +88,18 @@ public struct MetricsAdapter: Sendable {
             minter.optionalAPIServices = options.customAPIServices
             let events = EventRecorder(client: client, controller: "tide.dev/metrics-adapter", instance: options.serviceName, logger: logger)
             let logger = self.logger
+            let reported = Mutex<Set<String>>([])
             minter.onSkipped = { name, error in
+                // Said once per APIService, not at every look.
+                guard reported.withLock({ $0.insert(name).inserted }) else { return }
+                guard case ServingCertificate.Failure.heldByAnother = error else {
+                    logger.info(
+                        "not serving \(name) through the aggregator (apply config/custom-metrics to)", metadata: ["apiService": "\(name)", "why": "\(error)"])
+                    return
+                }
                 logger.warning(
                     "not serving \(name) through the aggregator; custom metrics are served only to direct clients",
                     metadata: ["apiService": "\(name)", "why": "\(error)"])
-                guard case ServingCertificate.Failure.heldByAnother = error else { return }
                 let regarding = ObjectReference(apiVersion: "apiregistration.k8s.io/v1", kind: "APIService", name: name)
                 Task { await events.record(regarding: regarding, type: "Warning", reason: "HeldByAnotherServer", action: "Publish", note: "\(error)") }
             }

@@ -81,15 +81,23 @@ public enum ServingCertificate {
             if let apiService {
                 let bundle = ([minted.caPEM] + (previousCA.map { [$0] } ?? [])).map { $0.trimmingWhitespace() + "\n" }.joined()
                 try await ServingCertificate.publish(caPEM: bundle, apiService: apiService, namespace: namespace, service: service, client: client)
-                for optional in optionalAPIServices {
-                    do {
-                        try await ServingCertificate.publish(caPEM: bundle, apiService: optional, namespace: namespace, service: service, client: client)
-                    } catch {
-                        onSkipped(optional, error)
-                    }
-                }
+                await publishOptional(caPEM: bundle, client: client)
             }
             return minted
+        }
+
+        /// Publishes `caPEM` into each optional APIService that names this adapter's
+        /// Service (nothing to write where it is there already); the others go to
+        /// `onSkipped`. Run at start and at every look, so APIServices applied later
+        /// are served too.
+        public func publishOptional(caPEM: String, client: KubeClient) async {
+            for optional in optionalAPIServices {
+                do {
+                    try await ServingCertificate.publish(caPEM: caPEM, apiService: optional, namespace: namespace, service: service, client: client)
+                } catch {
+                    onSkipped(optional, error)
+                }
+            }
         }
     }
 

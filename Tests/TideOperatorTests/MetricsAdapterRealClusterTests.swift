@@ -99,6 +99,9 @@ actor MetricsAdapterInstall {
         options.extraAddresses = [clusterIP.split(separator: ".").compactMap { UInt8($0) }]
         options.cacheTTL = .seconds(1)
         options.shutdownSignals = []
+        // custom.metrics.k8s.io's APIServices, applied by a later test, are published to
+        // at the next look.
+        options.checkInterval = .seconds(2)
         let adapter = MetricsAdapter(client: client, options: options, logger: Logger(label: "test-metrics-adapter"))
         let (bound, continuation) = AsyncStream<Int>.makeStream()
         let run = Task {
@@ -289,5 +292,60 @@ struct MetricsAdapterRealClusterTests {
         #expect(await eventually(timeout: .seconds(20)) { try await cronJobs.getIfPresent("shop-scaler") != nil })
         #expect(await eventually(timeout: .seconds(20)) { try await harness.condition("AbleToScale", of: "shop") == nil })
         _ = installed
+    }
+
+    @Test("custom.metrics.k8s.io through the aggregator: both APIServices Available once applied, kubectl get --raw of an Application's metric, an HPA of type Object scaling a Deployment on it")
+    func customMetrics() async throws {
+        let installed = try await MetricsAdapterInstall.shared.installed()
+        let cluster = installed.cluster
+        let admin = installed.admin
+        try await cluster.kubectl(["apply", "-k", repositoryRoot.appendingPathComponent("config/custom-metrics").path])
+        let apiServices = admin.clusterScoped(APIService.self)
+        for name in ["v1beta2.custom.metrics.k8s.io", "v1beta1.custom.metrics.k8s.io"] {
+            let available = await eventually(timeout: .seconds(90)) { try await apiServices.get(name).available?.status == "True" }
+            let condition = try await apiServices.get(name).available
+            #expect(available, "\(name): \(String(describing: condition))")
+        }
+        let namespace = try await cluster.freshNamespace("custom", admin: admin)
+        let port = try freeLoopbackPort()
+        let hello = try startHelloService(port: port)
+        defer { hello.terminate() }
+        _ = try await admin.namespaced(Application.self, in: namespace).create(metric("web", metric: "served", port: port))
+        #expect(await eventually { (try? await sendHello(port, requests: 0)) != nil })
+        try await sendHello(port, requests: 7)
+
+        let discovery = try await cluster.kubectl(["get", "--raw", "/apis/custom.metrics.k8s.io/v1beta2"])
+        #expect(discovery.contains("applications.tide.dev/served") && discovery.contains("autoscalers.tide.dev/served"), "\(discovery)")
+        let path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/\(namespace)/applications.tide.dev/web/served"
+        var served: JSONValue = .null
+        #expect(await eventually(timeout: .seconds(10)) {
+            served = try JSONDecoder().decode(JSONValue.self, from: Data(try await cluster.kubectl(["get", "--raw", path]).utf8))
+            return served["items"]?.arrayValue?.first?["value"] == "7"
+        }, "\(served)")
+        #expect(served["items"]?.arrayValue?.first?["describedObject"]?["kind"] == "Application")
+        let old = try await cluster.kubectl(["get", "--raw", "/apis/custom.metrics.k8s.io/v1beta1/namespaces/\(namespace)/applications.tide.dev/web/served"])
+        #expect(old.contains(#""metricName":"served""#), "\(old)")
+        await #expect { try await cluster.kubectl(["--as=mallory", "get", "--raw", path]) } throws: { error in
+            "\(error)".contains("Forbidden") && "\(error)".contains("mallory")
+        }
+        await #expect { try await cluster.kubectl(["get", "--raw", path + "?metricSelector=a%3Db"]) } throws: { error in
+            "\(error)".contains("metricSelector is not supported")
+        }
+
+        // An HPA of type Object, as the Kubernetes docs write it, on the Application's metric:
+        // 7 requests at 2 per replica is 4 replicas.
+        _ = try await cluster.kubectl(["create", "deployment", "worker", "--image=hello:1", "-n", namespace])
+        let hpa = HorizontalPodAutoscaler(
+            metadata: ObjectMeta(name: "worker"),
+            spec: .init(
+                scaleTargetRef: .init(apiVersion: "apps/v1", kind: "Deployment", name: "worker"), minReplicas: 1, maxReplicas: 6,
+                metrics: [.init(object: .init(
+                    describedObject: .init(apiVersion: "tide.dev/v1alpha1", kind: "Application", name: "web"), metric: .init(name: "served"),
+                    target: .init(type: "AverageValue", averageValue: "2")))]))
+        _ = try await admin.namespaced(HorizontalPodAutoscaler.self, in: namespace).create(hpa)
+        let deployments = admin.namespaced(Deployment.self, in: namespace)
+        let scaled = await eventually(timeout: .seconds(60)) { try await deployments.get("worker").spec?.replicas == 4 }
+        let replicas = try await deployments.get("worker").spec?.replicas
+        #expect(scaled, "replicas: \(String(describing: replicas))")
     }
 }

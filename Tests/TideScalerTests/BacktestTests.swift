@@ -112,7 +112,7 @@ struct BacktestTests {
         let good = try write("good.yaml", "scaleDown:\n  stabilizationWindowSeconds: 60\n  policies:\n  - {type: Percent, value: 50, periodSeconds: 60}\n")
         #expect(try BacktestRun.behavior(fromFile: good).scaleDown?.stabilizationWindowSeconds == 60)
         let cases: [(String, String, String)] = [
-            ("anchors.yaml", "scaleDown: &a {}\n", "is not YAML or JSON"),
+            ("unclosed.yaml", "scaleDown: {stabilizationWindowSeconds: 60\n", "is not YAML or JSON"),
             ("shape.yaml", "scaleDown: 5\n", "is not a scaling behavior"),
             ("window.yaml", "scaleDown: {stabilizationWindowSeconds: 7200}\n", "scaleDown.stabilizationWindowSeconds: must be between 0 and 3600"),
             ("period.json", #"{"scaleUp": {"policies": [{"type": "Pods", "value": 1, "periodSeconds": 0}]}}"#, "periodSeconds: must be between 1 and 1800"),
