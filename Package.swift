@@ -298,7 +298,7 @@ let package = Package(
             name: "operator-bench",
             dependencies: [
                 "BenchmarkSupport",
-                "KubeAPI", "KubeAPIExtensions", "KubeClient", "LocalKube", "TideAPI",
+                "KubeAPI", "KubeAPIExtensions", "KubeCertificates", "KubeClient", "LocalKube", "TideAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

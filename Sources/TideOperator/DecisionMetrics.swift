@@ -14,7 +14,7 @@ import TideAPI
 ///
 /// Every series is named `tide_…` and labelled `namespace` and `name`, and `metric`
 /// for per-metric ones; nothing else, so a scaled Application or an acting Autoscaler
-/// with `m` metrics has 13 + 3m series, an observing Autoscaler 5 more (its
+/// with `m` metrics has 15 + 3m series, an observing Autoscaler 5 more (its
 /// observation). They are removed when the object goes or stops scaling. An
 /// Application and an Autoscaler of the same name in one namespace share their series.
 ///
@@ -25,7 +25,8 @@ public final class DecisionMetrics: Sendable {
     public static let names = [
         "tide_replicas", "tide_ready_replicas", "tide_desired_replicas", "tide_min_replicas", "tide_max_replicas",
         "tide_scaling_limited", "tide_scaling_active", "tide_last_decision_timestamp_seconds", "tide_decision_interval_seconds",
-        "tide_decisions_total", "tide_scale_ups_total", "tide_scale_downs_total", "tide_unavailable_decisions_total",
+        "tide_decisions_total", "tide_scale_ups_total", "tide_scale_downs_total", "tide_held_decisions_total", "tide_unavailable_decisions_total",
+        "tide_spec_invalid",
         "tide_metric_value", "tide_metric_target", "tide_metric_unavailable",
         "tide_observed_shadow_replicas", "tide_observed_tide_shortfall_replica_seconds", "tide_observed_tide_idle_replica_seconds",
         "tide_observed_target_shortfall_replica_seconds", "tide_observed_target_idle_replica_seconds",
@@ -165,6 +166,8 @@ public final class DecisionMetrics: Sendable {
         let conditions = scaled.conditions
         gauge("tide_scaling_limited", conditions[type: "ScalingLimited"].map { $0.status == "True" ? 1 : 0 })
         gauge("tide_scaling_active", conditions[type: "ScalingActive"].map { $0.status == "True" ? 1 : 0 })
+        // An invalid spec takes no decision to count: it is a state, 1 while it lasts.
+        gauge("tide_spec_invalid", conditions[type: "Ready"]?.reason == "InvalidSpec" ? 1 : 0)
         gauge("tide_last_decision_timestamp_seconds", memory?.lastQueryTime.map { $0.date.timeIntervalSince1970 })
         gauge("tide_decision_interval_seconds", Self.interval(of: scaling))
         for metric in scaling.resolvedMetrics {
@@ -185,10 +188,20 @@ public final class DecisionMetrics: Sendable {
         }
         guard newDecision else { return }
         count("tide_decisions_total")
-        if (memory?.consecutiveFailures ?? 0) > 0 { count("tide_unavailable_decisions_total") }
+        let unavailable = (memory?.consecutiveFailures ?? 0) > 0
+        if unavailable { count("tide_unavailable_decisions_total") }
+        var moved = false
         if scaledNow, let desired = memory?.desiredReplicas, let before = previousDesired ?? scaled.specReplicas {
-            if desired > before { count("tide_scale_ups_total") } else if desired < before { count("tide_scale_downs_total") }
+            if desired > before {
+                count("tide_scale_ups_total")
+                moved = true
+            } else if desired < before {
+                count("tide_scale_downs_total")
+                moved = true
+            }
         }
+        // Held: read every metric and kept the count.
+        if !moved, !unavailable { count("tide_held_decisions_total") }
     }
 
     /// Removes every series of `key`.

@@ -37,6 +37,9 @@ struct OperatorBench: AsyncParsableCommand {
     @Flag(help: "Measure tide-metrics-adapter behind a real kube-apiserver's aggregator (scripts/envtest.sh) instead.")
     var adapter = false
 
+    @Flag(help: "Measure tide-metrics-adapter's external and custom metrics against local-kube, asked as the aggregator asks.")
+    var adapterLocal = false
+
     @Flag(help: "Measure what secure /metrics costs: latency and memory, plain against HTTPS with token reviews.")
     var metricsEndpoint = false
 
@@ -54,6 +57,10 @@ struct OperatorBench: AsyncParsableCommand {
         if adapter {
             let binary = imageBinaries.map { "\($0)/tide-metrics-adapter" } ?? "\(directory)/tide-metrics-adapter"
             try await AdapterBench(root: root, adapterBinary: binary, helloBinary: "\(directory)/hello-service", samples: 200).run()
+            return
+        }
+        if adapterLocal {
+            try await AdapterLocalBench(root: root, directory: directory, samples: 200).run()
             return
         }
         if metricsEndpoint {

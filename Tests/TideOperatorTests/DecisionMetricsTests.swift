@@ -63,6 +63,8 @@ struct DecisionMetricsTests {
         #expect(lines.contains(#"tide_scale_ups_total{namespace="web",name="shop"} 1"#))
         #expect(lines.contains(#"tide_scale_downs_total{namespace="web",name="shop"} 1"#))
         #expect(lines.contains(#"tide_unavailable_decisions_total{namespace="web",name="shop"} 1"#))
+        #expect(lines.contains(#"tide_held_decisions_total{namespace="web",name="shop"} 1"#), "the first decision kept 2")
+        #expect(lines.contains(#"tide_spec_invalid{namespace="web",name="shop"} 0.0"#))
         // Every series is one the README and the rules may name, with only these labels.
         let names = Set(lines.compactMap { $0.split(separator: "{").first.map(String.init) })
         #expect(names.isSubset(of: Set(DecisionMetrics.names)), "\(names.subtracting(DecisionMetrics.names))")
