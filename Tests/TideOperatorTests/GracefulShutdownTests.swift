@@ -160,11 +160,12 @@ struct GracefulShutdownTests {
             metadata: ObjectMeta(name: "extension-apiserver-authentication"),
             data: ["requestheader-client-ca-file": frontProxy.certificatePEM, "requestheader-allowed-names": #"["front-proxy-client"]"#]))
         let adapterPort = try freeLoopbackPort()
+        let adapterMetricsPort = try freeLoopbackPort()
         let adapter = try RunningBinary(
             "tide-metrics-adapter",
             [
                 "--kubeconfig", setup.kubeconfig.path, "--bind-address", "127.0.0.1", "--secure-port", "\(adapterPort)",
-                "--metrics-bind-address", "127.0.0.1:\(try freeLoopbackPort())", "--health-probe-bind-address", "127.0.0.1:\(try freeLoopbackPort())",
+                "--metrics-bind-address", "127.0.0.1:\(adapterMetricsPort)", "--health-probe-bind-address", "127.0.0.1:\(try freeLoopbackPort())",
                 "--api-service", "", "--certificate-name", "127.0.0.1",
             ], directory: setup.directory)
         defer { adapter.stop() }
@@ -184,6 +185,10 @@ struct GracefulShutdownTests {
 
         let listening = await eventually(timeout: .seconds(20)) { adapter.log.contains("Server started") }
         #expect(listening, "\(adapter.log)")
+        // The adapter's own /metrics is secure by default, as the operator's: no token, 401.
+        #expect(await eventually(timeout: .seconds(10)) {
+            (try? await SecureMetricsTests.scrape("https://127.0.0.1:\(adapterMetricsPort)/metrics"))?.code == 401
+        }, "\(adapter.log)")
         // The scaler has decided at least once (the metric is unreachable: it holds).
         #expect(await eventually(timeout: .seconds(20)) {
             try await setup.client.namespaced(Application.self, in: "default").get("looped").status?.scaling?.consecutiveFailures ?? 0 >= 1
