@@ -212,8 +212,9 @@ struct ScalerPrivilegeTests {
     ])
     func replacement(live: String, kind: String, replace: Bool) throws {
         let app = application(spec: scaled(.continuous))
-        let desired = kind == "RoleBinding"
-            ? try DesiredChild(Children.scalerRoleBinding(for: app)) : try DesiredChild(Children.scalerDeployment(for: app, settings: settings))
+        // As the reconciler gets it: from the children the Application should have.
+        let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        let desired = try #require(children.first { $0.resource.kind == kind && $0.name == "hello-scaler" })
         let liveJSON = try KubeJSON.decoder.decode(JSONValue.self, from: Data(live.utf8))
         #expect(Children.requiresReplacement(desired, live: liveJSON) == replace)
     }
