@@ -33,6 +33,8 @@ public final class ApplicationReconciler: Reconciler {
     /// Status writes the Application cache has not seen yet.
     let statusWrites = StatusWrites()
     let logger: Logger
+    /// Writes the children: compare, create, apply, replace, prune.
+    let writer: ChildWriter
     /// Re-check period for Applications blocked by a foreign object.
     public let conflictRecheck: Duration = .seconds(60)
 
@@ -50,6 +52,7 @@ public final class ApplicationReconciler: Reconciler {
         self.serviceMonitors = serviceMonitors
         self.events = events
         self.logger = logger
+        self.writer = ChildWriter(client: client, children: children, deployments: deployments, settings: settings)
     }
 
     public func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
@@ -112,7 +115,7 @@ public final class ApplicationReconciler: Reconciler {
     /// What converging an Application's children did.
     struct Convergence {
         /// One per desired child, in order.
-        var outcomes: [ChildOutcome] = []
+        var outcomes: [ChildWriter.ChildOutcome] = []
         /// `created Deployment hello`, … for the Event.
         var changes: [String] = []
         /// The Deployment as the server answered a write of it.
@@ -126,17 +129,17 @@ public final class ApplicationReconciler: Reconciler {
     ) async throws -> Convergence {
         let uid = application.metadata.uid ?? ""
         let applied = AppliedObjects()
-        var outcomes = [ChildOutcome](repeating: .upToDate, count: desired.count)
+        var outcomes = [ChildWriter.ChildOutcome](repeating: .upToDate, count: desired.count)
         // The server checks a RoleBinding against its Role (refusing one whose Role does
         // not exist yet): bindings go in a second wave, after everything else.
         let isBinding = { (index: Int) in desired[index].resource == RoleBinding.resource }
         for wave in [desired.indices.filter { !isBinding($0) }, desired.indices.filter(isBinding)] where !wave.isEmpty {
-            let results = try await withThrowingTaskGroup(of: (Int, ChildOutcome).self) { group in
+            let results = try await withThrowingTaskGroup(of: (Int, ChildWriter.ChildOutcome).self) { group in
                 for index in wave {
                     let child = desired[index]
-                    group.addTask { (index, try await self.converge(child, namespace: namespace, ownerUID: uid, applied: applied)) }
+                    group.addTask { (index, try await self.writer.converge(child, namespace: namespace, ownerUID: uid, applied: applied)) }
                 }
-                var results: [(Int, ChildOutcome)] = []
+                var results: [(Int, ChildWriter.ChildOutcome)] = []
                 for try await result in group { results.append(result) }
                 return results
             }
@@ -184,140 +187,17 @@ public final class ApplicationReconciler: Reconciler {
         var description: String { messages.joined(separator: "; ") }
     }
 
-    enum LiveState: Equatable { case notCached, missing, upToDate, differs, foreign, replace(uid: String?) }
-
-    /// What reconciling one child did.
-    enum ChildOutcome: Equatable, Sendable {
-        case upToDate, created, updated, replaced, foreign
-        /// The server refused the child (not retryable at the transport level).
-        case rejected(String)
-    }
-
-    /// Brings one child to its desired state, writing only where it differs.
-    ///
-    /// A child the cache does not hold is usually absent (a new Application): it is
-    /// created with one create-only apply. Only when the server says an object of
-    /// that name exists (someone else's, or Tide's without Tide's labels) is it read
-    /// and judged, so a foreign object is never written to.
-    func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
-        func write() async throws {
-            if child.handsReplicasToAutoscaler { try await handReplicasOver(child, namespace: namespace) }
-            applied.record(child.resource, child.name, try await apply(child, namespace: namespace))
-        }
-        do {
-            var state = try cachedState(of: child, namespace: namespace, ownerUID: ownerUID)
-            if state == .notCached {
-                if let created = try await applyIfAbsent(child, namespace: namespace) {
-                    applied.record(child.resource, child.name, created)
-                    return .created
-                }
-                state = try await readState(of: child, namespace: namespace, ownerUID: ownerUID)
-            }
-            switch state {
-            case .foreign: return .foreign
-            case .upToDate: return .upToDate
-            case .replace(let uid):
-                // Immutable fields differ: delete (only that very object) and create.
-                do {
-                    try await client.resource(DynamicObject.self, at: child.resource, namespace: namespace).delete(child.name, preconditionUID: uid)
-                } catch KubeError.notFound {}
-                try await write()
-                return .replaced
-            case .missing, .notCached:
-                try await write()
-                return .created
-            case .differs:
-                try await write()
-                return .updated
-            }
-        } catch let error as KubeError where !error.isRetryable {
-            return .rejected("\(error)")
-        }
-    }
-
-    /// Compares a desired child with the cached live object; ``LiveState/notCached``
-    /// when the cache has none (the object may still exist without Tide's labels).
-    func cachedState(of child: DesiredChild, namespace: String, ownerUID: String) throws -> LiveState {
-        let key = ObjectKey(namespace: namespace, name: child.name)
-        guard let live = try children.first(where: { $0.resource == child.resource })?.live(key) else { return .notCached }
-        return Self.state(of: child, live: live, ownerUID: ownerUID)
-    }
-
-    /// Reads the child from the server (the cache did not have it) and compares.
-    func readState(of child: DesiredChild, namespace: String, ownerUID: String) async throws -> LiveState {
-        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
-        guard let object = try await handle.getIfPresent(child.name) else { return .missing }
-        return Self.state(of: child, live: (object.metadata, try JSONValue(encoding: object)), ownerUID: ownerUID)
-    }
-
-    static func state(of child: DesiredChild, live: (meta: ObjectMeta, json: JSONValue), ownerUID: String) -> LiveState {
-        guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
-        if child.body.isSubset(of: live.json) { return .upToDate }
-        return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
-    }
-
-    /// The field manager that holds a Deployment's `spec.replicas` between Tide
-    /// releasing it (mode HPA) and the HorizontalPodAutoscaler's first change.
-    static let handoverFieldManager = "tide-operator-handover"
-
-    /// Before a body without `spec.replicas` is applied over a live Deployment: applies
-    /// the live count under ``handoverFieldManager``, so the field has another owner and
-    /// server-side apply keeps it when Tide's manager lets it go (a field only its
-    /// releasing manager owned would be removed, and the Deployment reset to 1).
-    /// Not forced: a conflict means the HorizontalPodAutoscaler already set a newer
-    /// count, and owns it.
-    func handReplicasOver(_ child: DesiredChild, namespace: String) async throws {
-        guard let replicas = deployments.get(ObjectKey(namespace: namespace, name: child.name))?.spec?.replicas else { return }
-        let body: JSONValue = [
-            "apiVersion": .string(Deployment.resource.apiVersion), "kind": .string(Deployment.resource.kind),
-            "metadata": ["name": .string(child.name), "namespace": .string(namespace)],
-            "spec": ["replicas": .int(Int64(replicas))],
-        ]
-        let handle = client.resource(DynamicObject.self, at: Deployment.resource, namespace: namespace)
-        do {
-            _ = try await handle.apply(try body.decode(as: DynamicObject.self), fieldManager: Self.handoverFieldManager, force: false)
-        } catch KubeError.conflict {
-            return
-        }
-    }
-
-    /// Creates `child` with a create-only apply; `nil` when an object of that name exists.
-    func applyIfAbsent(_ child: DesiredChild, namespace: String) async throws -> DynamicObject? {
-        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
-        return try await handle.applyIfAbsent(try child.body.decode(as: DynamicObject.self), fieldManager: settings.fieldManager)
-    }
-
-    /// Server-side applies `child` and returns the object the server now holds.
-    @discardableResult
-    func apply(_ child: DesiredChild, namespace: String) async throws -> DynamicObject {
-        let handle = client.resource(DynamicObject.self, at: child.resource, namespace: namespace)
-        let object = try child.body.decode(as: DynamicObject.self)
-        return try await handle.apply(object, fieldManager: settings.fieldManager, force: true)
-    }
-
     /// Deletes children this Application controls that are no longer desired (e.g. the
     /// CronJob after switching to Continuous mode, the scaler after removing scaling).
     ///
     /// - Returns: how many children it found stale.
     @discardableResult
     func removeStale(of application: Application, keeping desired: [DesiredChild], namespace: String) async throws -> Int {
-        let uid = application.metadata.uid ?? ""
-        let wanted = Set(desired.map { "\($0.resource.plural)/\($0.name)" })
-        var stale: [(ResourceDescriptor, String)] = []
-        for kind in children {
-            for (name, _) in kind.versions(uid) where !wanted.contains("\(kind.resource.plural)/\(name)") {
-                stale.append((kind.resource, name))
-            }
+        let deleted = try await writer.removeStale(ownerUID: application.metadata.uid ?? "", keeping: desired, namespace: namespace)
+        for (resource, name) in deleted.removed {
+            await events.record(application, type: "Normal", reason: "Deleted", action: "Delete", note: "deleted \(resource.kind) \(name), no longer needed")
         }
-        for (resource, name) in stale {
-            do {
-                try await client.resource(DynamicObject.self, at: resource, namespace: namespace).delete(name, preconditionUID: nil)
-                await events.record(application, type: "Normal", reason: "Deleted", action: "Delete", note: "deleted \(resource.kind) \(name), no longer needed")
-            } catch KubeError.notFound {
-                continue
-            }
-        }
-        return stale.count
+        return deleted.found
     }
 
     /// How soon to retry after the cached Application turned out to be stale.
