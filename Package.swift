@@ -157,6 +157,7 @@ let package = Package(
             dependencies: [
                 "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeRuntime", "KubeProbes", "KubeSupport", "TideAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

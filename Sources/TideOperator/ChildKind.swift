@@ -23,8 +23,14 @@ public struct ChildKind: Sendable {
     let live: @Sendable (ObjectKey) throws -> (meta: ObjectMeta, json: JSONValue)?
     /// Name and resourceVersion of each cached object the owner uid controls.
     let versions: @Sendable (_ ownerUID: String) -> [(name: String, resourceVersion: String?)]
-    /// Subscribes the controller to changes, mapped to the owning Application.
-    let register: @Sendable (Controller) -> Void
+    /// Subscribes a controller to changes, mapped to the owner of the given API version
+    /// and kind (an Application, or an Autoscaler for the scaler's children).
+    let registerOwner: @Sendable (Controller, _ apiVersion: String, _ kind: String) -> Void
+
+    /// Subscribes the Application controller to changes, mapped to the owning Application.
+    func register(_ controller: Controller) {
+        registerOwner(controller, Application.resource.apiVersion, Application.resource.kind)
+    }
 
     /// The child types, in the order they are applied: the one list everything
     /// else follows.
@@ -63,14 +69,13 @@ public struct ChildKind: Sendable {
 
     static func make<K: NamespacedObject>(_ informer: Informer<K>, servedWhen detector: ServiceMonitorDetector? = nil) -> ChildKind {
         let cache = informer.cache
-        let owner = (Application.resource.apiVersion, Application.resource.kind)
         let service: any ServiceLifecycle.Service = detector.map { ConditionalInformer(informer: informer, detector: $0) } ?? informer
         return ChildKind(
             resource: K.resource, service: service,
             live: { key in try cache.get(key).map { ($0.metadata, try JSONValue(encoding: $0)) } },
             versions: { uid in cache.versions(controlledBy: uid) },
-            register: { controller in
-                controller.owns(informer, ownerAPIVersion: owner.0, ownerKind: owner.1, requireSync: detector == nil)
+            registerOwner: { controller, apiVersion, kind in
+                controller.owns(informer, ownerAPIVersion: apiVersion, ownerKind: kind, requireSync: detector == nil)
             })
     }
 }

@@ -97,10 +97,25 @@ public final class TideOperator: Sendable {
         for child in children { child.register(controller) }
         self.controller = controller
 
+        // Autoscalers: their scaler children, from the same child informers.
+        var autoscalerConfiguration = Controller.Configuration(name: "autoscaler")
+        autoscalerConfiguration.workers = max(1, options.workers / 4)
+        autoscalerConfiguration.resyncPeriod = options.resyncPeriod
+        let autoscalerController = Controller(
+            configuration: autoscalerConfiguration,
+            reconciler: AutoscalerReconciler(
+                client: client, autoscalers: tideAutoscalers.cache, writer: reconciler.writer, settings: options.settings, events: events,
+                logger: logger),
+            metrics: ControllerMetrics(controller: "autoscaler", factory: PrometheusMetricsFactory(registry: registry)), logger: logger)
+        autoscalerController.watches(tideAutoscalers)
+        for child in children where AutoscalerChildren.kinds.contains(child.resource) {
+            child.registerOwner(autoscalerController, Autoscaler.resource.apiVersion, Autoscaler.resource.kind)
+        }
+
         let elector = options.leaderElection.map { LeaderElector(client: client, configuration: $0, logger: logger) }
         let ready: @Sendable () -> Bool = { [weak controller, elector] in
             guard let controller else { return false }
-            return controller.isReady || (elector != nil && !(elector!.isLeader) && applications.cache.hasSynced)
+            return (controller.isReady && autoscalerController.isReady) || (elector != nil && !(elector!.isLeader) && applications.cache.hasSynced)
         }
         // The event queue stops after the controller (its last Events are sent) and
         // before the informers.
@@ -124,7 +139,7 @@ public final class TideOperator: Sendable {
                 at: 0)
         }
         self.manager = Manager(
-            controller: controller, informers: background, leaderElector: elector, probeServer: probeServer,
+            controller: controller, otherControllers: [autoscalerController], informers: background, leaderElector: elector, probeServer: probeServer,
             shutdownTimeout: options.shutdownTimeout, logger: logger)
     }
 

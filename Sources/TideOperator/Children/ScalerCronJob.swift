@@ -15,11 +15,15 @@ enum ScalerCronJob: ChildPart {
 
 extension Children {
     public static func scalerCronJob(for application: Application, settings: OperatorSettings) -> CronJob {
-        let scaling = application.spec.scaling
-        return CronJob(
-            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+        scalerCronJob(for: ScalerOwner(application), settings: settings)
+    }
+
+    /// The scaler as a CronJob: one decision a run.
+    public static func scalerCronJob(for owner: ScalerOwner, settings: OperatorSettings) -> CronJob {
+        CronJob(
+            metadata: owner.metadata(),
             spec: .init(
-                schedule: scaling?.schedule ?? Defaults.schedule, concurrencyPolicy: "Forbid", suspend: false,
+                schedule: owner.scaling?.schedule ?? Defaults.schedule, concurrencyPolicy: "Forbid", suspend: false,
                 startingDeadlineSeconds: 60, successfulJobsHistoryLimit: 1, failedJobsHistoryLimit: 1,
                 // A run that decided, or recorded why it could not, exits 0: the Job neither
                 // retries it (which would count a failure twice) nor warns every tick.
@@ -27,7 +31,7 @@ extension Children {
                 jobTemplate: .init(spec: .init(
                     backoffLimit: 1, activeDeadlineSeconds: 120, ttlSecondsAfterFinished: 600,
                     template: scalerPod(
-                        for: application, settings: settings, arguments: scalerArguments(for: application) + ["--exit-zero-when-recorded"],
+                        for: owner, settings: settings, arguments: scalerArguments(for: owner) + ["--exit-zero-when-recorded"],
                         restartPolicy: "Never")))))
     }
 }

@@ -24,14 +24,17 @@ enum ScalerDeployment: ChildPart {
 extension Children {
     /// `mode: Continuous`: one scaler pod that loops every `interval`.
     public static func scalerDeployment(for application: Application, settings: OperatorSettings) -> Deployment {
-        let interval = application.spec.scaling?.interval ?? Defaults.continuousInterval
-        let template = scalerPod(
-            for: application, settings: settings, arguments: scalerArguments(for: application) + ["--interval", interval],
-            restartPolicy: "Always")
-        var selector = selector(for: application)
-        selector["app.kubernetes.io/name"] = scalerName(for: application)
+        scalerDeployment(for: ScalerOwner(application), settings: settings)
+    }
+
+    public static func scalerDeployment(for owner: ScalerOwner, settings: OperatorSettings) -> Deployment {
+        let interval = owner.scaling?.interval ?? Defaults.continuousInterval
+        let template = scalerPod(for: owner, settings: settings, arguments: scalerArguments(for: owner) + ["--interval", interval], restartPolicy: "Always")
+        let selector = [
+            "app.kubernetes.io/name": owner.scalerName, "app.kubernetes.io/instance": owner.labels["app.kubernetes.io/instance"] ?? owner.name,
+        ]
         return Deployment(
-            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+            metadata: owner.metadata(),
             // Recreate: never two scalers at once, not even during a rollout.
             spec: .init(replicas: 1, selector: LabelSelector(matchLabels: selector), template: template, strategy: .init(type: "Recreate")))
     }

@@ -2,6 +2,49 @@ import KubeAPI
 import KubeAPIExtensions
 import TideAPI
 
+/// Who a scaler works for, as its children need it: an Application or an Autoscaler.
+public struct ScalerOwner: Sendable {
+    public var name: String
+    public var namespace: String
+    public var scaling: Scaling?
+    public var ownerReference: OwnerReference
+    /// The labels every child carries (Tide's `app.kubernetes.io/…`).
+    public var labels: [String: String]
+    /// `--application` or `--autoscaler`.
+    public var flag: String
+
+    public init(_ application: Application) {
+        name = application.name
+        namespace = application.namespace ?? "default"
+        scaling = application.spec.scaling
+        ownerReference = Children.ownerReference(for: application)
+        labels = Children.labels(for: application)
+        flag = "--application"
+    }
+
+    public init(_ autoscaler: Autoscaler) {
+        name = autoscaler.metadata.name ?? ""
+        namespace = autoscaler.metadata.namespace ?? "default"
+        scaling = autoscaler.spec.scaling
+        ownerReference = OwnerReference(
+            apiVersion: Autoscaler.resource.apiVersion, kind: Autoscaler.resource.kind, name: name, uid: autoscaler.metadata.uid ?? "",
+            controller: true, blockOwnerDeletion: true)
+        labels = [
+            "app.kubernetes.io/name": "\(name)-scaler", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "tide",
+            "tide.dev/autoscaler": name,
+        ]
+        flag = "--autoscaler"
+    }
+
+    /// The scaler's children's name.
+    public var scalerName: String { "\(name)-scaler" }
+
+    func metadata(component: String = "scaler") -> ObjectMeta {
+        var labels = labels
+        labels["app.kubernetes.io/component"] = component
+        return ObjectMeta(name: scalerName, namespace: namespace, labels: labels, ownerReferences: [ownerReference])
+    }
+}
 
 extension Children {
     /// Where the scaler pod finds the credentials its metrics' sources name: one
@@ -9,9 +52,12 @@ extension Children {
     public static let credentialsDirectory = "/var/run/secrets/tide.dev/metrics"
 
     /// The scaler's arguments: which Application to scale, and where its credentials are.
-    public static func scalerArguments(for application: Application) -> [String] {
-        var arguments = ["--namespace", application.namespace ?? "default", "--application", application.name]
-        if credentialsVolume(for: application) != nil { arguments += ["--credentials-dir", credentialsDirectory] }
+    public static func scalerArguments(for application: Application) -> [String] { scalerArguments(for: ScalerOwner(application)) }
+
+    /// The scaler's arguments: whom it works for, and where its credentials are.
+    public static func scalerArguments(for owner: ScalerOwner) -> [String] {
+        var arguments = ["--namespace", owner.namespace, owner.flag, owner.name]
+        if credentialsVolume(for: owner.scaling) != nil { arguments += ["--credentials-dir", credentialsDirectory] }
         return arguments
     }
 
@@ -19,9 +65,11 @@ extension Children {
     /// into one volume as `<metric>/<file>`. Optional, so a missing Secret lets the
     /// scaler start and say so (MetricUnavailable) instead of a pod stuck in
     /// ContainerCreating.
-    public static func credentialsVolume(for application: Application) -> Volume? {
+    public static func credentialsVolume(for application: Application) -> Volume? { credentialsVolume(for: application.spec.scaling) }
+
+    static func credentialsVolume(for scaling: Scaling?) -> Volume? {
         var sources: [ProjectedVolumeSource.Source] = []
-        for metric in application.spec.scaling?.resolvedMetrics ?? [] {
+        for metric in scaling?.resolvedMetrics ?? [] {
             func project(_ secret: String, _ items: [(key: String, file: String)]) {
                 sources.append(.init(secret: .init(
                     name: secret, items: items.map { .init(key: $0.key, path: "\(metric.name)/\($0.file)") }, optional: true)))
@@ -46,19 +94,19 @@ extension Children {
         return Volume(name: "metric-credentials", projected: .init(sources: sources))
     }
 
-    static func scalerPod(for application: Application, settings: OperatorSettings, arguments: [String], restartPolicy: String) -> PodTemplateSpec {
-        var labels = labels(for: application)
-        labels["app.kubernetes.io/name"] = scalerName(for: application)
+    static func scalerPod(for owner: ScalerOwner, settings: OperatorSettings, arguments: [String], restartPolicy: String) -> PodTemplateSpec {
+        var labels = owner.labels
+        labels["app.kubernetes.io/name"] = owner.scalerName
         labels["app.kubernetes.io/component"] = "scaler"
         let container = Container(
             name: "scaler", image: settings.scalerImage, command: ["tide-scaler"], args: arguments,
             resources: ResourceRequirements(limits: ["memory": "64Mi"], requests: ["cpu": "10m", "memory": "32Mi"]),
             securityContext: scalerContainer)
         var spec = PodSpec(
-            containers: [container], serviceAccountName: scalerName(for: application), restartPolicy: restartPolicy,
+            containers: [container], serviceAccountName: owner.scalerName, restartPolicy: restartPolicy,
             securityContext: restrictedPod)
         spec.automountServiceAccountToken = true
-        if let volume = credentialsVolume(for: application) {
+        if let volume = credentialsVolume(for: owner.scaling) {
             spec.volumes = [volume]
             spec.containers[0].volumeMounts = [VolumeMount(name: volume.name, mountPath: credentialsDirectory, readOnly: true)]
         }

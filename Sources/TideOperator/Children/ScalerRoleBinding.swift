@@ -18,10 +18,13 @@ enum ScalerRoleBinding: ChildPart {
 }
 
 extension Children {
-    public static func scalerRoleBinding(for application: Application) -> RoleBinding {
+    public static func scalerRoleBinding(for application: Application) -> RoleBinding { scalerRoleBinding(for: ScalerOwner(application)) }
+
+    /// Binds the scaler's Role to its ServiceAccount.
+    public static func scalerRoleBinding(for owner: ScalerOwner) -> RoleBinding {
         RoleBinding(
-            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
-            roleRef: .init(kind: "Role", name: scalerName(for: application)),
-            subjects: [.init(kind: "ServiceAccount", name: scalerName(for: application), namespace: application.namespace)])
+            metadata: owner.metadata(),
+            roleRef: .init(kind: "Role", name: owner.scalerName),
+            subjects: [.init(kind: "ServiceAccount", name: owner.scalerName, namespace: owner.namespace)])
     }
 }

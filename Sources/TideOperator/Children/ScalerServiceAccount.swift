@@ -16,6 +16,6 @@ extension Children {
     public static func scalerName(for application: Application) -> String { "\(application.name)-scaler" }
 
     public static func scalerServiceAccount(for application: Application) -> ServiceAccount {
-        ServiceAccount(metadata: metadata(scalerName(for: application), for: application, component: "scaler"))
+        ServiceAccount(metadata: ScalerOwner(application).metadata())
     }
 }
