@@ -14,7 +14,9 @@ struct AutoscalerRealClusterTests {
         let admin = installed.admin
         let namespace = try await installed.cluster.freshNamespace("tas", admin: admin)
         // The sample as shipped, in a namespace of its own.
-        let sample = try String(contentsOf: repositoryRoot.appendingPathComponent("samples/autoscaler.yaml"), encoding: .utf8)
+        // The operator is not running here: the scaler's objects come from the sample for that.
+        let sample = try String(contentsOf: repositoryRoot.appendingPathComponent("samples/autoscaler.yaml"), encoding: .utf8) + "\n---\n"
+            + String(contentsOf: repositoryRoot.appendingPathComponent("samples/without-operator/autoscaler-scaler.yaml"), encoding: .utf8)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("autoscaler-\(namespace).yaml")
         try sample.replacing("shop", with: namespace).write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }

@@ -7,7 +7,8 @@ import TideTestSupport
 import Testing
 
 /// The scaler of an Autoscaler runs with its own ServiceAccount's token and the Role
-/// `samples/autoscaler.yaml` gives it: enough to decide and record for its Autoscaler,
+/// `samples/without-operator/autoscaler-scaler.yaml` gives it (the one the operator
+/// would create): enough to decide and record for its Autoscaler,
 /// and nothing else. LocalKube authorizes the token's requests with RBAC as
 /// kube-apiserver does.
 @Suite("The scaler's token", .serialized)
@@ -31,6 +32,7 @@ struct ScalerTokenTests {
     func check(_ server: LocalKubeServer, _ admin: KubeClient, _ directory: URL) async throws {
         try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("crds").path, to: server.store)
         try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("samples/autoscaler.yaml").path, to: server.store)
+        try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent("samples/without-operator/autoscaler-scaler.yaml").path, to: server.store)
         let deployments = admin.namespaced(Deployment.self, in: "shop")
         for (name, replicas) in [("checkout", Int32(3)), ("payments", Int32(2))] {
             let labels = ["app": name]
