@@ -90,6 +90,16 @@ public struct AutoscalerSpec: Sendable, Hashable, Codable {
         if scaleTargetRef.groupVersion.version.isEmpty {
             issues.append(.init(field: "spec.scaleTargetRef.apiVersion", message: "is required, e.g. apps/v1"))
         }
+        if scaling.mode == .hpa {
+            if isObserving {
+                issues.append(.init(field: "spec.observe", message: "needs mode CronJob or Continuous: in mode HPA a HorizontalPodAutoscaler scales, and nothing observes"))
+            }
+            if scaling.hpa?.metricType == .external {
+                issues.append(.init(
+                    field: "spec.hpa.metricType",
+                    message: "an Autoscaler's HorizontalPodAutoscaler reads Object metrics (custom.metrics.k8s.io); External names are an Application's"))
+            }
+        }
         return issues
     }
 

@@ -7,7 +7,9 @@ import TideAPI
 /// and its status, get/patch/update on its target's `/scale` and get on the target, each
 /// with `resourceNames` of that one object, and Events; the binding; and the scaler, a
 /// CronJob (mode CronJob) or a one-replica Deployment (mode Continuous) running
-/// `tide-scaler --autoscaler NAME`. Mode HPA has none yet.
+/// `tide-scaler --autoscaler NAME`. In mode HPA: a HorizontalPodAutoscaler on the
+/// target with one Object metric per metric, describing the Autoscaler (served by
+/// tide-metrics-adapter's `custom.metrics.k8s.io`); none while `paused`.
 public enum AutoscalerChildren {
     /// The target's resource, as discovery names it.
     public struct Target: Sendable, Hashable {
@@ -25,7 +27,9 @@ public enum AutoscalerChildren {
     public static func desired(for autoscaler: Autoscaler, target: Target, settings: OperatorSettings) throws -> [DesiredChild] {
         let owner = ScalerOwner(autoscaler)
         let mode = autoscaler.spec.scaling.mode ?? .cronJob
-        guard mode != .hpa else { return [] }
+        guard mode != .hpa else {
+            return autoscaler.spec.scaling.paused == true ? [] : [try DesiredChild(horizontalPodAutoscaler(for: autoscaler))]
+        }
         var children = [
             try DesiredChild(ServiceAccount(metadata: owner.metadata())),
             try DesiredChild(role(for: autoscaler, target: target)),
@@ -54,9 +58,27 @@ public enum AutoscalerChildren {
             ])
     }
 
+    /// Mode HPA: the HorizontalPodAutoscaler that scales the target on the Autoscaler's
+    /// metrics, as Object metrics describing the Autoscaler, with its bounds and behavior.
+    public static func horizontalPodAutoscaler(for autoscaler: Autoscaler) -> HorizontalPodAutoscaler {
+        let scaling = autoscaler.spec.scaling
+        let described = HorizontalPodAutoscaler.CrossVersionObjectReference(
+            apiVersion: Autoscaler.resource.apiVersion, kind: Autoscaler.resource.kind, name: autoscaler.metadata.name ?? "")
+        let metrics = scaling.resolvedMetrics.map { metric in
+            HorizontalPodAutoscaler.MetricSpec(object: .init(describedObject: described, metric: .init(name: metric.name), target: Children.hpaTarget(metric)))
+        }
+        let target = autoscaler.spec.scaleTargetRef
+        return HorizontalPodAutoscaler(
+            metadata: ScalerOwner(autoscaler).metadata(component: "autoscaler"),
+            spec: .init(
+                scaleTargetRef: .init(apiVersion: target.apiVersion, kind: target.kind, name: target.name),
+                minReplicas: max(scaling.minReplicas ?? Defaults.minReplicas, 1), maxReplicas: scaling.maxReplicas, metrics: metrics,
+                behavior: Children.hpaBehavior(scaling)))
+    }
+
     /// The kinds of an Autoscaler's children.
     static let kinds: Set<ResourceDescriptor> = [
-        ServiceAccount.resource, Role.resource, RoleBinding.resource, CronJob.resource, Deployment.resource,
+        ServiceAccount.resource, Role.resource, RoleBinding.resource, CronJob.resource, Deployment.resource, HorizontalPodAutoscaler.resource,
     ]
 
     /// What the scaler does to its target's `/scale`.

@@ -69,7 +69,8 @@ public final class AutoscalerReconciler: Reconciler {
         case .found(let group, let plural):
             target = .init(group: group, plural: plural, name: reference.name)
         }
-        let missing = try await missingVerbs(on: target, namespace: namespace)
+        // In mode HPA the HorizontalPodAutoscaler scales: there is no scaler to grant /scale to.
+        let missing = spec.scaling.mode == .hpa ? [] : try await missingVerbs(on: target, namespace: namespace)
         if !missing.isEmpty {
             let rule = "{apiGroups: [\"\(target.group)\"], resources: [\(target.plural)/scale], verbs: [\(AutoscalerChildren.scaleVerbs.joined(separator: ", "))]}"
             return try await stop(

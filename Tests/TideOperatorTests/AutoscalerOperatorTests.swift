@@ -1,5 +1,6 @@
 import Foundation
 import KubeAPI
+import KubeAPIExtensions
 import KubeClient
 import LocalKube
 import TideAPI
@@ -61,6 +62,20 @@ struct AutoscalerOperatorTests {
         let loop = try await deployments.get("checkout-scaler")
         #expect(loop.spec?.template.spec?.containers.first?.args?.contains("--interval") == true)
 
+        // Mode HPA: a HorizontalPodAutoscaler on the target, reading the Autoscaler's
+        // metrics as Object metrics; the scaler and its RBAC go.
+        _ = try await autoscalers.mergePatch("checkout", patch: ["spec": ["mode": "HPA", "observe": false]])
+        let hpas = client.namespaced(HorizontalPodAutoscaler.self, in: namespace)
+        #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("checkout-scaler") != nil })
+        #expect(await eventually(timeout: .seconds(20)) { try await deployments.getIfPresent("checkout-scaler") == nil })
+        #expect(await eventually(timeout: .seconds(20)) { try await client.namespaced(Role.self, in: namespace).getIfPresent("checkout-scaler") == nil })
+        let hpa = try await hpas.get("checkout-scaler")
+        #expect(hpa.spec?.scaleTargetRef == HorizontalPodAutoscaler.CrossVersionObjectReference(apiVersion: "apps/v1", kind: "Deployment", name: "checkout"))
+        let metric = try #require(hpa.spec?.metrics?.first?.object)
+        #expect(metric.describedObject == HorizontalPodAutoscaler.CrossVersionObjectReference(apiVersion: "tide.dev/v1alpha1", kind: "Autoscaler", name: "checkout"))
+        #expect(metric.metric.name == "prometheus" && metric.target.type == "AverageValue" && metric.target.averageValue == "5")
+        #expect(hpa.metadata.ownerReferences?.first?.kind == "Autoscaler")
+
         // A kind without /scale is a condition, and no scaler runs.
         _ = try await autoscalers.create(autoscaler("settings", target: .init(apiVersion: "v1", kind: "ConfigMap", name: "settings")))
         #expect(await eventually(timeout: .seconds(20)) {
@@ -74,6 +89,16 @@ struct AutoscalerOperatorTests {
             try await autoscalers.delete("checkout")
             #expect(await eventually(timeout: .seconds(20)) { try await deployments.getIfPresent("checkout-scaler") == nil })
         }
+    }
+
+    @Test("an Autoscaler in mode HPA cannot observe, and reads Object metrics only")
+    func hpaModeValidation() {
+        var observing = autoscaler("checkout", target: .init(apiVersion: "apps/v1", kind: "Deployment", name: "checkout"), mode: .hpa)
+        #expect(observing.spec.validate().contains { $0.field == "spec.observe" })
+        observing.spec.observe = false
+        #expect(observing.spec.validate().isEmpty, "\(observing.spec.validate())")
+        observing.spec.scaling.hpa = HPASettings(metricType: .external)
+        #expect(observing.spec.validate().contains { $0.field == "spec.hpa.metricType" })
     }
 
     @Test("the operator's own ServiceAccount and config/rbac: a ReplicaSet target is TargetNotPermitted, naming the rule; the scaler it creates for a Deployment decides with the Role it was given")

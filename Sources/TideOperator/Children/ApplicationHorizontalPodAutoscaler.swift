@@ -29,10 +29,7 @@ extension Children {
     public static func horizontalPodAutoscaler(for application: Application) -> HorizontalPodAutoscaler {
         let scaling = application.spec.scaling
         let metrics = (scaling?.resolvedMetrics ?? []).map { metric in
-            let target: HorizontalPodAutoscaler.MetricTarget = switch metric.target.type {
-            case .perReplica: .init(type: "AverageValue", averageValue: metric.target.value)
-            case .total: .init(type: "Value", value: metric.target.value)
-            }
+            let target = hpaTarget(metric)
             switch scaling?.hpaMetricType ?? .external {
             case .external:
                 return HorizontalPodAutoscaler.MetricSpec(external: .init(metric: .init(name: externalMetricName(metric, of: application)), target: target))
@@ -42,6 +39,16 @@ extension Children {
                 return HorizontalPodAutoscaler.MetricSpec(object: .init(describedObject: described, metric: .init(name: metric.name), target: target))
             }
         }
+        return HorizontalPodAutoscaler(
+            metadata: metadata(application.name, for: application, component: "autoscaler"),
+            spec: .init(
+                scaleTargetRef: .init(apiVersion: Deployment.resource.apiVersion, kind: Deployment.resource.kind, name: application.name),
+                minReplicas: max(scaling?.minReplicas ?? Defaults.minReplicas, 1), maxReplicas: scaling?.maxReplicas ?? 1,
+                metrics: metrics, behavior: hpaBehavior(scaling)))
+    }
+
+    /// `behavior` as the HorizontalPodAutoscaler reads it (the same fields and defaults).
+    static func hpaBehavior(_ scaling: Scaling?) -> HorizontalPodAutoscaler.Behavior? {
         func rules(_ rules: ScalingRules?) -> HorizontalPodAutoscaler.Rules? {
             rules.map {
                 .init(
@@ -49,12 +56,15 @@ extension Children {
                     policies: $0.policies?.map { .init(type: $0.type.rawValue, value: $0.value, periodSeconds: $0.periodSeconds) })
             }
         }
-        let behavior = scaling?.behavior.map { HorizontalPodAutoscaler.Behavior(scaleUp: rules($0.scaleUp), scaleDown: rules($0.scaleDown)) }
-        return HorizontalPodAutoscaler(
-            metadata: metadata(application.name, for: application, component: "autoscaler"),
-            spec: .init(
-                scaleTargetRef: .init(apiVersion: Deployment.resource.apiVersion, kind: Deployment.resource.kind, name: application.name),
-                minReplicas: max(scaling?.minReplicas ?? Defaults.minReplicas, 1), maxReplicas: scaling?.maxReplicas ?? 1,
-                metrics: metrics, behavior: behavior))
+        return scaling?.behavior.map { HorizontalPodAutoscaler.Behavior(scaleUp: rules($0.scaleUp), scaleDown: rules($0.scaleDown)) }
+    }
+
+    /// One metric's target as the HorizontalPodAutoscaler reads it: `PerReplica` →
+    /// `AverageValue`, `Total` → `Value`.
+    static func hpaTarget(_ metric: ScalingMetric) -> HorizontalPodAutoscaler.MetricTarget {
+        switch metric.target.type {
+        case .perReplica: .init(type: "AverageValue", averageValue: metric.target.value)
+        case .total: .init(type: "Value", value: metric.target.value)
+        }
     }
 }
