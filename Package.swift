@@ -27,6 +27,7 @@ let package = Package(
         .library(name: "TideAPI", targets: ["TideAPI"]),
         .library(name: "TideOperator", targets: ["TideOperator"]),
         .library(name: "TideScaler", targets: ["TideScaler"]),
+        .library(name: "TideMetrics", targets: ["TideMetrics"]),
         .executable(name: "tide-operator", targets: ["tide-operator"]),
         .executable(name: "operator-bench", targets: ["operator-bench"]),
         .executable(name: "tide-scaler", targets: ["tide-scaler"]),
@@ -139,7 +140,7 @@ let package = Package(
         .target(
             name: "TideMetricsAdapter",
             dependencies: [
-                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "KubeProbes", "KubeSupport", "StructuredLogging", "TideAPI", "TideScaler",
+                "KubeAPI", "KubeAPIExtensions", "KubeClient", "KubeCertificates", "KubeProbes", "KubeSupport", "StructuredLogging", "TideAPI", "TideMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -167,10 +168,24 @@ let package = Package(
         // Load traces replayed through scaling policies, for the scaler benchmark and
         // the tests: apart from TideScaler, so the scaler binary does not carry it.
         .target(name: "TideSimulation", dependencies: ["KubeAPI", "TideAPI", "TideScaler"], swiftSettings: essentials),
+        // The metric sources (Prometheus, HTTP JSON) and their reader, shared by the
+        // scaler, the metrics adapter and observe mode.
+        .target(
+            name: "TideMetrics",
+            dependencies: [
+                "KubeAPI", "KubeClient", "TideAPI",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: essentials
+        ),
         .target(
             name: "TideScaler",
             dependencies: [
-                "KubeAPI", "KubeClient", "KubeSupport", "TideAPI",
+                "KubeAPI", "KubeClient", "KubeSupport", "TideAPI", "TideMetrics",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -359,7 +374,7 @@ let package = Package(
         .testTarget(
             name: "TideScalerTests",
             dependencies: ["TideTestSupport", 
-                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideScaler", "TideSimulation", "HelloService",
+                "KubeAPI", "KubeClient", "LocalKube", "TideAPI", "TideMetrics", "TideScaler", "TideSimulation", "HelloService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -7,7 +7,7 @@ import KubeAPI
 import KubeAPIExtensions
 import KubeClient
 import TideAPI
-import TideScaler
+import TideMetrics
 
 /// The `custom.metrics.k8s.io` API (`v1beta2`, and `v1beta1` for older clients) over
 /// the metrics of Applications and Autoscalers, so an HPA can use them as `type:
@@ -273,7 +273,7 @@ public final class CustomMetricsAPI: Sendable {
     /// The seconds a Prometheus metric's query averages over (its longest range), as the
     /// metric's source gives it; none for a source that does not say.
     static func window(of metric: ScalingMetric) -> Int64? {
-        guard let query = metric.prometheus?.query, let range = PredictiveStrategy.longestRange(in: query) else { return nil }
+        guard let query = metric.prometheus?.query, let range = PromQLRange.longest(in: query) else { return nil }
         return Int64(range.rounded())
     }
 

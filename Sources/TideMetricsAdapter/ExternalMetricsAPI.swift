@@ -8,7 +8,7 @@ import KubeAPIExtensions
 import KubeClient
 import KubeProbes
 import TideAPI
-import TideScaler
+import TideMetrics
 
 /// A reply of the adapter: an HTTP status and a JSON body.
 public struct AdapterResponse: Sendable, Hashable {

@@ -21,14 +21,8 @@ public enum Backtest {
         }
     }
 
-    public struct Point: Sendable, Hashable {
-        public var time: Date
-        public var value: Double
-        public init(time: Date, value: Double) {
-            self.time = time
-            self.value = value
-        }
-    }
+    /// One value of a metric at one time.
+    public typealias Point = MetricPoint
 
     /// A stretch with no samples of a metric: replayed as the metric being unavailable.
     public struct Gap: Sendable, Hashable, CustomStringConvertible {

@@ -518,18 +518,5 @@ public enum ScalingAlgorithm {
     }
 
     /// A metric value as it is reported: up to three decimals, no trailing zeros.
-    public static func format(_ value: Double) -> String {
-        guard value.isFinite else { return "\(value)" }
-        let thousandths = (value.magnitude * 1_000).rounded()
-        guard thousandths < 9.0e18 else { return "\(value.rounded())" }
-        let units = Int64(thousandths)
-        var text = (value < 0 && units > 0 ? "-" : "") + String(units / 1_000)
-        var fraction = String(units % 1_000)
-        if fraction != "0" {
-            fraction = String(repeating: "0", count: 3 - fraction.count) + fraction
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
-        }
-        return text
-    }
+    public static func format(_ value: Double) -> String { MetricNumber.format(value) }
 }

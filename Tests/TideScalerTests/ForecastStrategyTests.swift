@@ -6,6 +6,7 @@ import TideSimulation
 import Testing
 import TideTestSupport
 @testable import TideScaler
+@testable import TideMetrics
 
 /// A metric with a base level and a batch of `batch` more for the first five minutes
 /// of every hour, at one value a minute.

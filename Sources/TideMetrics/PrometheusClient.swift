@@ -61,12 +61,12 @@ public final class PrometheusClient: Sendable {
 
     /// The history of `query` from `start` to `end`, one sample every `step`
     /// (`/api/v1/query_range`): the query must give one series, as for a decision.
-    public func queryRange(_ query: String, start: Date, end: Date, step: TimeInterval) async -> Result<[Backtest.Point], MetricUnavailable> {
+    public func queryRange(_ query: String, start: Date, end: Date, step: TimeInterval) async -> Result<[MetricPoint], MetricUnavailable> {
         var base = address.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
         let parameters = [
             "query=\(KubeClient.percentEncode(query))", "start=\(Self.seconds(start))", "end=\(Self.seconds(end))",
-            "step=\(ScalingAlgorithm.format(step))s",
+            "step=\(MetricNumber.format(step))s",
         ]
         var request = HTTPClientRequest(url: "\(base)/api/v1/query_range?" + parameters.joined(separator: "&"))
         request.headers.add(name: "Accept", value: "application/json")
@@ -83,11 +83,11 @@ public final class PrometheusClient: Sendable {
         }
     }
 
-    static func seconds(_ date: Date) -> String { ScalingAlgorithm.format(date.timeIntervalSince1970) }
+    static func seconds(_ date: Date) -> String { MetricNumber.format(date.timeIntervalSince1970) }
 
     /// Interprets a reply of `/api/v1/query_range`: one series of `[time, "value"]`
     /// pairs (NaN and ±Inf samples are left out, as gaps). Pure.
-    public static func parseRange(code: Int, body: [UInt8]) -> Result<[Backtest.Point], MetricUnavailable> {
+    public static func parseRange(code: Int, body: [UInt8]) -> Result<[MetricPoint], MetricUnavailable> {
         // Days of history: read the pairs directly; anything else gets the explanation below.
         if code == 200, let scanned = RangeReplyScanner.scan(body), scanned.series == 1 { return .success(scanned.points) }
         let document = try? KubeJSON.decoder.decode(JSONValue.self, from: Data(body))
@@ -102,7 +102,7 @@ public final class PrometheusClient: Sendable {
         if result.isEmpty { return .failure(.emptyResult) }
         if result.count > 1 { return .failure(.multipleSeries(result.count)) }
         guard let values = result[0]["values"]?.arrayValue else { return .failure(.malformedResponse("the series has no values")) }
-        var points: [Backtest.Point] = []
+        var points: [MetricPoint] = []
         for pair in values {
             guard let sample = pair.arrayValue, sample.count == 2, let time = sample[0].doubleValue, let text = sample[1].stringValue else {
                 return .failure(.malformedResponse("a sample is not [time, \"value\"]"))

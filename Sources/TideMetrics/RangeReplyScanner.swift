@@ -25,14 +25,14 @@ struct RangeReplyScanner {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     /// The series' samples, with the number of series, or `nil` off the happy path.
-    static func scan(_ body: [UInt8]) -> (points: [Backtest.Point], series: Int)? {
+    static func scan(_ body: [UInt8]) -> (points: [MetricPoint], series: Int)? {
         var scanner = RangeReplyScanner(body)
         return scanner.reply()
     }
 
-    mutating func reply() -> (points: [Backtest.Point], series: Int)? {
+    mutating func reply() -> (points: [MetricPoint], series: Int)? {
         var status: String?
-        var result: (points: [Backtest.Point], series: Int)?
+        var result: (points: [MetricPoint], series: Int)?
         var matrix = false
         guard object({ key, scanner in
             switch key {
@@ -53,8 +53,8 @@ struct RangeReplyScanner {
     }
 
     /// `[{"metric": …, "values": [[t, "v"], …]}, …]`: the samples of the first series.
-    mutating func series() -> (points: [Backtest.Point], series: Int)? {
-        var points: [Backtest.Point] = []
+    mutating func series() -> (points: [MetricPoint], series: Int)? {
+        var points: [MetricPoint] = []
         var count = 0
         let parsed = array { scanner in
             count += 1
