@@ -5,7 +5,7 @@ import TideAPI
 /// wanted, how it is built, and whether a live one must be replaced rather than
 /// patched. Each lives in a file of its own; ``Children/parts`` lists them in the order
 /// they are applied, so a new kind of child is one file and one line there.
-protocol ChildPart {
+protocol ChildPart: Sendable {
     /// Whether `application` (a defaulted, valid spec) has this child; `serviceMonitors`
     /// says whether the ServiceMonitor CRD is installed.
     static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool
