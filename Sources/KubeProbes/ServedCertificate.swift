@@ -122,9 +122,7 @@ public final class ServedCertificate: Sendable {
     static func pair(from source: Source) throws -> Pair {
         switch source {
         case .files(let certificate, let key):
-            guard let chain = FileManager.default.contents(atPath: certificate) else { throw Failure.unreadable(path: certificate) }
-            guard let keyPEM = FileManager.default.contents(atPath: key) else { throw Failure.unreadable(path: key) }
-            return Pair(certificateChainPEM: String(decoding: chain, as: UTF8.self), keyPEM: String(decoding: keyPEM, as: UTF8.self))
+            return try read(certificate: certificate, key: key)
         case .selfSigned(let commonName, let names, let lifetime):
             let authority = try CertificateAuthority(commonName: "\(commonName)-ca@\(Int(Date().timeIntervalSince1970))")
             let addresses = names.compactMap(IPAddressText.bytes)
@@ -132,6 +130,13 @@ public final class ServedCertificate: Sendable {
                 commonName: commonName, dnsNames: names.filter { IPAddressText.bytes($0) == nil }, ipAddresses: addresses, lifetime: lifetime)
             return Pair(certificateChainPEM: leaf.certificatePEM, keyPEM: leaf.keyPEM)
         }
+    }
+
+    /// The pair in PEM files `certificate` and `key`, unchecked.
+    public static func read(certificate: String, key: String) throws(Failure) -> Pair {
+        guard let chain = FileManager.default.contents(atPath: certificate) else { throw Failure.unreadable(path: certificate) }
+        guard let keyPEM = FileManager.default.contents(atPath: key) else { throw Failure.unreadable(path: key) }
+        return Pair(certificateChainPEM: String(decoding: chain, as: UTF8.self), keyPEM: String(decoding: keyPEM, as: UTF8.self))
     }
 
     static func parse(_ pair: Pair, since: Date) throws -> Current {

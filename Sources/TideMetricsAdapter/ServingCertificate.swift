@@ -34,9 +34,13 @@ public enum ServingCertificate {
 
     /// The identity in `certificateFile` and `keyFile` (PEM).
     public static func load(certificateFile: String, keyFile: String) throws -> MetricsAdapterServer.ServingIdentity {
-        guard let certificate = FileManager.default.contents(atPath: certificateFile) else { throw Failure.unreadable(path: certificateFile) }
-        guard let key = FileManager.default.contents(atPath: keyFile) else { throw Failure.unreadable(path: keyFile) }
-        return .init(certificateChainPEM: String(decoding: certificate, as: UTF8.self), keyPEM: String(decoding: key, as: UTF8.self))
+        do {
+            return try ServedCertificate.read(certificate: certificateFile, key: keyFile)
+        } catch .unreadable(let path) {
+            throw Failure.unreadable(path: path)
+        } catch {
+            throw Failure.unusable(error.description)
+        }
     }
 
     /// A new CA and a certificate it signs for `service` in `namespace`: the names the

@@ -31,7 +31,7 @@ public enum AutoscalerChildren {
             return autoscaler.spec.scaling.paused == true ? [] : [try DesiredChild(horizontalPodAutoscaler(for: autoscaler))]
         }
         var children = [
-            try DesiredChild(ServiceAccount(metadata: owner.metadata())),
+            try DesiredChild(Children.scalerServiceAccount(for: owner)),
             try DesiredChild(role(for: autoscaler, target: target)),
             try DesiredChild(Children.scalerRoleBinding(for: owner), part: ScalerRoleBinding.self),
         ]

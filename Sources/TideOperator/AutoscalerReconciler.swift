@@ -6,6 +6,7 @@ import Foundation
 import KubeAPI
 import KubeAPIExtensions
 import KubeClient
+import KubeProbes
 import KubeRuntime
 import KubeSupport
 import Logging
@@ -29,6 +30,9 @@ public final class AutoscalerReconciler: Reconciler {
     let settings: OperatorSettings
     let events: any EventRecording
     let resources = DiscoveredResources()
+    /// Targets the operator was found allowed to grant `/scale` on, kept a few minutes so
+    /// a resync asks no SelfSubjectAccessReviews; a refusal is asked again each time.
+    let permitted = Mutex(ExpiringCache<String, Bool>(ttl: .seconds(300), capacity: 4_096))
     let logger: Logger
     /// How soon a target problem is looked at again (a CRD installed, a rule added).
     public let problemRecheck: Duration = .seconds(60)
@@ -64,10 +68,10 @@ public final class AutoscalerReconciler: Reconciler {
         switch try await resources.resolve(reference, client: client) {
         case .notServed(let why):
             return try await stop(autoscaler, reason: "TargetNotFound", message: why)
-        case .notScalable(let plural):
-            return try await stop(autoscaler, reason: "TargetNotScalable", message: "\(reference) has no /scale subresource (\(plural)/scale is not served)")
-        case .found(let group, let plural):
-            target = .init(group: group, plural: plural, name: reference.name)
+        case .notScalable(_, let why):
+            return try await stop(autoscaler, reason: "TargetNotScalable", message: why)
+        case .scalable(let resource):
+            target = .init(group: resource.group, plural: resource.plural, name: reference.name)
         }
         // In mode HPA the HorizontalPodAutoscaler scales: there is no scaler to grant /scale to.
         let missing = spec.scaling.mode == .hpa ? [] : try await missingVerbs(on: target, namespace: namespace)
@@ -143,6 +147,8 @@ public final class AutoscalerReconciler: Reconciler {
     /// The `/scale` verbs the operator may not use on `target` (it can grant the scaler
     /// only what it holds), asked with SelfSubjectAccessReviews.
     func missingVerbs(on target: AutoscalerChildren.Target, namespace: String) async throws -> [String] {
+        let key = "\(namespace)/\(target.group)/\(target.plural)/\(target.name)"
+        if permitted.withLock({ $0.value(for: key) }) == true { return [] }
         var missing: [String] = []
         for verb in AutoscalerChildren.scaleVerbs {
             let body: JSONValue = [
@@ -157,42 +163,22 @@ public final class AutoscalerReconciler: Reconciler {
                 contentType: "application/json", as: JSONValue.self)
             if answer.value(atPath: ["status", "allowed"])?.boolValue != true { missing.append(verb) }
         }
+        if missing.isEmpty { permitted.withLock { $0.keep(true, for: key) } }
         return missing
     }
 }
 
-/// Which resource serves a kind, from discovery, remembered for a few minutes.
+/// Which resource serves a kind (``ScalableResource``), remembered for a few minutes so
+/// a resync does not ask discovery again for every Autoscaler.
 final class DiscoveredResources: Sendable {
-    enum Resolution: Sendable, Hashable {
-        case found(group: String, plural: String)
-        case notScalable(plural: String)
-        case notServed(String)
-    }
-
-    private let known = Mutex<[String: (Resolution, ContinuousClock.Instant)]>([:])
+    private let known = Mutex<[String: (ScalableResource, ContinuousClock.Instant)]>([:])
     let ttl: Duration = .seconds(300)
 
-    func resolve(_ reference: ScaleTargetReference, client: KubeClient) async throws -> Resolution {
+    func resolve(_ reference: ScaleTargetReference, client: KubeClient) async throws -> ScalableResource {
         let key = "\(reference.apiVersion)/\(reference.kind)"
         if let (resolution, until) = known.withLock({ $0[key] }), until > .now { return resolution }
         let (group, version) = reference.groupVersion
-        let path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        let list: JSONValue
-        do {
-            list = try await client.request(.GET, path: path, as: JSONValue.self)
-        } catch KubeError.notFound {
-            return .notServed("the API server does not serve \(reference.apiVersion)")
-        }
-        let resources = list["resources"]?.arrayValue ?? []
-        let resolution: Resolution
-        if let main = resources.first(where: { $0["kind"]?.stringValue == reference.kind && !($0["name"]?.stringValue ?? "/").contains("/") }),
-            let plural = main["name"]?.stringValue
-        {
-            let scalable = resources.contains { $0["name"]?.stringValue == "\(plural)/scale" }
-            resolution = scalable ? .found(group: group, plural: plural) : .notScalable(plural: plural)
-        } else {
-            resolution = .notServed("\(reference.apiVersion) has no kind \(reference.kind)")
-        }
+        let resolution = try await ScalableResource.discover(group: group, version: version, kind: reference.kind, client: client)
         known.withLock { $0[key] = (resolution, .now + ttl) }
         return resolution
     }

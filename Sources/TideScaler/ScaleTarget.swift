@@ -43,24 +43,12 @@ public struct ScaleTarget: Sendable {
     /// `/scale` subresource), then the object itself.
     public static func resolve(_ reference: ScaleTargetReference, namespace: String, client: KubeClient) async throws -> Result<ScaleTarget, Problem> {
         let (group, version) = reference.groupVersion
-        let path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
-        let list: JSONValue
-        do {
-            list = try await client.request(.GET, path: path, as: JSONValue.self)
-        } catch KubeError.notFound {
-            return .failure(.notFound("the API server does not serve \(reference.apiVersion): is the kind's CRD installed?"))
+        let resource: ResourceDescriptor
+        switch try await ScalableResource.discover(group: group, version: version, kind: reference.kind, client: client) {
+        case .notServed(let reason): return .failure(.notFound(reason))
+        case .notScalable(_, let reason): return .failure(.notScalable(reason))
+        case .scalable(let found): resource = found
         }
-        let resources = list["resources"]?.arrayValue ?? []
-        guard let entry = resources.first(where: { $0["kind"]?.stringValue == reference.kind && !($0["name"]?.stringValue ?? "/").contains("/") }),
-            let plural = entry["name"]?.stringValue
-        else {
-            return .failure(.notFound("\(reference.apiVersion) has no kind \(reference.kind)"))
-        }
-        guard resources.contains(where: { $0["name"]?.stringValue == "\(plural)/scale" }) else {
-            return .failure(.notScalable("\(reference.kind) (\(plural).\(group.isEmpty ? "core" : group)) has no /scale subresource: it cannot be scaled by replicas"))
-        }
-        let resource = ResourceDescriptor(
-            group: group, version: version, plural: plural, kind: reference.kind, namespaced: entry["namespaced"]?.boolValue ?? true)
         let objects = client.resource(DynamicObject.self, at: resource, namespace: namespace)
         // Through /scale, which the scaler's Role allows, not the object itself.
         do {

@@ -23,18 +23,14 @@ struct AdapterLocalBench {
     let samples: Int
 
     func run() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-adapter-local-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        let kubeconfig = work.appendingPathComponent("kubeconfig").path
-        let localKube = try Child.start("\(directory)/local-kube", [
-            "--kubeconfig", kubeconfig, "--apply", root.appendingPathComponent("crds").path,
-            "--apply", root.appendingPathComponent("config/components/metrics-adapter/apiservice.yaml").path,
-            "--apply", root.appendingPathComponent("config/custom-metrics/apiservices.yaml").path,
-        ])
-        defer { localKube.stop() }
-        _ = try await localKube.waitForLine(prefix: "LocalKube is serving at ")
-        let admin = try KubeClient(connection: try KubeConfigLoader(kubeconfigPath: kubeconfig, environment: [:]).load(), requestTimeout: .seconds(30))
+        try await LocalKubeProcess.with(
+            name: "tide-adapter-local-bench", binaries: directory, root: root,
+            manifests: ["crds", "config/components/metrics-adapter/apiservice.yaml", "config/custom-metrics/apiservices.yaml"], run)
+    }
+
+    func run(_ localKube: LocalKubeProcess) async throws {
+        let admin = localKube.admin
+        let kubeconfig = localKube.kubeconfig
         for namespace in ["kube-system", "tide-system", "bench"] {
             _ = try? await admin.clusterScoped(Namespace.self).create(Namespace(name: namespace))
         }
@@ -97,7 +93,6 @@ struct AdapterLocalBench {
         let customRSS = adapter.residentBytes()
         let source = try await measure("http://127.0.0.1:\(helloPort)/stats", asUser: false)
         try await client.shutdown()
-        try await admin.shutdown()
 
         let rows: [[String]] = [
             ["external metric, p50 / p99 (ms)", "\(ms(percentile(external, 0.5))) / \(ms(percentile(external, 0.99)))", "the source's own GET: \(ms(percentile(source, 0.5))) / \(ms(percentile(source, 0.99))) ms"],

@@ -18,17 +18,13 @@ struct MetricsEndpointBench {
     let scrapes: Int
 
     func run() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("tide-metrics-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        let kubeconfig = work.appendingPathComponent("kubeconfig").path
-        let localKube = try Child.start(
-            "\(directory)/local-kube",
-            ["--kubeconfig", kubeconfig, "--apply", root.appendingPathComponent("crds").path, "--apply", root.appendingPathComponent("config/default/namespace.yaml").path,
-             "--apply", root.appendingPathComponent("config/rbac").path])
-        defer { localKube.stop() }
-        _ = try await localKube.waitForLine(prefix: "LocalKube is serving at ")
-        let admin = try KubeClient(connection: try KubeConfigLoader(kubeconfigPath: kubeconfig, environment: [:]).load(), requestTimeout: .seconds(30))
+        try await LocalKubeProcess.with(
+            name: "tide-metrics-bench", binaries: directory, root: root, manifests: ["crds", "config/default/namespace.yaml", "config/rbac"], run)
+    }
+
+    func run(_ localKube: LocalKubeProcess) async throws {
+        let admin = localKube.admin
+        let kubeconfig = localKube.kubeconfig
         try await bindReader(admin, serviceAccount: "scraper")
         let scraper = try await token(admin, serviceAccount: "scraper")
         var fresh: [String] = []
@@ -52,7 +48,6 @@ struct MetricsEndpointBench {
         printTable(
             "/metrics of tide-operator, \(scrapes) scrapes each over kept-alive connections (local-kube reviews the tokens)",
             headers: ["endpoint", "p50 ms", "p99 ms", "p50 vs plain (ms)", "operator RSS MiB", "RSS vs plain (MiB)"], rows: rows)
-        try await admin.shutdown()
     }
 
     struct Result {
@@ -128,4 +123,42 @@ struct MetricsEndpointBench {
 struct CommandFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// A `local-kube` process with `manifests` (paths below the repository) applied at
+/// start, its admin kubeconfig in a work folder of its own, for a benchmark's lifetime.
+final class LocalKubeProcess {
+    let work: URL
+    let kubeconfig: String
+    let child: Child
+    let admin: KubeClient
+
+    init(name: String, binaries: String, root: URL, manifests: [String]) async throws {
+        work = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(getpid())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        kubeconfig = work.appendingPathComponent("kubeconfig").path
+        child = try Child.start("\(binaries)/local-kube", ["--kubeconfig", kubeconfig] + manifests.flatMap { ["--apply", root.appendingPathComponent($0).path] })
+        _ = try await child.waitForLine(prefix: "LocalKube is serving at ")
+        admin = try KubeClient(connection: try KubeConfigLoader(kubeconfigPath: kubeconfig, environment: [:]).load(), requestTimeout: .seconds(30))
+    }
+
+    /// Runs `body` with a fresh `local-kube` and stops it afterwards, whatever `body` threw.
+    static func with(
+        name: String, binaries: String, root: URL, manifests: [String], _ body: (LocalKubeProcess) async throws -> Void
+    ) async throws {
+        let localKube = try await LocalKubeProcess(name: name, binaries: binaries, root: root, manifests: manifests)
+        do {
+            try await body(localKube)
+        } catch {
+            await localKube.stop()
+            throw error
+        }
+        await localKube.stop()
+    }
+
+    func stop() async {
+        try? await admin.shutdown()
+        child.stop()
+        try? FileManager.default.removeItem(at: work)
+    }
 }

@@ -107,12 +107,7 @@ struct AutoscalerOperatorTests {
     }
 
     func permissions(_ setup: GracefulShutdownTests.Setup) async throws {
-        for path in ["config/default/namespace.yaml", "config/rbac"] {
-            try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent(path).path, to: setup.server.store)
-        }
-        let operatorToken = try await SecureMetricsTests.token(setup.client, serviceAccount: "tide-operator", namespace: "tide-system")
-        let kubeconfig = setup.directory.appendingPathComponent("operator-kubeconfig")
-        try setup.server.kubeconfig(token: operatorToken).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        let (kubeconfig, _) = try await SecureMetricsTests.operatorKubeconfig(setup)
         let operatorProcess = try GracefulShutdownTests.RunningBinary(
             "tide-operator",
             [
@@ -144,9 +139,7 @@ struct AutoscalerOperatorTests {
         #expect(await eventually(timeout: .seconds(20)) {
             try await setup.client.namespaced(RoleBinding.self, in: "default").getIfPresent("checkout-scaler") != nil
         }, "\(operatorProcess.log)")
-        let scalerToken = try await SecureMetricsTests.token(setup.client, serviceAccount: "checkout-scaler", namespace: "default")
-        let scalerConfig = setup.directory.appendingPathComponent("scaler-kubeconfig")
-        try setup.server.kubeconfig(token: scalerToken).write(to: scalerConfig, atomically: true, encoding: .utf8)
+        let (scalerConfig, _) = try await SecureMetricsTests.kubeconfig(setup, serviceAccount: "checkout-scaler", namespace: "default")
         let run = try await runProcess(
             "\(binariesDirectory)/tide-scaler", ["--kubeconfig", scalerConfig.path, "--namespace", "default", "--autoscaler", "checkout", "--log-format", "text"])
         #expect(!run.errors.contains("orbidden"), "\(run.errors)")

@@ -27,6 +27,25 @@ struct SecureMetricsTests {
         return try #require(answer.value(atPath: ["status", "token"])?.stringValue)
     }
 
+    /// A kubeconfig that authenticates as ServiceAccount `namespace/serviceAccount`, and its token.
+    static func kubeconfig(
+        _ setup: GracefulShutdownTests.Setup, serviceAccount: String, namespace: String
+    ) async throws -> (file: URL, token: String) {
+        let token = try await Self.token(setup.client, serviceAccount: serviceAccount, namespace: namespace)
+        let file = setup.directory.appendingPathComponent("\(serviceAccount)-kubeconfig")
+        try setup.server.kubeconfig(token: token).write(to: file, atomically: true, encoding: .utf8)
+        return (file, token)
+    }
+
+    /// Installs `config/rbac` (and the operator's namespace), and a kubeconfig of the
+    /// operator's own ServiceAccount, so the operator runs with exactly the RBAC it ships.
+    static func operatorKubeconfig(_ setup: GracefulShutdownTests.Setup) async throws -> (file: URL, token: String) {
+        for path in ["config/default/namespace.yaml", "config/rbac"] {
+            try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent(path).path, to: setup.server.store)
+        }
+        return try await kubeconfig(setup, serviceAccount: "tide-operator", namespace: "tide-system")
+    }
+
     /// The answer's status code and body; the self-signed certificate is not verified.
     static func scrape(_ url: String, token: String? = nil) async throws -> (code: Int, body: String) {
         var tls = TLSConfiguration.makeClientConfiguration()
@@ -51,14 +70,9 @@ struct SecureMetricsTests {
     }
 
     func operatorEndpoint(_ setup: GracefulShutdownTests.Setup) async throws {
-        for path in ["config/default/namespace.yaml", "config/rbac"] {
-            try ManifestLoader.apply(path: repositoryRoot.appendingPathComponent(path).path, to: setup.server.store)
-        }
         // The operator runs as its ServiceAccount, so config/rbac must grant what the
         // secure endpoint needs (TokenReview and SubjectAccessReview).
-        let operatorToken = try await Self.token(setup.client, serviceAccount: "tide-operator", namespace: "tide-system")
-        let kubeconfig = setup.directory.appendingPathComponent("operator-kubeconfig")
-        try setup.server.kubeconfig(token: operatorToken).write(to: kubeconfig, atomically: true, encoding: .utf8)
+        let (kubeconfig, operatorToken) = try await Self.operatorKubeconfig(setup)
         let scraper = try await Self.token(setup.client, serviceAccount: "scraper", namespace: "tide-system")
         let stranger = try await Self.token(setup.client, serviceAccount: "stranger", namespace: "tide-system")
         let binding: JSONValue = [

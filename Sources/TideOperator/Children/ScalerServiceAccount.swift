@@ -15,7 +15,8 @@ enum ScalerServiceAccount: ChildPart {
 extension Children {
     public static func scalerName(for application: Application) -> String { "\(application.name)-scaler" }
 
-    public static func scalerServiceAccount(for application: Application) -> ServiceAccount {
-        ServiceAccount(metadata: ScalerOwner(application).metadata())
-    }
+    public static func scalerServiceAccount(for application: Application) -> ServiceAccount { scalerServiceAccount(for: ScalerOwner(application)) }
+
+    /// The ServiceAccount the scaler runs as.
+    public static func scalerServiceAccount(for owner: ScalerOwner) -> ServiceAccount { ServiceAccount(metadata: owner.metadata()) }
 }
