@@ -9,6 +9,7 @@ import LocalKube
 import NIOCore
 import NIOSSL
 import Prometheus
+import TideTestSupport
 import Testing
 
 /// `/metrics` as kubebuilder v4 serves it: HTTPS, every scrape's token reviewed by the API
@@ -122,6 +123,46 @@ struct SecureMetricsTests {
         let unreachable = try await Self.scrape(metrics, token: late)
         #expect(unreachable.code == 503, "\(unreachable.body)")
         _ = await operatorProcess.terminate()
+    }
+
+    @Test(
+        "on the real API server: the operator's ServiceAccount reviews scrapes with config/rbac's grants; a ServiceAccount token without tide-metrics-reader is 403, with it 200, none 401",
+        .enabled(if: RealCluster.isAvailable, Comment(rawValue: RealCluster.skipReason)))
+    func realServer() async throws {
+        let installed = try await RealClusterInstall.shared.installed()
+        let admin = installed.admin
+        let namespace = try await installed.cluster.freshNamespace("metrics", admin: admin)
+        // The operator's own client: config/rbac's tide-metrics-auth must let it ask.
+        let operatorClient = try installed.cluster.client(token: installed.operatorToken, userAgent: "tide-operator-test")
+        let registry = PrometheusCollectorRegistry()
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "tide", subsystem: "", metricName: "real_probe", unitName: "", helpText: "a probe"), labels: []).set(Int64(1))
+        let certificate = try ServedCertificate(source: .selfSigned(commonName: "tide-operator-metrics", names: ["127.0.0.1"], lifetime: 3_600))
+        let bound = PortBox()
+        let server = MetricsServer(
+            host: "127.0.0.1", port: 0, registry: registry,
+            security: .secure(authorizer: MetricsAuthorizer(client: operatorClient, ttl: .zero), certificate: certificate, refreshInterval: .seconds(60)),
+            onBound: { bound.store($0) })
+        let task = Task { try await server.run() }
+        defer { task.cancel() }
+        #expect(await eventually { bound.value > 0 })
+        let url = "https://127.0.0.1:\(bound.value)/metrics"
+        for name in ["scraper", "stranger"] {
+            _ = try await admin.namespaced(ServiceAccount.self, in: namespace).create(ServiceAccount(metadata: ObjectMeta(name: name)))
+        }
+        let scraper = try await installed.cluster.serviceAccountToken("scraper", namespace: namespace, admin: admin)
+        let stranger = try await installed.cluster.serviceAccountToken("stranger", namespace: namespace, admin: admin)
+        let binding: JSONValue = [
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": ["name": .string("\(namespace)-scraper")],
+            "roleRef": ["apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tide-metrics-reader"],
+            "subjects": [["kind": "ServiceAccount", "name": "scraper", "namespace": .string(namespace)]],
+        ]
+        _ = try await admin.send(
+            .POST, path: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", body: Array(try JSONEncoder().encode(binding)),
+            contentType: "application/json")
+        #expect(try await Self.scrape(url).code == 401)
+        #expect(try await Self.scrape(url, token: stranger).code == 403)
+        #expect(await eventually(timeout: .seconds(10)) { (try? await Self.scrape(url, token: scraper))?.code == 200 })
+        _ = try await admin.send(.DELETE, path: "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/\(namespace)-scraper")
     }
 
     @Test("MetricsAuthorizer: answers are kept for their time, keyed by the token's hash; an API server error is 503 and asked again; a token is never kept")
