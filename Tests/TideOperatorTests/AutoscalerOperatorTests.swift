@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import KubeAPI
 import KubeAPIExtensions
@@ -108,12 +109,16 @@ struct AutoscalerOperatorTests {
 
     func permissions(_ setup: GracefulShutdownTests.Setup) async throws {
         let (kubeconfig, _) = try await SecureMetricsTests.operatorKubeconfig(setup)
-        let operatorProcess = try GracefulShutdownTests.RunningBinary(
-            "tide-operator",
-            [
-                "--kubeconfig", kubeconfig.path, "--namespace", "default", "--metrics-bind-address", "0",
-                "--health-probe-bind-address", "127.0.0.1:\(try freeLoopbackPort())", "--log-format", "json",
-            ], directory: setup.directory)
+        let healthPort = try freeLoopbackPort()
+        func startOperator() throws -> GracefulShutdownTests.RunningBinary {
+            try GracefulShutdownTests.RunningBinary(
+                "tide-operator",
+                [
+                    "--kubeconfig", kubeconfig.path, "--namespace", "default", "--metrics-bind-address", "0",
+                    "--health-probe-bind-address", "127.0.0.1:\(healthPort)", "--log-format", "json",
+                ], directory: setup.directory)
+        }
+        let operatorProcess = try startOperator()
         defer { operatorProcess.stop() }
 
         let autoscalers = setup.client.namespaced(Autoscaler.self, in: "default")
@@ -144,6 +149,24 @@ struct AutoscalerOperatorTests {
             "\(binariesDirectory)/tide-scaler", ["--kubeconfig", scalerConfig.path, "--namespace", "default", "--autoscaler", "checkout", "--log-format", "text"])
         #expect(!run.errors.contains("orbidden"), "\(run.errors)")
         #expect(try await autoscalers.get("checkout").status?.scaling?.lastQueryTime != nil, "\(run.errors)")
-        _ = await operatorProcess.terminate()
+
+        // SIGTERM: both controllers stop and the operator exits 0; a restart finds the
+        // scaler's children as it left them and writes none of them again.
+        let roles = setup.client.namespaced(Role.self, in: "default")
+        let cronJobs = setup.client.namespaced(CronJob.self, in: "default")
+        let before = (try await roles.get("checkout-scaler").metadata.resourceVersion, try await cronJobs.get("checkout-scaler").metadata.resourceVersion)
+        let stopped = await operatorProcess.terminate()
+        #expect(stopped.code == 0, "\(operatorProcess.log)")
+        #expect(operatorProcess.errorLines.isEmpty, "\(operatorProcess.errorLines)")
+        let restarted = try startOperator()
+        defer { restarted.stop() }
+        #expect(await eventually(timeout: .seconds(20)) {
+            try await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(healthPort)/readyz"), timeout: .seconds(2)).status.code == 200
+        }, "\(restarted.log)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await roles.get("checkout-scaler").metadata.resourceVersion == before.0)
+        #expect(try await cronJobs.get("checkout-scaler").metadata.resourceVersion == before.1)
+        #expect(try await autoscalers.get("legacy").status?.conditions?[type: "Ready"]?.reason == "TargetNotPermitted")
+        #expect(await restarted.terminate().code == 0)
     }
 }
