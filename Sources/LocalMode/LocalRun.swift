@@ -204,7 +204,9 @@ public struct LocalRun: Sendable {
             }
 
             // 6. Load, scaler ticks, kubelet and the timeline, together.
-            let cronJob = try await client.namespaced(CronJob.self, in: namespace).get(Children.scalerName(for: application))
+            // The scaler is the Application's Autoscaler's: wait until the operator has
+            // made it, with the Application's current scaling spec, and its CronJob.
+            let cronJob = try await scalerCronJob(of: name, in: namespace, client: client, applications: applications)
             let scalerArguments = (cronJob.spec?.jobTemplate.spec.template.spec?.containers.first?.args ?? [])
                 + ["--kubeconfig", kubeconfig.path, "--log-format", "text", "--log-level", "error"]
             let timeline = try await drive(
@@ -314,4 +316,25 @@ final class PIDBox: @unchecked Sendable {
     private var pids: [Int32] = []
     func add(_ pid: Int32) { lock.lock(); pids.append(pid); lock.unlock() }
     var all: [Int32] { lock.lock(); defer { lock.unlock() }; return pids }
+}
+
+extension LocalRun {
+    /// The scaler CronJob of Application `name`'s Autoscaler, once the operator has
+    /// made both and the Autoscaler carries the Application's scaling spec (at most 30 s).
+    func scalerCronJob(
+        of name: String, in namespace: String, client: KubeClient, applications: ResourceClient<Application, SingleScope>
+    ) async throws -> CronJob {
+        let cronJobs = client.namespaced(CronJob.self, in: namespace)
+        let autoscalers = client.namespaced(Autoscaler.self, in: namespace)
+        for _ in 0..<300 {
+            let wanted = try await applications.get(name).spec.withDefaults.scaling
+            if let own = try await autoscalers.getIfPresent(name), own.spec.defaultedScaling == wanted,
+                let cronJob = try await cronJobs.getIfPresent("\(name)-scaler")
+            {
+                return cronJob
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw LocalRunError.failed("the operator made no scaler for Application \(namespace)/\(name) within 30 s")
+    }
 }

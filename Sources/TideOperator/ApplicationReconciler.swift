@@ -24,6 +24,8 @@ public final class ApplicationReconciler: Reconciler {
     let applications: ObjectCache<Application>
     let deployments: ObjectCache<Deployment>
     let autoscalers: ObjectCache<HorizontalPodAutoscaler>?
+    /// Every Autoscaler; an Application's own is among them.
+    let tideAutoscalers: ObjectCache<Autoscaler>?
     let children: [ChildKind]
     let settings: OperatorSettings
     let serviceMonitors: ServiceMonitorDetector
@@ -40,13 +42,15 @@ public final class ApplicationReconciler: Reconciler {
 
     public init(
         client: KubeClient, applications: ObjectCache<Application>, deployments: ObjectCache<Deployment>,
-        autoscalers: ObjectCache<HorizontalPodAutoscaler>? = nil, children: [ChildKind], settings: OperatorSettings,
+        autoscalers: ObjectCache<HorizontalPodAutoscaler>? = nil, tideAutoscalers: ObjectCache<Autoscaler>? = nil, children: [ChildKind],
+        settings: OperatorSettings,
         serviceMonitors: ServiceMonitorDetector, events: any EventRecording, logger: Logger = Logger(label: "tide.reconciler")
     ) {
         self.client = client
         self.applications = applications
         self.deployments = deployments
         self.autoscalers = autoscalers
+        self.tideAutoscalers = tideAutoscalers
         self.children = children
         self.settings = settings
         self.serviceMonitors = serviceMonitors
@@ -100,6 +104,12 @@ public final class ApplicationReconciler: Reconciler {
         if defaulted.spec.scaling?.mode == .hpa {
             observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
         }
+        if application.scalesThroughAutoscaler {
+            observation.scaler = try ownAutoscaler(of: application, written: convergence.writtenAutoscaler)
+            if let scaler = observation.scaler, !(try await carryMemory(of: application, to: scaler)) {
+                return .requeue(after: Self.staleRetry)
+            }
+        }
         let wrote = try await writeStatus(application, observation: observation)
         // One Event for everything this reconcile changed, after the status.
         if !convergence.changes.isEmpty {
@@ -120,6 +130,40 @@ public final class ApplicationReconciler: Reconciler {
         var changes: [String] = []
         /// The Deployment as the server answered a write of it.
         var writtenDeployment: DynamicObject?
+        /// The Application's Autoscaler as the server answered a write of it.
+        var writtenAutoscaler: DynamicObject?
+    }
+
+    /// The Autoscaler the Application owns (its scaling path), as the cache has it or
+    /// as just written; `nil` when there is none, or one of its name it does not control.
+    func ownAutoscaler(of application: Application, written: DynamicObject?) throws -> Autoscaler? {
+        let cached = tideAutoscalers?.get(ObjectKey(namespace: application.namespace ?? "default", name: application.name))
+        let autoscaler = try cached ?? written.map { try JSONValue(encoding: $0).decode(as: Autoscaler.self) }
+        guard let autoscaler, autoscaler.metadata.controllerReference?.uid == application.metadata.uid else { return nil }
+        return autoscaler
+    }
+
+    /// An Application the previous version scaled keeps its scaler's memory (its
+    /// recommendations, last scale, pending scale-up, the strategy's keys) in
+    /// `status.scaling`: its new Autoscaler starts from that memory, so the first
+    /// decision is the one the old scaler would have made (no scale-down the
+    /// stabilization window would have held). Written once, when the Autoscaler has
+    /// none; the Autoscaler's resourceVersion is the precondition.
+    ///
+    /// - Returns: `false` when the cached Autoscaler was stale (try again).
+    func carryMemory(of application: Application, to scaler: Autoscaler) async throws -> Bool {
+        guard scaler.status?.scaling == nil, let memory = application.status?.scaling else { return true }
+        var patch: JSONValue = ["status": ["scaling": try JSONValue(encoding: memory)]]
+        if let version = scaler.metadata.resourceVersion { patch["metadata"] = ["resourceVersion": .string(version)] }
+        do {
+            _ = try await client.namespaced(Autoscaler.self, in: application.namespace ?? "default").patchStatus(application.name, patch: patch)
+            logger.info(
+                "carried the scaler's memory to the Application's Autoscaler",
+                metadata: ["application": "\(application.namespace ?? "")/\(application.name)"])
+            return true
+        } catch KubeError.conflict {
+            return false
+        }
     }
 
     /// Converges every desired child concurrently (children are independent) and
@@ -163,7 +207,9 @@ public final class ApplicationReconciler: Reconciler {
                 observation.failures.append("\(child.description): \(message)")
             }
         }
-        return Convergence(outcomes: outcomes, changes: changes, writtenDeployment: applied.object(Deployment.resource, application.name))
+        return Convergence(
+            outcomes: outcomes, changes: changes, writtenDeployment: applied.object(Deployment.resource, application.name),
+            writtenAutoscaler: applied.object(Autoscaler.resource, application.name))
     }
 
     /// Whether the Application's status already reports this condition, so the

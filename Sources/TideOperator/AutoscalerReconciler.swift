@@ -86,6 +86,7 @@ public final class AutoscalerReconciler: Reconciler {
         let applied = AppliedObjects()
         var changes: [String] = []
         var failures: [String] = []
+        var handedOver = false
         // A RoleBinding after the Role it names.
         for wave in [desired.filter { $0.resource != RoleBinding.resource }, desired.filter { $0.resource == RoleBinding.resource }] {
             for child in wave {
@@ -94,6 +95,10 @@ public final class AutoscalerReconciler: Reconciler {
                 case .created: changes.append("created \(child.description)")
                 case .updated: changes.append("updated \(child.description)")
                 case .replaced: changes.append("replaced \(child.description)")
+                case .foreign where isHandedOver(child, namespace: namespace, by: autoscaler):
+                    // The scaler the previous version ran for the owning Application: its
+                    // reconcile removes it; this one's takes its place a moment later.
+                    handedOver = true
                 case .foreign: failures.append("\(child.description) exists and is not controlled by this Autoscaler; it was left alone")
                 case .rejected(let message): failures.append("\(child.description): \(message)")
                 }
@@ -112,7 +117,22 @@ public final class AutoscalerReconciler: Reconciler {
             await events.record(autoscaler, type: "Warning", reason: "ScalerNotApplied", action: "Apply", note: failures.joined(separator: "; "))
             return .requeue(after: problemRecheck)
         }
-        return .done
+        return handedOver ? .requeue(after: handOverRecheck) : .done
+    }
+
+    /// How soon to look again while the owning Application's old scaler children are
+    /// being removed.
+    let handOverRecheck: Duration = .seconds(1)
+
+    /// Whether `child`'s live object is controlled by the Application that controls this
+    /// Autoscaler: a scaler child the previous version made for the Application itself,
+    /// before the Application's scaling went through its Autoscaler.
+    func isHandedOver(_ child: DesiredChild, namespace: String, by autoscaler: Autoscaler) -> Bool {
+        guard autoscaler.owningApplication != nil, let owner = autoscaler.metadata.controllerReference?.uid,
+            let kind = writer.children.first(where: { $0.resource == child.resource }),
+            let live = try? kind.live(ObjectKey(namespace: namespace, name: child.name))
+        else { return false }
+        return live.meta.controllerReference?.uid == owner
     }
 
     /// Reports a problem, removes any scaler children (no scaler runs on a problem), and

@@ -35,7 +35,7 @@ public struct ChildKind: Sendable {
     /// The child types, in the order they are applied: the one list everything
     /// else follows.
     static let types: [any NamespacedObject.Type] = [
-        Deployment.self, Service.self, ServiceMonitor.self, ServiceAccount.self, Role.self, RoleBinding.self, CronJob.self,
+        Deployment.self, Service.self, ServiceMonitor.self, Autoscaler.self, ServiceAccount.self, Role.self, RoleBinding.self, CronJob.self,
         HorizontalPodAutoscaler.self,
     ]
 
@@ -50,17 +50,20 @@ public struct ChildKind: Sendable {
 
     /// Every child kind, watched in `namespace` (or all namespaces). ServiceMonitors
     /// are watched only while `serviceMonitors` reports their resource served.
+    /// Autoscalers come from `tideAutoscalers`, the operator's informer of every
+    /// Autoscaler (a user's too), which this kind runs.
     ///
     /// - Returns: the kinds, and the Deployment and HorizontalPodAutoscaler caches (the
     ///   status reads them typed).
     static func all(
-        client: KubeClient, namespace: String?, serviceMonitors: ServiceMonitorDetector, logger: Logger
+        client: KubeClient, namespace: String?, serviceMonitors: ServiceMonitorDetector, tideAutoscalers: Informer<Autoscaler>, logger: Logger
     ) -> (kinds: [ChildKind], deployments: ObjectCache<Deployment>, autoscalers: ObjectCache<HorizontalPodAutoscaler>) {
         let deployments = makeInformer(Deployment.self, client: client, namespace: namespace, selector: selector, logger: logger)
         let autoscalers = makeInformer(HorizontalPodAutoscaler.self, client: client, namespace: namespace, selector: selector, logger: logger)
         func kind<K: NamespacedObject>(_ type: K.Type) -> ChildKind {
             if K.self == Deployment.self { return make(deployments) }
             if K.self == HorizontalPodAutoscaler.self { return make(autoscalers) }
+            if K.self == Autoscaler.self { return make(tideAutoscalers) }
             let detector = servedByCRD.contains(K.resource) ? serviceMonitors : nil
             return make(makeInformer(type, client: client, namespace: namespace, selector: selector, logger: logger), servedWhen: detector)
         }

@@ -16,22 +16,31 @@ public struct Observation: Sendable, Hashable {
     public var deployment: Deployment?
     /// Mode HPA: the live HorizontalPodAutoscaler, if it exists.
     public var autoscaler: HorizontalPodAutoscaler?
+    /// Modes CronJob and Continuous: the Application's own Autoscaler, if it exists,
+    /// whose scaler's status the Application shows.
+    public var scaler: Autoscaler?
 
     public init() {}
 }
 
 /// Pure: the status an Application should have after a reconcile.
 public enum StatusBuilder {
-    /// Computes the next status, keeping the scaler's part (`scaling`, `ScalingActive`,
-    /// `ScalingLimited`) and every condition's `lastTransitionTime` unless its status
-    /// changes. In mode HPA there is no scaler: `AbleToScale`, `ScalingActive` and
-    /// `ScalingLimited` mirror the HorizontalPodAutoscaler's, and the replicas to roll
-    /// out are the Deployment's own count.
+    /// Computes the next status, keeping every condition's `lastTransitionTime` unless
+    /// its status changes. The scaler's part (`scaling`, `ScalingActive`,
+    /// `ScalingLimited`, the strategy's condition) is the Application's Autoscaler's,
+    /// mirrored; until that Autoscaler has decided (or was given the Application's
+    /// memory), the Application's own is kept as it is. In mode HPA there is no scaler:
+    /// `AbleToScale`, `ScalingActive` and `ScalingLimited` mirror the
+    /// HorizontalPodAutoscaler's, and the replicas to roll out are the Deployment's own count.
     public static func status(for application: Application, observation: Observation, now: Time = .now) -> ApplicationStatus {
         var status = application.status ?? ApplicationStatus()
         let generation = application.metadata.generation
         status.observedGeneration = generation
         status.selector = Children.selectorString(for: application)
+        if application.scalesThroughAutoscaler, let scaler = observation.scaler, let memory = scaler.status?.scaling {
+            status.scaling = memory
+            status.conditions = mirror(scaler, into: status.conditions ?? [], generation: generation)
+        }
         let deploymentStatus = observation.deployment?.status
         status.replicas = deploymentStatus?.replicas ?? 0
         status.readyReplicas = deploymentStatus?.readyReplicas ?? 0
@@ -101,6 +110,21 @@ public enum StatusBuilder {
         }
         status.conditions = conditions
         return status
+    }
+
+    /// The Application's own condition types; every other one is its scaler's.
+    static let ownConditionTypes: Set<String> = ["Ready", "Progressing", "Degraded", "AbleToScale"]
+
+    /// The Autoscaler's scaling conditions (all but its `Ready`) as the Application's,
+    /// as they are (status, reason, message, transition time); a scaling condition the
+    /// Autoscaler no longer has is removed.
+    static func mirror(_ scaler: Autoscaler, into conditions: [Condition], generation: Int64?) -> [Condition] {
+        var next = conditions.filter { ownConditionTypes.contains($0.type) }
+        for var condition in scaler.status?.conditions ?? [] where !ownConditionTypes.contains(condition.type) {
+            condition.observedGeneration = generation
+            next.append(condition)
+        }
+        return next
     }
 
     /// The HorizontalPodAutoscaler's conditions as the Application's, with its reasons

@@ -68,20 +68,23 @@ public final class TideOperator: Sendable {
         self.applications = applications
         let decisions = DecisionMetrics(factory: PrometheusMetricsFactory(registry: registry))
         decisions.follow(applications)
-        // Autoscalers are watched for their decision metrics only.
+        // Every Autoscaler: for its scaler children, its decision metrics, and, for an
+        // Application's own, the Application's status.
         let tideAutoscalers = makeInformer(Autoscaler.self, client: client, namespace: options.namespace, selector: nil, logger: logger)
         decisions.follow(tideAutoscalers)
         self.decisions = decisions
 
         let serviceMonitors = ServiceMonitorDetector(client: client, interval: options.serviceMonitorRecheck, logger: logger)
         self.serviceMonitors = serviceMonitors
-        let (children, deployments, autoscalers) = ChildKind.all(client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, logger: logger)
+        let (children, deployments, autoscalers) = ChildKind.all(
+            client: client, namespace: options.namespace, serviceMonitors: serviceMonitors, tideAutoscalers: tideAutoscalers, logger: logger)
         // Workers never wait for an Event: they are sent from a bounded queue.
         let events = EventQueue(
             recorder: EventRecorder(client: client, controller: "tide.dev/operator", instance: options.identity, logger: logger), logger: logger)
         self.events = events
         let reconciler = ApplicationReconciler(
-            client: client, applications: applications.cache, deployments: deployments, autoscalers: autoscalers, children: children,
+            client: client, applications: applications.cache, deployments: deployments, autoscalers: autoscalers,
+            tideAutoscalers: tideAutoscalers.cache, children: children,
             settings: options.settings, serviceMonitors: serviceMonitors, events: events, logger: logger)
         self.reconciler = reconciler
         applications.onUndecodable { object in
@@ -119,7 +122,8 @@ public final class TideOperator: Sendable {
         }
         // The event queue stops after the controller (its last Events are sent) and
         // before the informers.
-        var background: [any ServiceLifecycle.Service] = [applications, tideAutoscalers] + children.map(\.service) + [events]
+        // (The Autoscaler informer runs as a child kind's.)
+        var background: [any ServiceLifecycle.Service] = [applications] + children.map(\.service) + [events]
         background.append(DiscoveryService(detector: serviceMonitors, applications: applications.cache, queue: controller.queue))
         // 1 on the replica that leads (or runs without election), 0 on a standby: no
         // replica at 1 for long means no scaler children are being managed.

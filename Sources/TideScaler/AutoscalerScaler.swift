@@ -77,14 +77,16 @@ public final class AutoscalerScaler: ScalerRun {
                 }
                 let scaling = autoscaler.spec.defaultedScaling
                 let scale = target.scale
-                let current = scale.spec.replicas ?? 0
-                let ready = try await target.readyReplicas() ?? scale.status?.replicas ?? current
+                let readiness = try await target.readiness()
+                // An Application without spec.replicas runs its default, though /scale says 0.
+                let current = readiness.unsetReplicas ?? scale.spec.replicas ?? 0
+                let ready = readiness.ready ?? scale.status?.replicas ?? current
                 let readings = await reader.read(scaling.resolvedMetrics)
                 let time = now()
                 let histories = await reader.histories(for: scaling, status: autoscaler.status?.scaling, now: time, logger: logger)
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, readings: readings, history: autoscaler.status?.scaling ?? ScalingStatus(),
-                    now: time, readyReplicas: ready, metricHistory: histories))
+                    now: time, readyReplicas: ready, scaleUpReady: readiness.scaleUpReady, metricHistory: histories))
                 logger.info("decision", metadata: [
                     "autoscaler": "\(namespace)/\(name)", "target": "\(reference.description)", "current": "\(current)",
                     "desired": "\(decision.desiredReplicas)", "observe": "\(observing)", "reason": "\(decision.message)", "dryRun": "\(dryRun)",

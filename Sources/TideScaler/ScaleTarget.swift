@@ -78,15 +78,33 @@ public struct ScaleTarget: Sendable {
                 + "{apiGroups: [\(group)], resources: [\(resource.plural)/scale], resourceNames: [\(name)], verbs: [get, update, patch]}")
     }
 
-    /// The target's ready replicas (`status.readyReplicas`), or `nil` when it reports
-    /// none or the scaler may not read the object (its Role need only allow `/scale`;
-    /// the caller then takes `/scale`'s `status.replicas`).
-    public func readyReplicas() async throws -> Int32? {
+    /// What the target says of itself beyond `/scale`, when the scaler may read it.
+    public struct Readiness: Sendable {
+        /// `status.readyReplicas`.
+        public var ready: Int32?
+        /// An Application's `status.scaleUpReady`: when its Deployment reached the
+        /// pending scale-up, as the operator saw it.
+        public var scaleUpReady: ScalingStatus.Recommendation?
+        /// The replicas it runs while `/scale` says 0 because `spec.replicas` is unset:
+        /// an Application's `spec.replicas` default (``ApplicationSpec/effectiveReplicas``).
+        public var unsetReplicas: Int32?
+    }
+
+    /// The target's ready replicas (`status.readyReplicas`) and, for an Application, its
+    /// measured pod start and default replicas; empty when the scaler may not read the
+    /// object (its Role need only allow `/scale`; the caller then takes `/scale`'s
+    /// `status.replicas`).
+    public func readiness() async throws -> Readiness {
         do {
-            guard let object = try await objects.getIfPresent(reference.name) else { return nil }
-            return object.fields["status"]?["readyReplicas"]?.intValue.map { Int32(clamping: $0) }
+            guard let object = try await objects.getIfPresent(reference.name) else { return Readiness() }
+            var readiness = Readiness(ready: object.fields["status"]?["readyReplicas"]?.intValue.map { Int32(clamping: $0) })
+            if resource == Application.resource, let application = try? JSONValue(encoding: object).decode(as: Application.self) {
+                readiness.scaleUpReady = application.status?.scaleUpReady
+                if application.spec.replicas == nil { readiness.unsetReplicas = application.spec.withDefaults.effectiveReplicas }
+            }
+            return readiness
         } catch KubeError.forbidden {
-            return nil
+            return Readiness()
         }
     }
 

@@ -61,23 +61,18 @@ public struct ScalerOutcome: Sendable {
     }
 }
 
-/// One scaler: reads an Application, queries Prometheus, decides, writes `/scale`
-/// (only when the count changes), `status.scaling` and the `ScalingActive` /
-/// `ScalingLimited` conditions, and records an Event.
+/// The scaler of an Application: the scaler of the Autoscaler the Application owns
+/// (``Application/scalingAutoscaler``), which targets the Application's `/scale`. There
+/// is one scaling path: this runs ``AutoscalerScaler`` on that Autoscaler, which
+/// decides, writes the Application's `/scale` (only when the count changes), and keeps
+/// the memory, the conditions and the Events; the operator shows them on the
+/// Application. What `tide-scaler --application NAME` runs.
 public final class Scaler: Sendable {
     public let namespace: String
     public let name: String
     public let dryRun: Bool
-    /// Where the credentials each metric's source names are mounted as files, one
-    /// folder per metric (`<metric>/token`, `ca.crt`, `username`, `password`,
-    /// `headers/<name>`); `nil` reads the Secrets through the API (a scaler run by hand
-    /// with the user's own rights).
-    public let credentialsDirectory: String?
     let client: KubeClient
-    let events: EventRecorder
-    let logger: Logger
-    let now: @Sendable () -> Date
-    let reader: MetricReader
+    let autoscaler: AutoscalerScaler
 
     public init(
         client: KubeClient, namespace: String, name: String, dryRun: Bool = false, credentialsDirectory: String? = nil,
@@ -89,70 +84,35 @@ public final class Scaler: Sendable {
         self.namespace = namespace
         self.name = name
         self.dryRun = dryRun
-        self.credentialsDirectory = credentialsDirectory
-        self.logger = logger
-        self.now = now
-        self.reader = MetricReader(client: client, namespace: namespace, credentialsDirectory: credentialsDirectory, makeSource: makeSource)
-        self.events = EventRecorder(
-            client: client, controller: "tide.dev/scaler", instance: ProcessInfo.processInfo.environment["POD_NAME"] ?? "tide-scaler",
-            logger: logger)
+        autoscaler = AutoscalerScaler(
+            client: client, namespace: namespace, name: name, dryRun: dryRun, credentialsDirectory: credentialsDirectory, logger: logger,
+            now: now, makeSource: makeSource)
     }
 
-    enum ScalerError: Error, CustomStringConvertible {
-        case invalid(String)
-        var description: String {
-            switch self { case .invalid(let message): return message }
-        }
-    }
-
-    var applications: ResourceClient<Application, SingleScope> { client.namespaced(Application.self, in: namespace) }
-
-    /// One decision. Never throws: every failure is an outcome with its exit code.
+    /// One decision. Never throws: every failure is an outcome with its exit code (an
+    /// Application that is missing, does not scale through a scaler, or whose
+    /// Autoscaler the operator has not made yet: exit 3).
     public func runOnce() async -> ScalerOutcome {
         let subject = "Application \(namespace)/\(name)"
         do {
-            for attempt in 1...5 {
-                guard let application = try await applications.getIfPresent(name) else {
-                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) not found")
-                }
-                let spec = application.spec.withDefaults
-                guard let scaling = spec.scaling else {
-                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) has no spec.scaling; nothing to do")
-                }
-                let issues = spec.validate()
-                if !issues.isEmpty {
-                    return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: " + issues.map(\.description).joined(separator: "; "))
-                }
-                let readings = await reader.read(scaling.resolvedMetrics)
-                let current = application.spec.replicas ?? spec.effectiveReplicas
-                let time = now()
-                let histories = await reader.histories(for: scaling, status: application.status?.scaling, now: time, logger: logger)
-                let decision = ScalingAlgorithm.decide(ScalingInput(
-                    currentReplicas: current, scaling: scaling, readings: readings, history: application.status?.scaling ?? ScalingStatus(),
-                    now: time, readyReplicas: application.status?.readyReplicas, scaleUpReady: application.status?.scaleUpReady,
-                    metricHistory: histories))
-                logger.info("decision", metadata: [
-                    "application": "\(namespace)/\(name)", "current": "\(current)", "desired": "\(decision.desiredReplicas)",
-                    "reason": "\(decision.message)", "dryRun": "\(dryRun)",
-                ])
-                if dryRun {
-                    return .of(decision, current: current, subject: subject)
-                }
-                if decision.desiredReplicas != current {
-                    do {
-                        var scale = Scale(metadata: ObjectMeta(name: name, namespace: namespace), spec: .init(replicas: decision.desiredReplicas))
-                        scale.metadata.resourceVersion = application.metadata.resourceVersion
-                        _ = try await applications.updateScale(name, scale: scale)
-                    } catch KubeError.conflict {
-                        logger.info("the Application changed while deciding; deciding again", metadata: ["attempt": "\(attempt)"])
-                        continue
-                    }
-                }
-                try await writeStatus(decision)
-                await recordEvent(decision, application: application, current: current)
-                return .of(decision, current: current, subject: subject)
+            guard let application = try await client.namespaced(Application.self, in: namespace).getIfPresent(name) else {
+                return ScalerOutcome(kind: .invalidApplication, line: "\(subject) not found")
             }
-            return ScalerOutcome(kind: .failed, line: "\(subject) kept changing; gave up after 5 attempts")
+            guard application.scalesThroughAutoscaler else {
+                let why = application.spec.scaling == nil ? "has no spec.scaling" : "is in mode HPA (a HorizontalPodAutoscaler scales it)"
+                return ScalerOutcome(kind: .invalidApplication, line: "\(subject) \(why); nothing to do")
+            }
+            let issues = application.spec.withDefaults.validate()
+            if !issues.isEmpty {
+                return ScalerOutcome(kind: .invalidApplication, line: "\(subject) is invalid: " + issues.map(\.description).joined(separator: "; "))
+            }
+            guard let own = try await client.namespaced(Autoscaler.self, in: namespace).getIfPresent(name), own.owningApplication == name else {
+                return ScalerOutcome(
+                    kind: .invalidApplication,
+                    line: "\(subject) has no Autoscaler of its own yet: the operator makes Autoscaler \(name), which its scaler runs for (--autoscaler \(name))")
+            }
+            let outcome = await autoscaler.runOnce()
+            return ScalerOutcome(kind: outcome.kind, line: outcome.line.replacing("Autoscaler \(namespace)/\(name)", with: subject), decision: outcome.decision)
         } catch {
             return ScalerOutcome(kind: .failed, line: "\(subject): \(error)")
         }
@@ -160,27 +120,6 @@ public final class Scaler: Sendable {
 
     /// The spacing of the history strategy Forecast reads.
     public static let historyStep: TimeInterval = 60
-
-    /// Writes `status.scaling` and the two scaling conditions onto the freshest
-    /// status, retrying on conflict: only the scaler writes these fields, so merging
-    /// them into a newer status is safe.
-    ///
-    /// Guarantee: afterwards the stored `status.scaling` equals `decision.history`
-    /// field for field (a merge patch computed from the stored status, with its
-    /// resourceVersion as precondition, nulls every key the decision no longer has).
-    func writeStatus(_ decision: ScalingDecision) async throws {
-        try await StatusPatch.write(applications, name, status: \.status, empty: ApplicationStatus()) { status, current in
-            var conditions = status.conditions ?? []
-            decision.setConditions(&conditions, generation: current.metadata.generation)
-            status.conditions = conditions
-            status.scaling = decision.history
-        }
-    }
-
-    func recordEvent(_ decision: ScalingDecision, application: Application, current: Int32) async {
-        guard let (type, reason, note) = decision.event(from: current) else { return }
-        await events.record(application, type: type, reason: reason, action: "Scale", note: note)
-    }
 }
 
 /// One run of a scaler: what `tide-scaler` calls once (CronJob) or in a loop (Continuous).

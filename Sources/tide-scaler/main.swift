@@ -29,7 +29,7 @@ struct ApplicationOptions: ParsableArguments {
     @Option(help: "Namespace of the Application or Autoscaler.")
     var namespace: String
 
-    @Option(help: "Name of the Application.")
+    @Option(help: "Name of an Application: runs the scaler of the Autoscaler the Application owns (the same as --autoscaler with its name; kept for one release, for the CronJobs of earlier versions).")
     var application: String?
 
     @Option(help: "Name of the Autoscaler (scales the workload its scaleTargetRef names, or only observes it).")

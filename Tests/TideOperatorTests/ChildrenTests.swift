@@ -109,23 +109,31 @@ struct ChildrenTests {
         #expect(refused.status == 64 && refused.errors.contains("--service-monitor-labels: 'novalue' is not key=value"), "\(refused.errors)")
     }
 
-    @Test("scaling adds the scaler's ServiceAccount, its own Role and RoleBinding, and the CronJob with its arguments")
+    @Test("scaling adds the Application's own Autoscaler, which targets the Application; its children are the scaler's ServiceAccount, Role, RoleBinding and CronJob")
     func scalerCronJob() throws {
         let app = application(spec: scaled())
         let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
-        #expect(children.map(\.description) == [
-            "Deployment hello", "Service hello", "ServiceAccount hello-scaler", "Role hello-scaler", "RoleBinding hello-scaler",
-            "CronJob hello-scaler",
-        ])
-        let binding = Children.scalerRoleBinding(for: app)
+        #expect(children.map(\.description) == ["Deployment hello", "Service hello", "Autoscaler hello"])
+        let own = try #require(app.scalingAutoscaler)
+        #expect(own.spec.scaleTargetRef == ScaleTargetReference(apiVersion: "tide.dev/v1alpha1", kind: "Application", name: "hello"))
+        #expect(own.spec.scaling == app.spec.scaling, "the Application's scaling spec, as it is")
+        #expect(own.metadata.ownerReferences == [Children.ownerReference(for: app)], "controlled by the Application")
+        #expect(own.owningApplication == "hello")
+        #expect(try children.last?.body.decode(as: Autoscaler.self).spec == own.spec)
+
+        let scaler = try scalerChildren(for: app)
+        #expect(scaler.map(\.description) == ["ServiceAccount hello-scaler", "Role hello-scaler", "RoleBinding hello-scaler", "CronJob hello-scaler"])
+        let binding = Children.scalerRoleBinding(for: ScalerOwner(own))
         #expect(binding.roleRef == .init(kind: "Role", name: "hello-scaler"))
         #expect(binding.subjects == [.init(kind: "ServiceAccount", name: "hello-scaler", namespace: "demo")])
-        let role = Children.scalerRole(for: app)
+        let role = Children.scalerRole(for: own, target: Self.applicationTarget)
         #expect(role.rules?.allSatisfy { !($0.resources ?? []).contains("secrets") } == true, "the scaler reads no Secret")
         for rule in role.rules ?? [] where rule.apiGroups == ["tide.dev"] {
-            #expect(rule.resourceNames == ["hello"], "only its own Application: \(rule)")
+            #expect(rule.resourceNames == ["hello"], "only its own Autoscaler and Application: \(rule)")
         }
-        let cronJob = Children.scalerCronJob(for: app, settings: settings)
+        #expect(Set(role.rules?.flatMap { $0.resources ?? [] } ?? []) == ["autoscalers", "autoscalers/status", "applications/scale", "applications", "events"])
+        #expect(!(role.rules ?? []).contains { $0.resources == ["applications"] && $0.verbs != ["get"] }, "the Application itself: get only")
+        let cronJob = Children.scalerCronJob(for: ScalerOwner(own), settings: settings)
         #expect(cronJob.spec?.schedule == "*/2 * * * *")
         #expect(cronJob.spec?.concurrencyPolicy == "Forbid")
         #expect(cronJob.spec?.successfulJobsHistoryLimit == 1)
@@ -134,23 +142,39 @@ struct ChildrenTests {
         #expect(pod.spec?.serviceAccountName == "hello-scaler")
         #expect(pod.spec?.restartPolicy == "Never")
         #expect(pod.spec?.containers[0].image == "tide:test")
-        #expect(pod.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--exit-zero-when-recorded"])
+        #expect(pod.spec?.containers[0].args == ["--namespace", "demo", "--autoscaler", "hello", "--exit-zero-when-recorded"])
         #expect(pod.spec?.volumes == nil, "no credentials named, nothing mounted")
         #expect(pod.spec?.containers[0].securityContext?.capabilities?.drop == ["ALL"])
         #expect(Children.deployment(for: app).spec?.replicas == 1, "minReplicas until the scaler sets replicas")
     }
 
-    @Test("Continuous mode runs the scaler as a one-replica Deployment that loops")
+    @Test("Continuous mode runs the scaler as a one-replica Deployment that loops; mode HPA has no Autoscaler, its HorizontalPodAutoscaler scales the Deployment")
     func continuous() throws {
         let app = application(spec: scaled(.continuous))
-        let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        let children = try scalerChildren(for: app)
         #expect(children.last?.description == "Deployment hello-scaler")
-        let scaler = Children.scalerDeployment(for: app, settings: settings)
+        let own = try #require(app.scalingAutoscaler)
+        let scaler = Children.scalerDeployment(for: ScalerOwner(own), settings: settings)
         #expect(scaler.spec?.replicas == 1)
         #expect(scaler.spec?.strategy?.type == "Recreate", "never two scalers at once")
-        #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--application", "hello", "--interval", "10s"])
+        #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--autoscaler", "hello", "--interval", "10s"])
         #expect(scaler.spec?.selector.matchLabels != Children.deployment(for: app).spec?.selector.matchLabels, "scaler pods are not the app's pods")
+        let hpa = application(spec: scaled(.hpa))
+        #expect(hpa.scalingAutoscaler == nil)
+        #expect(try Children.desired(for: hpa, settings: settings, serviceMonitors: false).map(\.description) == [
+            "Deployment hello", "Service hello", "HorizontalPodAutoscaler hello",
+        ])
     }
+
+    static let applicationTarget = AutoscalerChildren.Target(group: "tide.dev", plural: "applications", name: "hello")
+}
+
+/// The scaler children of an Application's own Autoscaler, as the operator builds them
+/// once discovery has found the Application's resource.
+func scalerChildren(for app: Application, settings: OperatorSettings = OperatorSettings(scalerImage: "tide:test")) throws -> [DesiredChild] {
+    let own = try #require(app.scalingAutoscaler)
+    return try AutoscalerChildren.desired(
+        for: own, target: AutoscalerChildren.Target(group: "tide.dev", plural: "applications", name: app.name), settings: settings)
 }
 
 @Suite("The scaler's credentials, replaced children and the operator's RBAC")
@@ -163,7 +187,8 @@ struct ScalerPrivilegeTests {
         spec.scaling?.prometheus?.auth = PrometheusAuth(
             bearerTokenSecretRef: SecretKeyReference(name: "prom", key: "bearer"), caSecretRef: SecretKeyReference(name: "prom-ca", key: "tls.crt"))
         let app = application(spec: spec)
-        let pod = try #require(Children.scalerCronJob(for: app, settings: settings).spec?.jobTemplate.spec.template.spec)
+        let own = try #require(app.scalingAutoscaler)
+        let pod = try #require(Children.scalerCronJob(for: ScalerOwner(own), settings: settings).spec?.jobTemplate.spec.template.spec)
         let sources = try #require(pod.volumes?.first?.projected?.sources)
         #expect(sources.map { $0.secret?.name } == ["prom", "prom-ca"])
         #expect(sources.first?.secret?.items == [.init(key: "bearer", path: "prometheus/token")])
@@ -173,7 +198,8 @@ struct ScalerPrivilegeTests {
         #expect(pod.containers[0].args?.contains(Children.credentialsDirectory) == true)
         var basic = scaled(.continuous)
         basic.scaling?.prometheus?.auth = PrometheusAuth(basicAuthSecretRef: BasicAuthSecretReference(name: "login"))
-        let continuous = Children.scalerDeployment(for: application(spec: basic), settings: settings)
+        let basicOwn = try #require(application(spec: basic).scalingAutoscaler)
+        let continuous = Children.scalerDeployment(for: ScalerOwner(basicOwn), settings: settings)
         #expect(continuous.spec?.template.spec?.volumes?.first?.projected?.sources.first?.secret?.items
             == [.init(key: "username", path: "prometheus/username"), .init(key: "password", path: "prometheus/password")])
 
@@ -197,7 +223,7 @@ struct ScalerPrivilegeTests {
                     bearerTokenSecretRef: SecretKeyReference(name: "prom", key: "token"))),
                 target: MetricTarget(type: .perReplica, value: "5")),
         ]
-        let items = Children.credentialsVolume(for: application(spec: several))?.projected?.sources.compactMap(\.secret).map {
+        let items = Children.credentialsVolume(for: several.scaling)?.projected?.sources.compactMap(\.secret).map {
             "\($0.name): " + ($0.items ?? []).map { "\($0.key)→\($0.path)" }.joined(separator: ",")
         }
         #expect(items == ["orders-ca: ca.crt→orders/ca.crt", "orders-key: key→orders/headers/X-Api-Key", "prom: token→rps/token"])
@@ -212,8 +238,8 @@ struct ScalerPrivilegeTests {
     ])
     func replacement(live: String, kind: String, replace: Bool) throws {
         let app = application(spec: scaled(.continuous))
-        // As the reconciler gets it: from the children the Application should have.
-        let children = try Children.desired(for: app, settings: settings, serviceMonitors: false)
+        // As the reconciler gets it: from the children the Application's Autoscaler should have.
+        let children = try scalerChildren(for: app)
         let desired = try #require(children.first { $0.resource.kind == kind && $0.name == "hello-scaler" })
         let liveJSON = try KubeJSON.decoder.decode(JSONValue.self, from: Data(live.utf8))
         #expect(Children.requiresReplacement(desired, live: liveJSON) == replace)
@@ -236,7 +262,8 @@ struct ScalerPrivilegeTests {
             }
         }
         // What the operator grants each scaler, it must hold itself.
-        for rule in Children.scalerRole(for: application(spec: scaled())).rules ?? [] {
+        let own = try #require(application(spec: scaled()).scalingAutoscaler)
+        for rule in Children.scalerRole(for: own, target: ChildrenTests.applicationTarget).rules ?? [] {
             for group in rule.apiGroups ?? [] {
                 for resource in rule.resources ?? [] {
                     for verb in rule.verbs { #expect(granted(group, resource, verb), "\(verb) \(resource) (granted to the scaler)") }

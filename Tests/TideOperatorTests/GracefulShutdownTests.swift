@@ -175,8 +175,10 @@ struct GracefulShutdownTests {
             prometheus: PrometheusSource(address: "http://127.0.0.1:\(try freeLoopbackPort())", query: "sum(up)"),
             target: MetricTarget(type: .perReplica, value: "5"))
         scaling.mode = .continuous
-        _ = try await setup.client.namespaced(Application.self, in: "default").create(
+        let looped = try await setup.client.namespaced(Application.self, in: "default").create(
             Application(metadata: ObjectMeta(name: "looped"), spec: ApplicationSpec(image: "hello:1", replicas: 1, scaling: scaling)))
+        // Its Autoscaler, as the operator makes it: `--application looped` runs that one's scaler.
+        _ = try await setup.client.namespaced(Autoscaler.self, in: "default").create(try #require(looped.scalingAutoscaler))
         let scaler = try RunningBinary(
             "tide-scaler",
             ["--kubeconfig", setup.kubeconfig.path, "--namespace", "default", "--application", "looped", "--interval", "1s"],
@@ -191,7 +193,7 @@ struct GracefulShutdownTests {
         }, "\(adapter.log)")
         // The scaler has decided at least once (the metric is unreachable: it holds).
         #expect(await eventually(timeout: .seconds(20)) {
-            try await setup.client.namespaced(Application.self, in: "default").get("looped").status?.scaling?.consecutiveFailures ?? 0 >= 1
+            try await setup.client.namespaced(Autoscaler.self, in: "default").get("looped").status?.scaling?.consecutiveFailures ?? 0 >= 1
         })
 
         let adapterExit = await adapter.terminate()

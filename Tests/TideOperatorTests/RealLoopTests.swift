@@ -13,7 +13,7 @@ import TideSimulation
 import Testing
 
 /// The running loop held against the simulation: the scaler's real I/O path (the
-/// Application and its Deployment on LocalKube, the metric over HTTP, `/scale` and
+/// Application, its Autoscaler and its Deployment on LocalKube, the metric over HTTP, `/scale` and
 /// status written and read back between decisions, the operator's status copied from
 /// the Deployment) makes, decision for decision, the pure simulation's choices.
 ///
@@ -83,6 +83,9 @@ struct RealLoopTests {
             _ = try await applications.create(Application(metadata: ObjectMeta(name: name), spec: spec))
             let created = try await applications.get(name)
             _ = try await deployments.create(Children.deployment(for: created))
+            // The Application's own Autoscaler, as the operator makes it: the scaler runs for it.
+            let autoscalers = client.namespaced(Autoscaler.self, in: "default")
+            _ = try await autoscalers.create(try #require(created.scalingAutoscaler))
             let scaler = Scaler(client: client, namespace: "default", name: name, logger: Logger(label: "loop-scaler"), now: { clock.now })
 
             var desired: Int32 = 1
@@ -96,6 +99,7 @@ struct RealLoopTests {
                 let application = try await applications.get(name)
                 var observation = Observation()
                 observation.deployment = try await deployments.get(name)
+                observation.scaler = try await autoscalers.get(name)
                 let next = StatusBuilder.status(for: application, observation: observation, now: Time(ScalingSimulation.date(second)))
                 guard next != application.status else { return }
                 _ = try await applications.patchStatus(name, patch: [
@@ -111,8 +115,9 @@ struct RealLoopTests {
                     let outcome = await scaler.runOnce()
                     let application = try await applications.get(name)
                     let next = application.spec.replicas ?? desired
-                    if let decided = outcome.decision?.history, application.status?.scaling != decided {
-                        let stored = try JSONValue(encoding: application.status?.scaling ?? ScalingStatus())
+                    let written = try await autoscalers.get(name).status?.scaling
+                    if let decided = outcome.decision?.history, written != decided {
+                        let stored = try JSONValue(encoding: written ?? ScalingStatus())
                         let fields = JSONValue.mergePatch(from: try JSONValue(encoding: decided), to: stored).objectValue?.keys.sorted() ?? []
                         mismatches.append("second \(second): the stored status.scaling differs from the decision in \(fields.joined(separator: ", "))")
                     }

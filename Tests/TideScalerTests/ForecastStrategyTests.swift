@@ -242,20 +242,21 @@ struct ForecastRealPrometheusTests {
             #expect(outcome.kind == .decided, "\(outcome.line)")
             let stored = try await cluster.applications.get("batch")
             #expect(stored.spec.replicas == 6, "a minute before the batch, 10 req/s asks for 2 and the hourly pattern for 8 (6 as the scale-up policy allows): \(outcome.line)")
-            let verdict = try #require(stored.status?.scaling?.forecast)
+            let status = try await cluster.scalerStatus("batch")
+            let verdict = try #require(status?.scaling?.forecast)
             #expect(verdict.confident && verdict.periodSeconds == 3_600, "\(verdict.message) \(outcome.line)")
-            let condition = try #require(stored.status?.conditions?.first { $0.type == "ForecastConfident" })
+            let condition = try #require(status?.conditions?.first { $0.type == "ForecastConfident" })
             #expect(condition.status == "True" && condition.reason == "ForecastConfident" && condition.message.contains("hourly pattern"))
             #expect(verdict.forecastShortfall.map { $0 < verdict.predictiveShortfall ?? 0 } == true)
 
             // Back to Predictive: the verdict and its condition are removed from what the server stores.
             var application = stored
             application.spec.scaling?.strategy = .predictive
-            _ = try await cluster.applications.update(application)
+            try await cluster.update(application)
             _ = await Scaler(client: cluster.client, namespace: "default", name: "batch", now: { now.addingTimeInterval(15) }).runOnce()
-            let switched = try await cluster.applications.get("batch")
-            #expect(switched.status?.scaling?.forecast == nil)
-            #expect(switched.status?.conditions?.contains { $0.type == "ForecastConfident" } == false)
+            let switched = try await cluster.scalerStatus("batch")
+            #expect(switched?.scaling?.forecast == nil)
+            #expect(switched?.conditions?.contains { $0.type == "ForecastConfident" } == false)
         } catch {
             await cluster.stop()
             await prometheus.stop()

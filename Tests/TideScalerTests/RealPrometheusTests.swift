@@ -176,16 +176,17 @@ struct RealPrometheusTests {
         let afterDrop = try await replicas()
 
         // Phase 3: Prometheus gone: hold and record, exit 2; fallback after 2 failures (never below current).
-        _ = try await cluster.applications.mergePatch("hello", patch: ["spec": ["scaling": [
-            "onMetricUnavailable": "Fallback", "fallback": ["failureThreshold": 2, "replicas": 3],
-        ]]])
+        for resource in [Application.resource, Autoscaler.resource] {
+            let patch: JSONValue = ["onMetricUnavailable": "Fallback", "fallback": ["failureThreshold": 2, "replicas": 3]]
+            _ = try await cluster.client.resource(DynamicObject.self, at: resource, namespace: "default").mergePatch(
+                "hello", patch: ["spec": resource == Application.resource ? ["scaling": patch] : patch])
+        }
         await prometheus.stop()
         let first = await tick()
         #expect(first.exitCode == 2)
         #expect(first.line.contains("PrometheusUnreachable"), "\(first.line)")
         #expect(try await replicas() == afterDrop, "held")
-        let application = try await cluster.applications.get("hello")
-        #expect(application.status?.conditions?[type: "ScalingActive"]?.reason == "FailedGetMetric")
+        #expect(try await cluster.scalerStatus("hello")?.conditions?[type: "ScalingActive"]?.reason == "FailedGetMetric")
         let events = try await cluster.client.namespaced(Event.self, in: "default").list().items
         #expect(events.contains { $0.reason == "MetricUnavailable" })
         #expect(events.contains { $0.reason == "ScaledUp" })

@@ -21,7 +21,7 @@ struct StatusRoundTripTests {
 
         let first = await scaler.runOnce()
         #expect(first.line.contains("scaled 1 → 2"), "\(first.line)")
-        var stored = try await cluster.applications.get("hello").status?.scaling
+        var stored = try await cluster.scalerStatus("hello")?.scaling
         #expect(stored == first.decision?.history)
         #expect(stored?.pendingScaleUp?.replicas == 2)
 
@@ -29,7 +29,7 @@ struct StatusRoundTripTests {
         clock.advance(4)
         _ = try await cluster.applications.patchStatus("hello", patch: ["status": ["readyReplicas": 2, "replicas": 2]])
         let second = await scaler.runOnce()
-        stored = try await cluster.applications.get("hello").status?.scaling
+        stored = try await cluster.scalerStatus("hello")?.scaling
         #expect(second.decision?.history.pendingScaleUp == nil)
         #expect(stored == second.decision?.history, "the stored status equals the decided one")
         #expect(stored?.pendingScaleUp == nil, "the measured scale-up is gone from the server")
@@ -39,7 +39,7 @@ struct StatusRoundTripTests {
         for _ in 0..<3 {
             clock.advance(4)
             let run = await scaler.runOnce()
-            stored = try await cluster.applications.get("hello").status?.scaling
+            stored = try await cluster.scalerStatus("hello")?.scaling
             #expect(stored == run.decision?.history)
         }
         #expect(stored?.readyDelaySeconds == 4, "the pod start stays what was measured")

@@ -40,7 +40,7 @@ public struct DesiredChild: Sendable, Hashable {
         body = try JSONValue(encoding: typed)
     }
 
-    init(_ object: some KubernetesObject, part: any ChildPart.Type) throws {
+    init(_ object: some KubernetesObject, part: Any.Type) throws {
         try self.init(object)
         self.part = String(describing: part)
     }
@@ -52,13 +52,7 @@ public struct DesiredChild: Sendable, Hashable {
 /// Pure builders: Application → the children it should have (docs/architecture.md).
 public enum Children {
     /// Labels on every child and on the pods.
-    public static func labels(for application: Application) -> [String: String] {
-        [
-            "app.kubernetes.io/name": application.name,
-            "app.kubernetes.io/instance": application.name,
-            "app.kubernetes.io/managed-by": "tide",
-        ]
-    }
+    public static func labels(for application: Application) -> [String: String] { application.childLabels }
 
     /// The pod selector of the Deployment and Service.
     public static func selector(for application: Application) -> [String: String] {
@@ -70,11 +64,7 @@ public enum Children {
         LabelSelector(matchLabels: selector(for: application)).queryString
     }
 
-    public static func ownerReference(for application: Application) -> OwnerReference {
-        OwnerReference(
-            apiVersion: Application.resource.apiVersion, kind: Application.resource.kind, name: application.name,
-            uid: application.metadata.uid ?? "", controller: true, blockOwnerDeletion: true)
-    }
+    public static func ownerReference(for application: Application) -> OwnerReference { application.controllerReference }
 
     static func metadata(_ name: String, for application: Application, component: String? = nil) -> ObjectMeta {
         var labels = labels(for: application)
@@ -102,29 +92,36 @@ public enum Children {
     /// The children, in the order they are applied: one line per kind of child, each
     /// kind in a file of its own (what it is, when it is wanted, how it is built,
     /// whether a live one must be replaced rather than patched).
+    ///
+    /// An Application's scaler is not among them: it belongs to the Application's
+    /// Autoscaler (``ApplicationAutoscaler``), whose children ``AutoscalerChildren``
+    /// builds from ``scalerParts``.
     static let parts: [any ChildPart.Type] = [
-        ServerDeployment.self, ServerService.self, ServerServiceMonitor.self, ScalerServiceAccount.self, ScalerRole.self,
-        ScalerRoleBinding.self, ScalerCronJob.self, ScalerDeployment.self, ApplicationHorizontalPodAutoscaler.self,
+        ServerDeployment.self, ServerService.self, ServerServiceMonitor.self, ApplicationAutoscaler.self,
+        ApplicationHorizontalPodAutoscaler.self,
+    ]
+
+    /// The kinds of an Autoscaler's scaler children, in the order they are applied
+    /// (a RoleBinding after its Role), each in a file of its own.
+    static let scalerParts: [any ScalerPart.Type] = [
+        ScalerServiceAccount.self, ScalerRole.self, ScalerRoleBinding.self, ScalerCronJob.self, ScalerDeployment.self,
+        AutoscalerHorizontalPodAutoscaler.self,
     ]
 
     /// Every child, given a defaulted, valid spec. The ServiceMonitor is included only
     /// when `serviceMonitors` is true (its CRD is installed).
-    /// In mode HPA there is no scaler: a HorizontalPodAutoscaler (none while
-    /// `paused`, which leaves the replicas where they are) scales the Deployment, whose
-    /// `spec.replicas` Tide then leaves alone.
+    /// Modes CronJob and Continuous: the Application's Autoscaler, which runs the
+    /// scaler. Mode HPA: a HorizontalPodAutoscaler (none while `paused`, which leaves
+    /// the replicas where they are) scales the Deployment, whose `spec.replicas` Tide
+    /// then leaves alone.
     public static func desired(for application: Application, settings: OperatorSettings, serviceMonitors: Bool) throws -> [DesiredChild] {
         try parts.filter { $0.isWanted(by: application, serviceMonitors: serviceMonitors) }.map { try $0.desired(for: application, settings: settings) }
-    }
-
-    /// Whether a scaler runs for `application` (it scales, in mode CronJob or Continuous).
-    static func runsScaler(_ application: Application) -> Bool {
-        guard let scaling = application.spec.scaling else { return false }
-        return (scaling.mode ?? .cronJob) != .hpa
     }
 
     /// Whether the live child cannot take the desired one in place and must be deleted
     /// and created again, as the child's kind says.
     public static func requiresReplacement(_ desired: DesiredChild, live: JSONValue) -> Bool {
-        parts.first { String(describing: $0) == desired.part }?.requiresReplacement(desired, live: live) ?? false
+        if let part = parts.first(where: { String(describing: $0) == desired.part }) { return part.requiresReplacement(desired, live: live) }
+        return scalerParts.first { String(describing: $0) == desired.part }?.requiresReplacement(desired, live: live) ?? false
     }
 }

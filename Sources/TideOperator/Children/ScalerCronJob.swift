@@ -3,21 +3,15 @@ import KubeAPIExtensions
 import TideAPI
 
 /// Mode CronJob: the scaler as a CronJob, one decision a run.
-enum ScalerCronJob: ChildPart {
-    static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool {
-        Children.runsScaler(application) && (application.spec.scaling?.mode ?? .cronJob) == .cronJob
-    }
+enum ScalerCronJob: ScalerPart {
+    static func isWanted(by autoscaler: Autoscaler) -> Bool { mode(of: autoscaler) == .cronJob }
 
-    static func desired(for application: Application, settings: OperatorSettings) throws -> DesiredChild {
-        try DesiredChild(Children.scalerCronJob(for: application, settings: settings), part: self)
+    static func desired(for autoscaler: Autoscaler, target: AutoscalerChildren.Target, settings: OperatorSettings) throws -> DesiredChild {
+        try DesiredChild(Children.scalerCronJob(for: ScalerOwner(autoscaler), settings: settings), part: self)
     }
 }
 
 extension Children {
-    public static func scalerCronJob(for application: Application, settings: OperatorSettings) -> CronJob {
-        scalerCronJob(for: ScalerOwner(application), settings: settings)
-    }
-
     /// The scaler as a CronJob: one decision a run.
     public static func scalerCronJob(for owner: ScalerOwner, settings: OperatorSettings) -> CronJob {
         CronJob(

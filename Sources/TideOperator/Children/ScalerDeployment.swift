@@ -5,13 +5,11 @@ import TideAPI
 /// Mode Continuous: the scaler as a one-replica Deployment that loops. Its strategy is
 /// `Recreate`; a live one still on the server-defaulted `RollingUpdate` (whose
 /// `rollingUpdate` field stays behind) cannot switch in place and is replaced.
-enum ScalerDeployment: ChildPart {
-    static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool {
-        Children.runsScaler(application) && application.spec.scaling?.mode == .continuous
-    }
+enum ScalerDeployment: ScalerPart {
+    static func isWanted(by autoscaler: Autoscaler) -> Bool { mode(of: autoscaler) == .continuous }
 
-    static func desired(for application: Application, settings: OperatorSettings) throws -> DesiredChild {
-        try DesiredChild(Children.scalerDeployment(for: application, settings: settings), part: self)
+    static func desired(for autoscaler: Autoscaler, target: AutoscalerChildren.Target, settings: OperatorSettings) throws -> DesiredChild {
+        try DesiredChild(Children.scalerDeployment(for: ScalerOwner(autoscaler), settings: settings), part: self)
     }
 
     static func requiresReplacement(_ desired: DesiredChild, live: JSONValue) -> Bool {
@@ -23,10 +21,6 @@ enum ScalerDeployment: ChildPart {
 
 extension Children {
     /// `mode: Continuous`: one scaler pod that loops every `interval`.
-    public static func scalerDeployment(for application: Application, settings: OperatorSettings) -> Deployment {
-        scalerDeployment(for: ScalerOwner(application), settings: settings)
-    }
-
     public static func scalerDeployment(for owner: ScalerOwner, settings: OperatorSettings) -> Deployment {
         let interval = owner.scaling?.interval ?? Defaults.continuousInterval
         let template = scalerPod(for: owner, settings: settings, arguments: scalerArguments(for: owner) + ["--interval", interval], restartPolicy: "Always")

@@ -2,7 +2,8 @@ import KubeAPI
 import KubeAPIExtensions
 import TideAPI
 
-/// Who a scaler works for, as its children need it: an Application or an Autoscaler.
+/// The Autoscaler a scaler works for, as its children need it (an Application's
+/// scaler works for the Application's Autoscaler).
 public struct ScalerOwner: Sendable {
     public var name: String
     public var namespace: String
@@ -10,18 +11,6 @@ public struct ScalerOwner: Sendable {
     public var ownerReference: OwnerReference
     /// The labels every child carries (Tide's `app.kubernetes.io/…`).
     public var labels: [String: String]
-    /// `--application` or `--autoscaler`.
-    public var flag: String
-
-    public init(_ application: Application) {
-        name = application.name
-        namespace = application.namespace ?? "default"
-        scaling = application.spec.scaling
-        ownerReference = Children.ownerReference(for: application)
-        labels = Children.labels(for: application)
-        flag = "--application"
-    }
-
     public init(_ autoscaler: Autoscaler) {
         name = autoscaler.metadata.name ?? ""
         namespace = autoscaler.metadata.namespace ?? "default"
@@ -33,7 +22,6 @@ public struct ScalerOwner: Sendable {
             "app.kubernetes.io/name": "\(name)-scaler", "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "tide",
             "tide.dev/autoscaler": name,
         ]
-        flag = "--autoscaler"
     }
 
     /// The scaler's children's name.
@@ -51,12 +39,9 @@ extension Children {
     /// folder per metric, with the files ``MetricCredentialFiles`` names.
     public static let credentialsDirectory = "/var/run/secrets/tide.dev/metrics"
 
-    /// The scaler's arguments: which Application to scale, and where its credentials are.
-    public static func scalerArguments(for application: Application) -> [String] { scalerArguments(for: ScalerOwner(application)) }
-
     /// The scaler's arguments: whom it works for, and where its credentials are.
     public static func scalerArguments(for owner: ScalerOwner) -> [String] {
-        var arguments = ["--namespace", owner.namespace, owner.flag, owner.name]
+        var arguments = ["--namespace", owner.namespace, "--autoscaler", owner.name]
         if credentialsVolume(for: owner.scaling) != nil { arguments += ["--credentials-dir", credentialsDirectory] }
         return arguments
     }
@@ -65,9 +50,7 @@ extension Children {
     /// into one volume as `<metric>/<file>`. Optional, so a missing Secret lets the
     /// scaler start and say so (MetricUnavailable) instead of a pod stuck in
     /// ContainerCreating.
-    public static func credentialsVolume(for application: Application) -> Volume? { credentialsVolume(for: application.spec.scaling) }
-
-    static func credentialsVolume(for scaling: Scaling?) -> Volume? {
+    public static func credentialsVolume(for scaling: Scaling?) -> Volume? {
         var sources: [ProjectedVolumeSource.Source] = []
         for metric in scaling?.resolvedMetrics ?? [] {
             func project(_ secret: String, _ items: [(key: String, file: String)]) {

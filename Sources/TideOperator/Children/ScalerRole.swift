@@ -3,29 +3,32 @@ import KubeAPIExtensions
 import TideAPI
 
 /// The scaler's Role: wanted whenever a scaler runs.
-enum ScalerRole: ChildPart {
-    static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool { Children.runsScaler(application) }
+enum ScalerRole: ScalerPart {
+    static func isWanted(by autoscaler: Autoscaler) -> Bool { mode(of: autoscaler) != .hpa }
 
-    static func desired(for application: Application, settings: OperatorSettings) throws -> DesiredChild {
-        try DesiredChild(Children.scalerRole(for: application), part: self)
+    static func desired(for autoscaler: Autoscaler, target: AutoscalerChildren.Target, settings: OperatorSettings) throws -> DesiredChild {
+        try DesiredChild(Children.scalerRole(for: autoscaler, target: target), part: self)
     }
 }
 
 extension Children {
-    /// What the scaler may do, and only to its own Application: read it, write its
-    /// `/scale` and `/status`, and record (and fold repeated) Events. No Secret: the
-    /// credentials its metric needs are mounted as files.
+    /// What the scaler may do, and only to its own Autoscaler and target: get the
+    /// Autoscaler, write its status, get/patch/update the target's `/scale` and get the
+    /// target, each with `resourceNames` of that one object; and record (and fold
+    /// repeated) Events. No Secret: the credentials its metrics need are mounted as files.
     ///
-    /// The operator holds every one of these permissions itself (RBAC lets it grant
-    /// only what it has), so it needs no `escalate` or `bind`.
-    public static func scalerRole(for application: Application) -> Role {
-        Role(
-            metadata: metadata(scalerName(for: application), for: application, component: "scaler"),
+    /// The operator holds each of these itself (RBAC lets it grant only what it has,
+    /// so it needs no `escalate` or `bind`); for a kind it may not scale, the
+    /// Autoscaler says `TargetNotPermitted` instead.
+    public static func scalerRole(for autoscaler: Autoscaler, target: AutoscalerChildren.Target) -> Role {
+        let name = autoscaler.metadata.name ?? ""
+        return Role(
+            metadata: ScalerOwner(autoscaler).metadata(),
             rules: [
-                .init(apiGroups: ["tide.dev"], resources: ["applications"], resourceNames: [application.name], verbs: ["get"]),
-                .init(
-                    apiGroups: ["tide.dev"], resources: ["applications/scale", "applications/status"], resourceNames: [application.name],
-                    verbs: ["get", "patch", "update"]),
+                .init(apiGroups: ["tide.dev"], resources: ["autoscalers"], resourceNames: [name], verbs: ["get"]),
+                .init(apiGroups: ["tide.dev"], resources: ["autoscalers/status"], resourceNames: [name], verbs: ["get", "patch", "update"]),
+                .init(apiGroups: [target.group], resources: ["\(target.plural)/scale"], resourceNames: [target.name], verbs: AutoscalerChildren.scaleVerbs),
+                .init(apiGroups: [target.group], resources: [target.plural], resourceNames: [target.name], verbs: ["get"]),
                 .init(apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "get", "patch"]),
             ])
     }

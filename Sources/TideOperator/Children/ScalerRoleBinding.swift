@@ -4,11 +4,11 @@ import TideAPI
 
 /// The binding of the scaler's Role to its ServiceAccount: wanted whenever a scaler
 /// runs. Its `roleRef` is immutable, so a changed one is replaced, not patched.
-enum ScalerRoleBinding: ChildPart {
-    static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool { Children.runsScaler(application) }
+enum ScalerRoleBinding: ScalerPart {
+    static func isWanted(by autoscaler: Autoscaler) -> Bool { mode(of: autoscaler) != .hpa }
 
-    static func desired(for application: Application, settings: OperatorSettings) throws -> DesiredChild {
-        try DesiredChild(Children.scalerRoleBinding(for: application), part: self)
+    static func desired(for autoscaler: Autoscaler, target: AutoscalerChildren.Target, settings: OperatorSettings) throws -> DesiredChild {
+        try DesiredChild(Children.scalerRoleBinding(for: ScalerOwner(autoscaler)), part: self)
     }
 
     static func requiresReplacement(_ desired: DesiredChild, live: JSONValue) -> Bool {
@@ -18,8 +18,6 @@ enum ScalerRoleBinding: ChildPart {
 }
 
 extension Children {
-    public static func scalerRoleBinding(for application: Application) -> RoleBinding { scalerRoleBinding(for: ScalerOwner(application)) }
-
     /// Binds the scaler's Role to its ServiceAccount.
     public static func scalerRoleBinding(for owner: ScalerOwner) -> RoleBinding {
         RoleBinding(
