@@ -14,23 +14,26 @@ extension Application {
             blockOwnerDeletion: true)
     }
 
-    /// Whether the Application is scaled by a Tide scaler (modes CronJob and
-    /// Continuous), which its ``scalingAutoscaler`` runs. In mode HPA a
-    /// HorizontalPodAutoscaler scales its Deployment and there is no scaler.
-    public var scalesThroughAutoscaler: Bool {
+    /// Whether the Application scales (has `spec.scaling`), which it does through its
+    /// ``scalingAutoscaler``, in every mode.
+    public var scalesThroughAutoscaler: Bool { spec.scaling != nil }
+
+    /// Whether a Tide scaler decides for the Application (modes CronJob and
+    /// Continuous); in mode HPA a HorizontalPodAutoscaler does.
+    public var runsScaler: Bool {
         guard let scaling = spec.scaling else { return false }
         return (scaling.mode ?? .cronJob) != .hpa
     }
 
-    /// The one scaling path: an Application that scales through a scaler owns an
-    /// Autoscaler of its own name whose target is the Application itself (its `/scale`,
-    /// which is `spec.replicas`), with `spec.scaling` as its scaling spec (as given: the
-    /// operator gives it the Application's defaulted spec, every default filled). The scaler,
-    /// its RBAC, its conditions and its memory all belong to that Autoscaler; the
-    /// Application shows them (`status.scaling` and the scaling conditions are its
-    /// Autoscaler's). `nil` when the Application does not scale through a scaler.
+    /// The one scaling path: an Application that scales owns an Autoscaler of its own
+    /// name whose target is the Application itself (its `/scale`, which is
+    /// `spec.replicas`), with `spec.scaling` as its scaling spec (as given: the operator
+    /// gives it the Application's defaulted spec, every default filled). The scaler (or
+    /// in mode HPA the HorizontalPodAutoscaler), its RBAC, its conditions and its memory
+    /// all belong to that Autoscaler; the Application shows them (`status.scaling` and
+    /// the scaling conditions). `nil` without `spec.scaling`.
     public var scalingAutoscaler: Autoscaler? {
-        guard scalesThroughAutoscaler, let scaling = spec.scaling else { return nil }
+        guard let scaling = spec.scaling else { return nil }
         var labels = childLabels
         labels["app.kubernetes.io/component"] = "autoscaler"
         return Autoscaler(

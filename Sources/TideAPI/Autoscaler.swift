@@ -79,6 +79,12 @@ public struct AutoscalerSpec: Sendable, Hashable, Codable {
     /// Whether the target is never written.
     public var isObserving: Bool { observe == true }
 
+    /// Whether the target is an Application (whose metrics the metrics adapter also
+    /// serves under External names, `<application>-<metric>`).
+    public var targetsApplication: Bool {
+        scaleTargetRef.kind == Application.resource.kind && scaleTargetRef.apiVersion == Application.resource.apiVersion
+    }
+
     /// The problems that make it invalid, as for an Application's scaling, plus the
     /// target reference's.
     public func validate() -> [ValidationIssue] {
@@ -94,10 +100,10 @@ public struct AutoscalerSpec: Sendable, Hashable, Codable {
             if isObserving {
                 issues.append(.init(field: "spec.observe", message: "needs mode CronJob or Continuous: in mode HPA a HorizontalPodAutoscaler scales, and nothing observes"))
             }
-            if scaling.hpa?.metricType == .external {
+            if scaling.hpa?.metricType == .external, !targetsApplication {
                 issues.append(.init(
                     field: "spec.hpa.metricType",
-                    message: "an Autoscaler's HorizontalPodAutoscaler reads Object metrics (custom.metrics.k8s.io); External names are an Application's"))
+                    message: "an Autoscaler's HorizontalPodAutoscaler reads Object metrics (custom.metrics.k8s.io); External names are an Application's, for an Autoscaler whose target is that Application"))
             }
         }
         return issues

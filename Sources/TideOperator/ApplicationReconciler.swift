@@ -56,7 +56,7 @@ public final class ApplicationReconciler: Reconciler {
         self.serviceMonitors = serviceMonitors
         self.events = events
         self.logger = logger
-        self.writer = ChildWriter(client: client, children: children, deployments: deployments, settings: settings)
+        self.writer = ChildWriter(client: client, children: children, settings: settings)
     }
 
     public func reconcile(_ key: ObjectKey) async throws -> ReconcileResult {
@@ -89,6 +89,7 @@ public final class ApplicationReconciler: Reconciler {
         var convergence = Convergence()
         if !memo.isConverged(key, fingerprint) {
             memo.forget(key)
+            if try await takeReplicasBack(application, namespace: namespace) { return .requeue(after: Self.staleRetry) }
             let desired = try Children.desired(for: defaulted, settings: settings, serviceMonitors: observation.serviceMonitorsAvailable)
             convergence = try await converge(desired, of: application, namespace: namespace, observation: &observation)
             let removed = try await removeStale(of: application, keeping: desired, namespace: namespace)
@@ -102,7 +103,7 @@ public final class ApplicationReconciler: Reconciler {
         observation.deployment = deployments.get(ObjectKey(namespace: namespace, name: application.name))
             ?? convergence.writtenDeployment.flatMap { try? JSONValue(encoding: $0).decode(as: Deployment.self) }
         if defaulted.spec.scaling?.mode == .hpa {
-            observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name))
+            observation.autoscaler = autoscalers?.get(ObjectKey(namespace: namespace, name: Children.scalerName(for: application)))
         }
         if application.scalesThroughAutoscaler {
             observation.scaler = try ownAutoscaler(of: application, written: convergence.writtenAutoscaler)
@@ -141,6 +142,35 @@ public final class ApplicationReconciler: Reconciler {
         let autoscaler = try cached ?? written.map { try JSONValue(encoding: $0).decode(as: Autoscaler.self) }
         guard let autoscaler, autoscaler.metadata.controllerReference?.uid == application.metadata.uid else { return nil }
         return autoscaler
+    }
+
+    /// An Application an earlier version scaled in mode HPA: its HorizontalPodAutoscaler
+    /// (named as the Application and controlled by it) scaled the Deployment directly,
+    /// so the Application's `spec.replicas` does not hold the live count. Before the
+    /// Deployment is applied with the Application's replicas (now the
+    /// HorizontalPodAutoscaler of its Autoscaler scales the Application's `/scale`), the
+    /// Application's `/scale` takes the live count, so nothing moves.
+    ///
+    /// - Returns: whether it wrote (the reconcile then runs again on the new version).
+    func takeReplicasBack(_ application: Application, namespace: String) async throws -> Bool {
+        guard application.spec.scaling?.mode == .hpa,
+            let old = autoscalers?.get(ObjectKey(namespace: namespace, name: application.name)),
+            old.metadata.controllerReference?.uid == application.metadata.uid,
+            let live = deployments.get(ObjectKey(namespace: namespace, name: application.name))?.spec?.replicas,
+            live != application.spec.replicas
+        else { return false }
+        let applications = client.namespaced(Application.self, in: namespace)
+        var scale = try await applications.getScale(application.name)
+        scale.spec.replicas = live
+        do {
+            _ = try await applications.updateScale(application.name, scale: scale)
+        } catch KubeError.conflict {
+            return true
+        }
+        logger.info(
+            "the Application takes its Deployment's replicas back from the HorizontalPodAutoscaler an earlier version made",
+            metadata: ["application": "\(namespace)/\(application.name)", "replicas": "\(live)"])
+        return true
     }
 
     /// An Application the previous version scaled keeps its scaler's memory (its

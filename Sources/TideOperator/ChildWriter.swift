@@ -14,7 +14,6 @@ import KubeRuntime
 struct ChildWriter: Sendable {
     let client: KubeClient
     let children: [ChildKind]
-    let deployments: ObjectCache<Deployment>
     let settings: OperatorSettings
 
     enum LiveState: Equatable { case notCached, missing, upToDate, differs, foreign, replace(uid: String?) }
@@ -34,7 +33,6 @@ struct ChildWriter: Sendable {
     /// and judged, so a foreign object is never written to.
     func converge(_ child: DesiredChild, namespace: String, ownerUID: String, applied: AppliedObjects) async throws -> ChildOutcome {
         func write() async throws {
-            if child.handsReplicasToAutoscaler { try await handReplicasOver(child, namespace: namespace) }
             applied.record(child.resource, child.name, try await apply(child, namespace: namespace))
         }
         do {
@@ -87,31 +85,6 @@ struct ChildWriter: Sendable {
         guard live.meta.controllerReference?.uid == ownerUID else { return .foreign }
         if child.body.isSubset(of: live.json) { return .upToDate }
         return Children.requiresReplacement(child, live: live.json) ? .replace(uid: live.meta.uid) : .differs
-    }
-
-    /// The field manager that holds a Deployment's `spec.replicas` between Tide
-    /// releasing it (mode HPA) and the HorizontalPodAutoscaler's first change.
-    static let handoverFieldManager = "tide-operator-handover"
-
-    /// Before a body without `spec.replicas` is applied over a live Deployment: applies
-    /// the live count under ``handoverFieldManager``, so the field has another owner and
-    /// server-side apply keeps it when Tide's manager lets it go (a field only its
-    /// releasing manager owned would be removed, and the Deployment reset to 1).
-    /// Not forced: a conflict means the HorizontalPodAutoscaler already set a newer
-    /// count, and owns it.
-    func handReplicasOver(_ child: DesiredChild, namespace: String) async throws {
-        guard let replicas = deployments.get(ObjectKey(namespace: namespace, name: child.name))?.spec?.replicas else { return }
-        let body: JSONValue = [
-            "apiVersion": .string(Deployment.resource.apiVersion), "kind": .string(Deployment.resource.kind),
-            "metadata": ["name": .string(child.name), "namespace": .string(namespace)],
-            "spec": ["replicas": .int(Int64(replicas))],
-        ]
-        let handle = client.resource(DynamicObject.self, at: Deployment.resource, namespace: namespace)
-        do {
-            _ = try await handle.apply(try body.decode(as: DynamicObject.self), fieldManager: Self.handoverFieldManager, force: false)
-        } catch KubeError.conflict {
-            return
-        }
     }
 
     /// Creates `child` with a create-only apply; `nil` when an object of that name exists.

@@ -44,6 +44,9 @@ public final class DecisionMetrics: Sendable {
         public var conditions: [Condition]
         public var memory: ScalingStatus?
         public var observation: ObservationStatus?
+        /// Whether `tide_spec_invalid` is this object's to set: not for an Application's
+        /// own Autoscaler, whose Application says whether its spec is valid.
+        public var reportsValidity = true
 
         /// A scaled Application, or `nil` when it does not scale through a scaler.
         public init?(_ application: Application) {
@@ -68,6 +71,7 @@ public final class DecisionMetrics: Sendable {
             conditions = autoscaler.status?.conditions ?? []
             memory = autoscaler.status?.scaling
             observation = autoscaler.spec.isObserving ? autoscaler.status?.observation : nil
+            reportsValidity = autoscaler.owningApplication == nil
         }
     }
 
@@ -105,15 +109,54 @@ public final class DecisionMetrics: Sendable {
         }
     }
 
-    /// Sets the series from `application`'s spec and status.
+    /// Sets the series from `application`'s spec and status. An Application that scales
+    /// through its own Autoscaler (of its name) sets only `tide_spec_invalid`: the
+    /// Autoscaler's series, under the same namespace and name, are its decisions (the
+    /// Application's status mirrors them a moment later, and would count each twice).
     public func record(_ application: Application) {
+        if application.scalesThroughAutoscaler {
+            let key = ObjectKey(application)
+            let invalid = application.status?.conditions?[type: "Ready"]?.reason == "InvalidSpec"
+            set("tide_spec_invalid", invalid ? 1 : 0, in: entry(key), key: key)
+            return
+        }
         guard let scaled = Scaled(application) else { return forget(ObjectKey(application)) }
         record(scaled)
     }
 
+    /// The series of `key`, made on first use.
+    func entry(_ key: ObjectKey) -> Entry {
+        entries.withLock { entries in
+            if let entry = entries[key] { return entry }
+            let entry = Entry()
+            entries[key] = entry
+            return entry
+        }
+    }
+
+    /// Sets gauge `name` (per `metric` when given) of `key`; `nil` removes it.
+    func set(_ name: String, _ value: Double?, metric: String? = nil, in entry: Entry, key: ObjectKey) {
+        let id = metric.map { "\(name)/\($0)" } ?? name
+        guard let value else {
+            entry.gauges.withLock { $0.removeValue(forKey: id) }?.destroy()
+            return
+        }
+        let series = entry.gauges.withLock { gauges in
+            if let existing = gauges[id] { return existing }
+            let dimensions = [("namespace", key.namespace ?? ""), ("name", key.name)] + (metric.map { [("metric", $0)] } ?? [])
+            let made = Gauge(label: name, dimensions: dimensions, factory: factory)
+            gauges[id] = made
+            return made
+        }
+        series.record(value)
+    }
+
     /// Sets the series from `autoscaler`'s spec and status.
     public func record(_ autoscaler: Autoscaler) {
-        guard let scaled = Scaled(autoscaler) else { return forget(ObjectKey(autoscaler)) }
+        guard let scaled = Scaled(autoscaler) else {
+            // An Application's own in mode HPA: the Application's validity stays.
+            return forget(ObjectKey(autoscaler), keeping: autoscaler.owningApplication == nil ? [] : ["tide_spec_invalid"])
+        }
         record(scaled)
     }
 
@@ -121,27 +164,9 @@ public final class DecisionMetrics: Sendable {
     public func record(_ scaled: Scaled) {
         let key = scaled.key
         let scaling = scaled.scaling
-        let entry = entries.withLock { entries in
-            if let entry = entries[key] { return entry }
-            let entry = Entry()
-            entries[key] = entry
-            return entry
-        }
+        let entry = entry(key)
         let base = [("namespace", key.namespace ?? ""), ("name", key.name)]
-        func gauge(_ name: String, _ value: Double?, metric: String? = nil) {
-            let id = metric.map { "\(name)/\($0)" } ?? name
-            guard let value else {
-                entry.gauges.withLock { $0.removeValue(forKey: id) }?.destroy()
-                return
-            }
-            let series = entry.gauges.withLock { gauges in
-                if let existing = gauges[id] { return existing }
-                let made = Gauge(label: name, dimensions: base + (metric.map { [("metric", $0)] } ?? []), factory: factory)
-                gauges[id] = made
-                return made
-            }
-            series.record(value)
-        }
+        func gauge(_ name: String, _ value: Double?, metric: String? = nil) { set(name, value, metric: metric, in: entry, key: key) }
         func count(_ name: String) {
             let counter = entry.counters.withLock { counters in
                 if let existing = counters[name] { return existing }
@@ -167,7 +192,7 @@ public final class DecisionMetrics: Sendable {
         gauge("tide_scaling_limited", conditions[type: "ScalingLimited"].map { $0.status == "True" ? 1 : 0 })
         gauge("tide_scaling_active", conditions[type: "ScalingActive"].map { $0.status == "True" ? 1 : 0 })
         // An invalid spec takes no decision to count: it is a state, 1 while it lasts.
-        gauge("tide_spec_invalid", conditions[type: "Ready"]?.reason == "InvalidSpec" ? 1 : 0)
+        if scaled.reportsValidity { gauge("tide_spec_invalid", conditions[type: "Ready"]?.reason == "InvalidSpec" ? 1 : 0) }
         gauge("tide_last_decision_timestamp_seconds", memory?.lastQueryTime.map { $0.date.timeIntervalSince1970 })
         gauge("tide_decision_interval_seconds", Self.interval(of: scaling))
         for metric in scaling.resolvedMetrics {
@@ -204,8 +229,20 @@ public final class DecisionMetrics: Sendable {
         if !moved, !unavailable { count("tide_held_decisions_total") }
     }
 
-    /// Removes every series of `key`.
-    public func forget(_ key: ObjectKey) {
+    /// Removes every series of `key` but the gauges named in `keeping`.
+    public func forget(_ key: ObjectKey, keeping: Set<String> = []) {
+        if !keeping.isEmpty {
+            guard let entry = entries.withLock({ $0[key] }) else { return }
+            let gauges = entry.gauges.withLock { gauges in
+                let removed = gauges.filter { !keeping.contains($0.key) }
+                for id in removed.keys { gauges.removeValue(forKey: id) }
+                return Array(removed.values)
+            }
+            for gauge in gauges { gauge.destroy() }
+            for counter in entry.counters.withLock({ counters in defer { counters.removeAll() }; return Array(counters.values) }) { counter.destroy() }
+            entry.last.withLock { $0 = (nil, nil, nil) }
+            return
+        }
         guard let entry = entries.withLock({ $0.removeValue(forKey: key) }) else { return }
         for gauge in entry.gauges.withLock({ Array($0.values) }) { gauge.destroy() }
         for counter in entry.counters.withLock({ Array($0.values) }) { counter.destroy() }

@@ -14,7 +14,7 @@ public struct Observation: Sendable, Hashable {
     public var serviceMonitorsAvailable = true
     /// The live Deployment's status, if it exists.
     public var deployment: Deployment?
-    /// Mode HPA: the live HorizontalPodAutoscaler, if it exists.
+    /// Mode HPA: the live HorizontalPodAutoscaler of the Application's Autoscaler, if it exists.
     public var autoscaler: HorizontalPodAutoscaler?
     /// Modes CronJob and Continuous: the Application's own Autoscaler, if it exists,
     /// whose scaler's status the Application shows.
@@ -31,13 +31,13 @@ public enum StatusBuilder {
     /// mirrored; until that Autoscaler has decided (or was given the Application's
     /// memory), the Application's own is kept as it is. In mode HPA there is no scaler:
     /// `AbleToScale`, `ScalingActive` and `ScalingLimited` mirror the
-    /// HorizontalPodAutoscaler's, and the replicas to roll out are the Deployment's own count.
+    /// HorizontalPodAutoscaler's (its Autoscaler's, which scales the Application).
     public static func status(for application: Application, observation: Observation, now: Time = .now) -> ApplicationStatus {
         var status = application.status ?? ApplicationStatus()
         let generation = application.metadata.generation
         status.observedGeneration = generation
         status.selector = Children.selectorString(for: application)
-        if application.scalesThroughAutoscaler, let scaler = observation.scaler, let memory = scaler.status?.scaling {
+        if application.runsScaler, let scaler = observation.scaler, let memory = scaler.status?.scaling {
             status.scaling = memory
             status.conditions = mirror(scaler, into: status.conditions ?? [], generation: generation)
         }
@@ -66,7 +66,7 @@ public enum StatusBuilder {
 
         let hpaMode = application.spec.scaling?.mode == .hpa
         let deployment = observation.deployment
-        let desired = hpaMode ? (deployment?.spec?.replicas ?? application.spec.effectiveReplicas) : application.spec.effectiveReplicas
+        let desired = application.spec.effectiveReplicas
         if hpaMode {
             mirror(observation.autoscaler, paused: application.spec.scaling?.paused == true, into: &conditions, generation: generation, now: now)
         } else {

@@ -98,7 +98,7 @@ public final class Scaler: Sendable {
             guard let application = try await client.namespaced(Application.self, in: namespace).getIfPresent(name) else {
                 return ScalerOutcome(kind: .invalidApplication, line: "\(subject) not found")
             }
-            guard application.scalesThroughAutoscaler else {
+            guard application.runsScaler else {
                 let why = application.spec.scaling == nil ? "has no spec.scaling" : "is in mode HPA (a HorizontalPodAutoscaler scales it)"
                 return ScalerOutcome(kind: .invalidApplication, line: "\(subject) \(why); nothing to do")
             }

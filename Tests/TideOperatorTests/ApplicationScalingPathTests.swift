@@ -196,4 +196,63 @@ struct ApplicationScalingPathTests {
         }
         await harness.stop()
     }
+
+    @Test("mode HPA: the Application's Autoscaler has the HorizontalPodAutoscaler, on the Application's /scale; what it writes there is rolled out, and its conditions show on the Application; an Application an earlier version scaled in mode HPA keeps its count across the upgrade", arguments: Backend.available)
+    func hpaMode(_ backend: Backend) async throws {
+        let old = try await OperatorHarness.start(backend) { $0.namespace = "tide-elsewhere" }
+        let namespace = old.namespace
+        var scaling = Self.scaling(metricURL: "http://127.0.0.1:9/metric")
+        scaling.mode = .hpa
+        scaling.minReplicas = 2
+        scaling.schedule = nil
+        let application = try await old.applications.create(TideOperatorTests.newApplication("shop", ApplicationSpec(image: "hello:1", scaling: scaling)))
+        // What an earlier version left: its own HPA named as the Application on the
+        // Deployment, which the HPA had scaled to 7; the Application's spec.replicas unset.
+        var deployment = Children.deployment(for: application)
+        deployment.spec?.replicas = 7
+        _ = try await old.deployments.create(deployment)
+        var labels = application.childLabels
+        labels["app.kubernetes.io/component"] = "autoscaler"
+        _ = try await old.client.namespaced(HorizontalPodAutoscaler.self, in: namespace).create(HorizontalPodAutoscaler(
+            metadata: ObjectMeta(name: "shop", namespace: namespace, labels: labels, ownerReferences: [application.controllerReference]),
+            spec: .init(
+                scaleTargetRef: .init(apiVersion: "apps/v1", kind: "Deployment", name: "shop"), minReplicas: 2, maxReplicas: 10,
+                metrics: [.init(external: .init(metric: .init(name: "shop-rps"), target: .init(type: "AverageValue", averageValue: "5")))])))
+
+        let harness = try await OperatorHarness.start(backend, sharing: old)
+        await old.stop(keepServer: true)
+        do {
+            let hpas = harness.client.namespaced(HorizontalPodAutoscaler.self, in: namespace)
+            #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop-scaler") != nil })
+            #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop") == nil }, "the earlier version's HPA is removed")
+            #expect(try await harness.applications.get("shop").spec.replicas == 7, "the Application took the live count")
+            #expect(try await harness.deployments.get("shop").spec?.replicas == 7, "nothing moved")
+            let hpa = try await hpas.get("shop-scaler")
+            #expect(hpa.spec?.scaleTargetRef == .init(apiVersion: "tide.dev/v1alpha1", kind: "Application", name: "shop"))
+            #expect(hpa.metadata.ownerReferences?.first?.kind == "Autoscaler")
+            #expect(hpa.spec?.metrics?.first?.external?.metric.name == "shop-rps", "the Application's External metric names")
+            let role = try await harness.client.namespaced(Role.self, in: namespace).getIfPresent("shop-scaler")
+            #expect(role == nil, "no scaler, no scaler Role")
+
+            // The HPA controller's write, through the Application's /scale: rolled out.
+            guard harness.backend == .localKube else { return await harness.stop() }
+            var scale = try await harness.applications.getScale("shop")
+            #expect(scale.status?.selector == "app.kubernetes.io/instance=shop,app.kubernetes.io/name=shop", "the HPA finds the pods")
+            scale.spec.replicas = 9
+            _ = try await harness.applications.updateScale("shop", scale: scale)
+            #expect(await eventually(timeout: .seconds(20)) { try await harness.deployments.get("shop").spec?.replicas == 9 })
+            // Its conditions, as kube-controller-manager writes them, on the Application.
+            _ = try await hpas.patchStatus("shop-scaler", patch: ["status": ["currentReplicas": 9, "desiredReplicas": 9, "conditions": [
+                ["type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2026-12-07T10:00:00Z"],
+                ["type": "ScalingActive", "status": "True", "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count from external metric shop-rps", "lastTransitionTime": "2026-12-07T10:00:00Z"],
+            ]]])
+            #expect(await eventually(timeout: .seconds(20)) {
+                try await harness.applications.get("shop").status?.conditions?[type: "ScalingActive"]?.reason == "ValidMetricFound"
+            })
+            #expect(try await harness.applications.get("shop").status?.conditions?[type: "AbleToScale"]?.status == "True")
+        } catch {
+            Issue.record(error)
+        }
+        await harness.stop()
+    }
 }

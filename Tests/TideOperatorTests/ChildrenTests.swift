@@ -148,7 +148,7 @@ struct ChildrenTests {
         #expect(Children.deployment(for: app).spec?.replicas == 1, "minReplicas until the scaler sets replicas")
     }
 
-    @Test("Continuous mode runs the scaler as a one-replica Deployment that loops; mode HPA has no Autoscaler, its HorizontalPodAutoscaler scales the Deployment")
+    @Test("Continuous mode runs the scaler as a one-replica Deployment that loops; in mode HPA the Application's Autoscaler has a HorizontalPodAutoscaler instead")
     func continuous() throws {
         let app = application(spec: scaled(.continuous))
         let children = try scalerChildren(for: app)
@@ -160,10 +160,10 @@ struct ChildrenTests {
         #expect(scaler.spec?.template.spec?.containers[0].args == ["--namespace", "demo", "--autoscaler", "hello", "--interval", "10s"])
         #expect(scaler.spec?.selector.matchLabels != Children.deployment(for: app).spec?.selector.matchLabels, "scaler pods are not the app's pods")
         let hpa = application(spec: scaled(.hpa))
-        #expect(hpa.scalingAutoscaler == nil)
         #expect(try Children.desired(for: hpa, settings: settings, serviceMonitors: false).map(\.description) == [
-            "Deployment hello", "Service hello", "HorizontalPodAutoscaler hello",
+            "Deployment hello", "Service hello", "Autoscaler hello",
         ])
+        #expect(try scalerChildren(for: hpa).map(\.description) == ["HorizontalPodAutoscaler hello-scaler"])
     }
 
     static let applicationTarget = AutoscalerChildren.Target(group: "tide.dev", plural: "applications", name: "hello")

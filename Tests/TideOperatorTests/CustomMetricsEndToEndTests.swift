@@ -92,7 +92,7 @@ struct CustomMetricsEndToEndTests {
         scaling.hpa = HPASettings(metricType: .object)
         let application = try await client.namespaced(Application.self, in: "shop").create(
             Application(metadata: ObjectMeta(name: "checkout"), spec: ApplicationSpec(image: "hello:1", scaling: scaling)))
-        let hpa = Children.horizontalPodAutoscaler(for: application)
+        let hpa = AutoscalerChildren.horizontalPodAutoscaler(for: try #require(application.scalingAutoscaler))
         let metric = try #require(hpa.spec?.metrics?.first?.object)
         #expect(metric.describedObject == HorizontalPodAutoscaler.CrossVersionObjectReference(apiVersion: "tide.dev/v1alpha1", kind: "Application", name: "checkout"))
         #expect(metric.target.type == "AverageValue")

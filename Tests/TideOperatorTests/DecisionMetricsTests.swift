@@ -36,10 +36,25 @@ struct DecisionMetricsTests {
         return application
     }
 
-    @Test("each scaled Application's status becomes tide_ series labelled namespace, name and metric; counters move once per decision; the series go with the Application")
+    /// The Application's own Autoscaler, with the same decision in its status (what the
+    /// scaler writes, and the Application mirrors).
+    func own(desired: Int32, decidedAt seconds: Double, scaledAt scale: Double?, failures: Int32 = 0, unavailable: Bool = false) throws -> Autoscaler {
+        let application = application(desired: desired, decidedAt: seconds, scaledAt: scale, failures: failures, unavailable: unavailable)
+        var autoscaler = try #require(application.scalingAutoscaler)
+        var status = AutoscalerStatus()
+        status.replicas = application.status?.replicas
+        status.readyReplicas = application.status?.readyReplicas
+        status.scaling = application.status?.scaling
+        status.conditions = application.status?.conditions
+        autoscaler.status = status
+        return autoscaler
+    }
+
+    @Test("each scaled Application's decisions (its Autoscaler's status) become tide_ series labelled namespace, name and metric; counters move once per decision, the Application's mirror of it counting none; the series go with the Application")
     func series() throws {
         let registry = PrometheusCollectorRegistry()
         let metrics = DecisionMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        metrics.record(try own(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
         metrics.record(application(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
         var lines = exposition(registry)
         for expected in [
@@ -53,11 +68,14 @@ struct DecisionMetricsTests {
             #expect(lines.contains(expected), "\(expected) in \(lines)")
         }
         // The same status again (a resync): no decision counted.
+        metrics.record(try own(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
+        // A scale-up, then a decision with the metric unavailable; between them the
+        // Application's mirror, a decision behind, is seen (it counts nothing).
+        metrics.record(try own(desired: 5, decidedAt: 1_800_000_060, scaledAt: 1_800_000_060))
         metrics.record(application(desired: 2, decidedAt: 1_800_000_000, scaledAt: nil))
-        // A scale-up, then a decision with the metric unavailable.
+        metrics.record(try own(desired: 5, decidedAt: 1_800_000_120, scaledAt: 1_800_000_060, failures: 1, unavailable: true))
         metrics.record(application(desired: 5, decidedAt: 1_800_000_060, scaledAt: 1_800_000_060))
-        metrics.record(application(desired: 5, decidedAt: 1_800_000_120, scaledAt: 1_800_000_060, failures: 1, unavailable: true))
-        metrics.record(application(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180))
+        metrics.record(try own(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180))
         lines = exposition(registry)
         #expect(lines.contains(#"tide_decisions_total{namespace="web",name="shop"} 4"#), "\(lines)")
         #expect(lines.contains(#"tide_scale_ups_total{namespace="web",name="shop"} 1"#))
@@ -65,6 +83,14 @@ struct DecisionMetricsTests {
         #expect(lines.contains(#"tide_unavailable_decisions_total{namespace="web",name="shop"} 1"#))
         #expect(lines.contains(#"tide_held_decisions_total{namespace="web",name="shop"} 1"#), "the first decision kept 2")
         #expect(lines.contains(#"tide_spec_invalid{namespace="web",name="shop"} 0.0"#))
+        // The Application says whether its spec is valid; its Autoscaler does not unsay it.
+        var invalid = application(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180)
+        invalid.status?.conditions = [Condition(type: "Ready", status: "False", reason: "InvalidSpec", message: "m")]
+        metrics.record(invalid)
+        metrics.record(try own(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180))
+        #expect(exposition(registry).contains(#"tide_spec_invalid{namespace="web",name="shop"} 1.0"#))
+        metrics.record(application(desired: 3, decidedAt: 1_800_000_180, scaledAt: 1_800_000_180))
+        lines = exposition(registry)
         // Every series is one the README and the rules may name, with only these labels.
         let names = Set(lines.compactMap { $0.split(separator: "{").first.map(String.init) })
         #expect(names.isSubset(of: Set(DecisionMetrics.names)), "\(names.subtracting(DecisionMetrics.names))")

@@ -23,17 +23,18 @@ struct HPAModeTests {
         return spec
     }
 
-    @Test("an HPA with one External metric per Application metric, its bounds and behavior; no scaler, no replicas in the Deployment")
+    @Test("an HPA, from the Application's own Autoscaler, on the Application's /scale with one External metric per Application metric, its bounds and behavior; no scaler; the Deployment runs the Application's replicas")
     func children() throws {
         let app = application(spec: hpaSpec())
         let desired = try Children.desired(for: app, settings: settings, serviceMonitors: false)
-        #expect(desired.map(\.description) == ["Deployment hello", "Service hello", "HorizontalPodAutoscaler hello"])
+        #expect(desired.map(\.description) == ["Deployment hello", "Service hello", "Autoscaler hello"])
         let deployment = try #require(desired.first)
-        #expect(deployment.body.value(atPath: ["spec", "replicas"]) == nil, "the HPA owns the count")
-        #expect(deployment.handsReplicasToAutoscaler)
-        let hpa = try #require(desired.last).body
+        #expect(deployment.body.value(atPath: ["spec", "replicas"]) == 2, "the Application's count, which the HPA writes through its /scale")
+        let scaling = try scalerChildren(for: app)
+        #expect(scaling.map(\.description) == ["HorizontalPodAutoscaler hello-scaler"], "no scaler, no scaler RBAC")
+        let hpa = try #require(scaling.last).body
         #expect(hpa["apiVersion"] == "autoscaling/v2")
-        #expect(hpa.value(atPath: ["spec", "scaleTargetRef"]) == ["apiVersion": "apps/v1", "kind": "Deployment", "name": "hello"])
+        #expect(hpa.value(atPath: ["spec", "scaleTargetRef"]) == ["apiVersion": "tide.dev/v1alpha1", "kind": "Application", "name": "hello"])
         #expect(hpa.value(atPath: ["spec", "minReplicas"]) == 2)
         #expect(hpa.value(atPath: ["spec", "maxReplicas"]) == 10)
         #expect(hpa.value(atPath: ["spec", "metrics"]) == [
@@ -45,23 +46,23 @@ struct HPAModeTests {
             "stabilizationWindowSeconds": 120, "selectPolicy": "Max", "policies": [["type": "Percent", "value": 50, "periodSeconds": 60]],
         ])
         #expect(hpa.value(atPath: ["spec", "behavior", "scaleUp", "stabilizationWindowSeconds"]) == 0)
-        #expect(hpa.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.first?["kind"] == "Application")
-        // The other modes keep the Deployment's count and have no HPA.
+        #expect(hpa.value(atPath: ["metadata", "ownerReferences"])?.arrayValue?.first?["kind"] == "Autoscaler")
+        #expect(try #require(app.scalingAutoscaler).spec.validate().isEmpty, "External names are the target Application's")
+        // The other modes have a scaler and no HPA; every mode runs the Application's count.
         for mode in [ScalingMode.cronJob, .continuous] {
             var spec = hpaSpec()
             spec.scaling?.mode = mode
-            let other = try Children.desired(for: application(spec: spec), settings: settings, serviceMonitors: false)
-            #expect(!other.contains { $0.resource == HorizontalPodAutoscaler.resource })
-            #expect(other.first?.body.value(atPath: ["spec", "replicas"]) == 2)
-            #expect(other.first?.handsReplicasToAutoscaler == false)
+            let other = application(spec: spec)
+            #expect(!(try scalerChildren(for: other)).contains { $0.resource == HorizontalPodAutoscaler.resource })
+            #expect(try Children.desired(for: other, settings: settings, serviceMonitors: false).first?.body.value(atPath: ["spec", "replicas"]) == 2)
         }
     }
 
-    @Test("hpa.metricType Object: one Object metric per Application metric, describing the Application; hpa outside mode HPA is refused")
+    @Test("hpa.metricType Object: one Object metric per Application metric, describing the Application; hpa outside mode HPA is refused; a user's Autoscaler reads its own Object metrics")
     func objectMetrics() throws {
         var spec = hpaSpec()
         spec.scaling?.hpa = HPASettings(metricType: .object)
-        let hpa = try #require(try Children.desired(for: application(spec: spec), settings: settings, serviceMonitors: false).last).body
+        let hpa = try #require(try scalerChildren(for: application(spec: spec)).last).body
         let described: JSONValue = ["apiVersion": "tide.dev/v1alpha1", "kind": "Application", "name": "hello"]
         #expect(hpa.value(atPath: ["spec", "metrics"]) == [
             ["type": "Object", "object": ["describedObject": described, "metric": ["name": "rps"], "target": ["type": "AverageValue", "averageValue": "5"]]],
@@ -70,12 +71,23 @@ struct HPAModeTests {
         #expect(spec.withDefaults.validate().isEmpty)
         spec.scaling?.mode = .cronJob
         #expect(spec.withDefaults.validate().map(\.description).contains { $0.hasPrefix("spec.scaling.hpa: applies to mode HPA only") })
+        // A user's Autoscaler on a Deployment: Object metrics describing the Autoscaler; External refused.
+        var own = try #require(application(spec: hpaSpec()).scalingAutoscaler)
+        own.metadata = ObjectMeta(name: "checkout", namespace: "demo")
+        own.spec.scaleTargetRef = ScaleTargetReference(apiVersion: "apps/v1", kind: "Deployment", name: "checkout")
+        let users = AutoscalerChildren.horizontalPodAutoscaler(for: own)
+        #expect(users.spec?.metrics?.first?.object?.describedObject == .init(apiVersion: "tide.dev/v1alpha1", kind: "Autoscaler", name: "checkout"))
+        own.spec.scaling.hpa = HPASettings(metricType: .external)
+        #expect(own.spec.validate().map(\.field) == ["spec.hpa.metricType"])
     }
 
     @Test("paused: no HPA, so the replicas stay where they are")
     func paused() throws {
-        let desired = try Children.desired(for: application(spec: hpaSpec(paused: true)), settings: settings, serviceMonitors: false)
-        #expect(desired.map(\.description) == ["Deployment hello", "Service hello"])
+        let app = application(spec: hpaSpec(paused: true))
+        #expect(try Children.desired(for: app, settings: settings, serviceMonitors: false).map(\.description) == [
+            "Deployment hello", "Service hello", "Autoscaler hello",
+        ])
+        #expect(try scalerChildren(for: app).isEmpty)
     }
 
     @Test("what an HPA cannot do is refused in mode HPA, with the reason")
@@ -105,15 +117,22 @@ struct HPAModeTests {
         #expect(hpaSpec().withDefaults.validate().isEmpty)
     }
 
+    /// An Application in mode HPA its HorizontalPodAutoscaler scaled to 4 (through its `/scale`).
+    var hpaApplication: Application {
+        var spec = hpaSpec()
+        spec.replicas = 4
+        return application(spec: spec)
+    }
+
     func withAutoscaler(_ conditions: [(String, String, String, String)]?) -> Observation {
         var observation = Observation()
-        var deployment = Children.deployment(for: application(spec: hpaSpec()))
+        var deployment = Children.deployment(for: hpaApplication)
         deployment.metadata.generation = 1
         deployment.spec?.replicas = 4
         deployment.status = .init(observedGeneration: 1, replicas: 4, updatedReplicas: 4, readyReplicas: 4, availableReplicas: 4)
         observation.deployment = deployment
         if let conditions {
-            var hpa = Children.horizontalPodAutoscaler(for: application(spec: hpaSpec()))
+            var hpa = AutoscalerChildren.horizontalPodAutoscaler(for: hpaApplication.scalingAutoscaler!)
             hpa.status = try? JSONValue.object(["conditions": .array(conditions.map {
                 ["type": .string($0.0), "status": .string($0.1), "reason": .string($0.2), "message": .string($0.3), "lastTransitionTime": "2026-12-01T10:00:00Z"]
             })]).decode(as: HorizontalPodAutoscaler.Status.self)
@@ -124,7 +143,7 @@ struct HPAModeTests {
 
     @Test("the Application's conditions mirror the HPA's; Ready counts the replicas the HPA chose")
     func mirroredConditions() throws {
-        let app = application(spec: hpaSpec())
+        let app = hpaApplication
         let failing = StatusBuilder.status(for: app, observation: withAutoscaler([
             ("AbleToScale", "True", "SucceededGetScale", "the HPA controller was able to get the target's current scale"),
             ("ScalingActive", "False", "FailedGetExternalMetric", "the HPA was unable to compute the replica count: unable to get external metric demo/hello-rps"),

@@ -239,7 +239,7 @@ struct MetricsAdapterRealClusterTests {
             caPEM: installed.caPEM, apiService: name, namespace: "tide-system", service: "tide-metrics-adapter", client: installed.admin)
     }
 
-    @Test("an Application in mode HPA: the HPA controller scales the Deployment on the adapter's value; a failing source shows in both conditions and the replicas hold; the modes switch cleanly")
+    @Test("an Application in mode HPA: the HPA controller scales the Application (and so its Deployment) on the adapter's value; a failing source shows in both conditions and the replicas hold; the modes switch cleanly")
     func hpaMode() async throws {
         let installed = try await MetricsAdapterInstall.shared.installed()
         let harness = try await OperatorHarness.start(.realCluster)
@@ -251,25 +251,28 @@ struct MetricsAdapterRealClusterTests {
         let hpas = harness.client.namespaced(HorizontalPodAutoscaler.self, in: harness.namespace)
         let cronJobs = harness.client.namespaced(CronJob.self, in: harness.namespace)
 
-        // CronJob mode with 3 replicas, then mode HPA: the count is handed over, not reset.
+        // CronJob mode with 3 replicas, then mode HPA: the Application's Autoscaler swaps
+        // its scaler for a HorizontalPodAutoscaler on the Application's /scale; the count stays.
         _ = try await harness.applications.create(metric("shop", metric: "served", port: port, replicas: 3))
         #expect(await eventually(timeout: .seconds(20)) { try await harness.deployments.getIfPresent("shop")?.spec?.replicas == 3 })
         #expect(await eventually(timeout: .seconds(20)) { try await cronJobs.getIfPresent("shop-scaler") != nil })
         _ = try await harness.applications.mergePatch("shop", patch: ["spec": ["scaling": ["mode": "HPA"]]])
-        #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop") != nil })
+        #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop-scaler") != nil })
         #expect(await eventually(timeout: .seconds(20)) { try await cronJobs.getIfPresent("shop-scaler") == nil }, "the scaler CronJob went with CronJob mode")
         let active = await eventually(timeout: .seconds(30)) { try await harness.condition("ScalingActive", of: "shop")?.status == "True" }
         let activeCondition = try await harness.condition("ScalingActive", of: "shop")
         #expect(active, "the HPA read the metric: \(String(describing: activeCondition))")
-        #expect(try await harness.deployments.get("shop").spec?.replicas == 3, "releasing spec.replicas kept the count")
+        #expect(try await harness.deployments.get("shop").spec?.replicas == 3, "the Application's count stays")
         #expect(try await harness.condition("AbleToScale", of: "shop")?.status == "True")
 
-        // 20 requests at 5 per replica: the HPA wants 4.
+        // 20 requests at 5 per replica: the HPA wants 4, writes it to the Application's
+        // /scale, and the operator rolls it out.
         try await sendHello(port, requests: 20)
         let scaled = await eventually(timeout: .seconds(60)) { try await harness.deployments.get("shop").spec?.replicas == 4 }
         let replicas = try await harness.deployments.get("shop").spec?.replicas
         #expect(scaled, "replicas: \(String(describing: replicas))")
-        let autoscaler = try await hpas.get("shop")
+        #expect(try await harness.applications.get("shop").spec.replicas == 4)
+        let autoscaler = try await hpas.get("shop-scaler")
         #expect(autoscaler.spec?.metrics?.first?.external?.metric.name == "shop-served")
 
         // The source fails: the adapter answers 503, the HPA cannot compute, and says so.
@@ -288,7 +291,7 @@ struct MetricsAdapterRealClusterTests {
 
         // Back to CronJob mode: the HPA goes, the scaler comes back.
         _ = try await harness.applications.mergePatch("shop", patch: ["spec": ["scaling": ["mode": "CronJob"]]])
-        #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop") == nil })
+        #expect(await eventually(timeout: .seconds(20)) { try await hpas.getIfPresent("shop-scaler") == nil })
         #expect(await eventually(timeout: .seconds(20)) { try await cronJobs.getIfPresent("shop-scaler") != nil })
         #expect(await eventually(timeout: .seconds(20)) { try await harness.condition("AbleToScale", of: "shop") == nil })
         _ = installed

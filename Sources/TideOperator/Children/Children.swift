@@ -24,10 +24,6 @@ public struct DesiredChild: Sendable, Hashable {
     public var name: String
     /// The apply body: exactly the fields Tide owns.
     public var body: JSONValue
-    /// The body leaves `spec.replicas` to a HorizontalPodAutoscaler (mode HPA): before
-    /// such a body is applied over a live object, the live count is handed to a
-    /// separate field manager, so that releasing the field does not reset it.
-    public var handsReplicasToAutoscaler = false
     /// The kind of child it is (a ``ChildPart``'s name), which says whether a live one
     /// must be replaced.
     public var part: String = ""
@@ -98,7 +94,6 @@ public enum Children {
     /// builds from ``scalerParts``.
     static let parts: [any ChildPart.Type] = [
         ServerDeployment.self, ServerService.self, ServerServiceMonitor.self, ApplicationAutoscaler.self,
-        ApplicationHorizontalPodAutoscaler.self,
     ]
 
     /// The kinds of an Autoscaler's scaler children, in the order they are applied
@@ -109,11 +104,10 @@ public enum Children {
     ]
 
     /// Every child, given a defaulted, valid spec. The ServiceMonitor is included only
-    /// when `serviceMonitors` is true (its CRD is installed).
-    /// Modes CronJob and Continuous: the Application's Autoscaler, which runs the
-    /// scaler. Mode HPA: a HorizontalPodAutoscaler (none while `paused`, which leaves
-    /// the replicas where they are) scales the Deployment, whose `spec.replicas` Tide
-    /// then leaves alone.
+    /// when `serviceMonitors` is true (its CRD is installed). With `scaling`, in every
+    /// mode, the Application's Autoscaler, whose children scale the Application (a
+    /// scaler, or in mode HPA a HorizontalPodAutoscaler); the Deployment runs the
+    /// Application's `spec.replicas`.
     public static func desired(for application: Application, settings: OperatorSettings, serviceMonitors: Bool) throws -> [DesiredChild] {
         try parts.filter { $0.isWanted(by: application, serviceMonitors: serviceMonitors) }.map { try $0.desired(for: application, settings: settings) }
     }

@@ -2,16 +2,14 @@ import KubeAPI
 import KubeAPIExtensions
 import TideAPI
 
-/// The Deployment that runs the Application's image: always wanted. In mode HPA it
-/// leaves `spec.replicas` to the HorizontalPodAutoscaler, and the live count is handed
-/// over before the field is released (``DesiredChild/handsReplicasToAutoscaler``).
+/// The Deployment that runs the Application's image: always wanted, with the
+/// Application's replicas (what its scaler, or in mode HPA its HorizontalPodAutoscaler,
+/// writes through the Application's `/scale`).
 enum ServerDeployment: ChildPart {
     static func isWanted(by application: Application, serviceMonitors: Bool) -> Bool { true }
 
     static func desired(for application: Application, settings: OperatorSettings) throws -> DesiredChild {
-        var child = try DesiredChild(Children.deployment(for: application), part: self)
-        child.handsReplicasToAutoscaler = application.spec.scaling?.mode == .hpa
-        return child
+        try DesiredChild(Children.deployment(for: application), part: self)
     }
 }
 
@@ -41,7 +39,7 @@ extension Children {
             metadata: metadata(application.name, for: application, component: "server"),
             spec: .init(
                 // Mode HPA: the HorizontalPodAutoscaler owns the count.
-                replicas: spec.scaling?.mode == .hpa ? nil : spec.effectiveReplicas, selector: LabelSelector(matchLabels: selector(for: application)),
+                replicas: spec.effectiveReplicas, selector: LabelSelector(matchLabels: selector(for: application)),
                 template: PodTemplateSpec(metadata: podMetadata, spec: podSpec)))
     }
 }
