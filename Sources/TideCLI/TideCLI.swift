@@ -54,7 +54,8 @@ public struct TideCLI: Sendable {
                 desired: (application.status?.scaling?.desiredReplicas ?? application.spec.replicas).map(String.init) ?? "-",
                 metric: application.status?.scaling?.summary ?? "-", health: Self.health(application.status?.conditions ?? [])))
         }
-        for autoscaler in autoscalers {
+        // An Application's own Autoscaler is its scaling path: the Application's row stands for it.
+        for autoscaler in autoscalers where autoscaler.owningApplication == nil {
             let observing = autoscaler.spec.isObserving
             rows.append(Row(
                 kind: "Autoscaler", namespace: autoscaler.namespace ?? "", name: autoscaler.name, target: autoscaler.spec.scaleTargetRef.description,
@@ -81,7 +82,8 @@ public struct TideCLI: Sendable {
     }
 
     /// `why NAME`: the last decision with each metric's reading and target, the
-    /// conditions' reasons, then the Events about it, newest first.
+    /// conditions' reasons, then the Events about it (for an Application, its own
+    /// Autoscaler's too: the scaler records them there), newest first.
     public func why(_ name: String, namespace: String) async throws -> [String] {
         let (kind, scaling, status, conditions, uid) = try await subject(name, namespace: namespace)
         var lines = ["\(kind) \(namespace)/\(name)"]
@@ -101,7 +103,12 @@ public struct TideCLI: Sendable {
             lines.append("\(type)=\(condition.status) \(condition.reason): \(condition.message)")
         }
         let events = try await readable("events") { try await client.namespaced(Event.self, in: namespace).list().items }
-            .filter { $0.regarding?.name == name && ($0.regarding?.uid == nil || $0.regarding?.uid == uid) && $0.regarding?.kind == kind }
+            .filter { event in
+                guard event.regarding?.name == name else { return false }
+                // An Application's scale Events are its own Autoscaler's (of its name).
+                if kind == "Application", event.regarding?.kind == "Autoscaler" { return true }
+                return (event.regarding?.uid == nil || event.regarding?.uid == uid) && event.regarding?.kind == kind
+            }
             .sorted { $0.eventTime.date > $1.eventTime.date }
         lines.append(events.isEmpty ? "events: none" : "events, newest first:")
         for event in events.prefix(20) {
@@ -115,6 +122,9 @@ public struct TideCLI: Sendable {
     public func report(_ name: String, namespace: String) async throws -> [String] {
         guard let autoscaler = try await readable("autoscalers", { try await client.namespaced(Autoscaler.self, in: namespace).getIfPresent(name) }) else {
             throw Failure("autoscaler \(namespace)/\(name) not found (report shows an observing Autoscaler's figures)")
+        }
+        if let application = autoscaler.owningApplication {
+            throw Failure("Autoscaler \(namespace)/\(name) is Application \(application)'s scaling path: it scales the Application and does not observe (kubectl tide why \(application))")
         }
         guard let account = autoscaler.status?.observation else {
             throw Failure(autoscaler.spec.isObserving

@@ -50,25 +50,9 @@ public enum HindsightBound {
         guard interval > 0, interval <= startup, startup < 2 * interval, minReplicas >= 1, minReplicas <= initial, initial <= maxReplicas,
             maxChanges >= 0, weight >= 0, !trace.load.isEmpty
         else { return nil }
-        // The oracle each second, with the last known load through an outage (as the simulation scores it).
-        var oracle: [Int] = []
-        oracle.reserveCapacity(trace.load.count)
-        var lastKnown: Double = 0
-        for load in trace.load {
-            if let load { lastKnown = load }
-            oracle.append(Int((lastKnown / target).rounded(.up)))
-        }
+        let oracle = Self.oracle(trace, target: target)
         let levels = Int(maxReplicas) + 1
-        // Prefix sums of shortfall and idle per replica level: a stretch costs O(1).
-        var shortSum = [[Int]](repeating: [0], count: levels), idleSum = [[Int]](repeating: [0], count: levels)
-        for level in 0..<levels {
-            shortSum[level].reserveCapacity(oracle.count + 1)
-            idleSum[level].reserveCapacity(oracle.count + 1)
-            for need in oracle {
-                shortSum[level].append(shortSum[level].last! + max(0, need - level))
-                idleSum[level].append(idleSum[level].last! + max(0, level - need))
-            }
-        }
+        let sums = StretchCosts(oracle: oracle, levels: levels)
         let steps = (oracle.count + interval - 1) / interval
         let downFloor = downHold.map { hold in Self.downFloor(trace, target: target, interval: interval, steps: steps, hold: hold, metricWindow: metricWindow) }
         let offset = startup - interval  // when, in the next interval, a scale-up's replicas are ready
@@ -106,8 +90,8 @@ public enum HindsightBound {
                                 let starting = chosen < desired ? 0 : pending
                                 // The previous interval's scale-up becomes ready `offset` seconds in.
                                 let second = starting == 1 ? max(first, min(desired, chosen)) : first
-                                let short = shortSum[first][switchAt] - shortSum[first][start] + shortSum[second][end] - shortSum[second][switchAt]
-                                let idle = idleSum[first][switchAt] - idleSum[first][start] + idleSum[second][end] - idleSum[second][switchAt]
+                                let (s1, i1) = sums.stretch(first, start, switchAt), (s2, i2) = sums.stretch(second, switchAt, end)
+                                let short = s1 + s2, idle = i1 + i2
                                 let cost = cell.cost + Double(idle) + weight * Double(short)
                                 let target = index(second, chosen, chosen > desired ? 1 : 0, changes)
                                 if cost < next[target].cost {
@@ -136,6 +120,45 @@ public enum HindsightBound {
         let cell = layer[best]
         return Result(
             cost: cell.cost, weight: weight, underProvisioned: cell.short, overProvisioned: cell.idle, scaleChanges: changes.count, changes: changes)
+    }
+
+    /// The oracle each second from `from` on, `ceil(load / target)`, with the last known
+    /// load through an outage (as the simulation scores it).
+    static func oracle(_ trace: ScalingSimulation.Trace, target: Double, from: Int = 0) -> [Int] {
+        var lastKnown: Double = 0
+        for load in trace.load[..<from] { if let load { lastKnown = load } }
+        var oracle: [Int] = []
+        oracle.reserveCapacity(trace.load.count - from)
+        for load in trace.load[from...] {
+            if let load { lastKnown = load }
+            oracle.append(Int((lastKnown / target).rounded(.up)))
+        }
+        return oracle
+    }
+
+    /// Prefix sums of shortfall and idle against the oracle per replica level, so a
+    /// stretch at one level costs O(1).
+    struct StretchCosts {
+        var short: [[Int]]
+        var idle: [[Int]]
+
+        init(oracle: [Int], levels: Int) {
+            short = [[Int]](repeating: [0], count: levels)
+            idle = [[Int]](repeating: [0], count: levels)
+            for level in 0..<levels {
+                short[level].reserveCapacity(oracle.count + 1)
+                idle[level].reserveCapacity(oracle.count + 1)
+                for need in oracle {
+                    short[level].append(short[level].last! + max(0, need - level))
+                    idle[level].append(idle[level].last! + max(0, level - need))
+                }
+            }
+        }
+
+        /// Shortfall and idle of `level` replicas over seconds `start..<end`.
+        func stretch(_ level: Int, _ start: Int, _ end: Int) -> (short: Int, idle: Int) {
+            (short[level][end] - short[level][start], idle[level][end] - idle[level][start])
+        }
     }
 
     /// The fewest replicas a scale-down may go to at each decision: the most any

@@ -31,6 +31,9 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the 7-day traces (weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
     var multiDay = false
 
+    @Flag(help: "Only the hindsight bound on the 7-day traces (smooth and noisy, every 15 s and every 60 s): the best any policy could have done on the last two days knowing the future, and whether the goals against the HPA default were reachable at all.")
+    var multiDayBound = false
+
     @Flag(help: "Only the cost of a strategy Forecast decision with 14 days of 15 s history (CPU and peak memory, each in a process of its own), beside a Predictive decision.")
     var forecastCost = false
 
@@ -69,6 +72,10 @@ struct ScalerBench: AsyncParsableCommand {
             multiDayTable()
             return
         }
+        if multiDayBound {
+            multiDayBoundTable()
+            return
+        }
         if !qualityOnly { try await processTable() }
         qualityTable()
         noiseTable()
@@ -103,6 +110,67 @@ struct ScalerBench: AsyncParsableCommand {
             headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s"],
             rows: rows)
         print("(×: against the HPA default at the same cadence)")
+    }
+
+    /// The hindsight bound on the 7-day traces, scored on the last two days as
+    /// ``multiDayTable()`` scores the policies: for each trace and cadence, the HPA
+    /// default and Predictive, the best schedule in hindsight within 1.5× the HPA's
+    /// changes (changes priced: the cheapest price whose schedule stays within them),
+    /// and for each goal whether any policy at all could reach it
+    /// (``PricedHindsightBound``).
+    func multiDayBoundTable() {
+        var rows: [[String]] = []
+        let from = ScalingSimulation.multiDayScoreFrom()
+        let smooth = ScalingSimulation.multiDayTraces()
+        let (hpaScaling, predictiveScaling, _) = Self.scalings()
+        let prices: [Double] = [0, 10, 30, 100, 300, 1_000, 3_000, 10_000]
+        for trace in smooth + smooth.map({ ScalingSimulation.noisy($0) }) {
+            for interval in [15, 60] {
+                let hpa = ScalingSimulation.run(trace, policy: .tide("HPA", scaling: hpaScaling, interval: interval), target: 5, scoreFrom: from)
+                let predictive = ScalingSimulation.run(
+                    trace, policy: .tide("Predictive", scaling: predictiveScaling, interval: interval), target: 5, scoreFrom: from)
+                let budget = Int((1.5 * Double(hpa.scaleChanges)).rounded(.down))
+                let cadence = "\(interval) s"
+                func ratio(_ mine: Int, _ theirs: Int) -> String { theirs > 0 ? String(format: " (%.2f×)", Double(mine) / Double(theirs)) : "" }
+                rows.append([trace.name, cadence, "HPA default", String(hpa.underProvisioned), String(hpa.overProvisioned), String(hpa.scaleChanges), ""])
+                rows.append([
+                    trace.name, cadence, "Predictive", String(predictive.underProvisioned) + ratio(predictive.underProvisioned, hpa.underProvisioned),
+                    String(predictive.overProvisioned) + ratio(predictive.overProvisioned, hpa.overProvisioned),
+                    String(predictive.scaleChanges) + ratio(predictive.scaleChanges, hpa.scaleChanges), "",
+                ])
+                // The best in hindsight at weight 1 within the change budget.
+                var best: PricedHindsightBound.Result?
+                for price in prices {
+                    guard let result = PricedHindsightBound.optimal(trace, target: 5, weight: 1, price: price, interval: interval, from: from) else { continue }
+                    if result.scaleChanges <= budget {
+                        best = result
+                        break
+                    }
+                }
+                if let best {
+                    rows.append([
+                        trace.name, cadence, "best in hindsight, ≤ \(budget) changes",
+                        String(best.underProvisioned) + ratio(best.underProvisioned, hpa.underProvisioned),
+                        String(best.overProvisioned) + ratio(best.overProvisioned, hpa.overProvisioned),
+                        String(best.scaleChanges) + ratio(best.scaleChanges, hpa.scaleChanges), String(format: "change priced %.0f", best.price),
+                    ])
+                }
+                for (name, share) in [("goal: ≤ HPA", 1.0), ("goal: ≤ 50 % of HPA", 0.5)] {
+                    let shortfall = Int(share * Double(hpa.underProvisioned)), idle = Int(share * Double(hpa.overProvisioned))
+                    let proof = PricedHindsightBound.unreachable(
+                        trace, target: 5, shortfall: shortfall, idle: idle, changes: budget, interval: interval, from: from, weights: [0.5, 1, 2, 4],
+                        prices: [0, 100, 1_000])
+                    let verdict = proof.map {
+                        String(format: "unreachable: idle + %.1f × shortfall + %.0f × changes ≥ %.0f for every schedule", $0.weight, $0.price, $0.cost)
+                    } ?? "not ruled out"
+                    rows.append([trace.name, cadence, "\(name) (≤ \(shortfall) / ≤ \(idle) / ≤ \(budget))", "", "", "", verdict])
+                }
+            }
+        }
+        printTable(
+            "Best possible on the 7-day traces' last two days with the trace known in advance (same scoring as the 7-day table)",
+            headers: ["trace", "cadence", "schedule", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "note"], rows: rows)
+        print("(×: against the HPA default at the same cadence; a goal is shortfall / idle / changes)")
     }
 
     /// Every trace again with ±8 % minute-level noise (``ScalingSimulation/noisy(_:amplitude:seed:)``):

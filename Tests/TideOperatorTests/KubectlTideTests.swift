@@ -35,8 +35,10 @@ struct KubectlTideTests {
             Condition(type: "ScalingLimited", status: "True", reason: "ScaleUpLimit", message: "the scale-up policies allow at most 4 replicas now"),
         ]
         _ = try await applications.patchStatus("cart", patch: ["status": try JSONValue(encoding: status)])
+        // Its own Autoscaler (listed as the Application), whose scaler records the Event.
+        let own = try await cluster.autoscalers.create(try #require(created.scalingAutoscaler))
         await EventRecorder(client: cluster.client, controller: "tide.dev/scaler", instance: "test", logger: Logger(label: "test"))
-            .record(created, type: "Normal", reason: "ScaledUp", action: "Scale", note: "2 → 4 replicas; metric 18.5 for a target of 5 per replica → 4 replicas")
+            .record(own, type: "Normal", reason: "ScaledUp", action: "Scale", note: "2 → 4 replicas; metric 18.5 for a target of 5 per replica → 4 replicas")
         // An observing Autoscaler with figures.
         try await cluster.workload(Deployment.resource, name: "checkout", replicas: 3, ready: 3)
         try await cluster.create("checkout", target: .init(apiVersion: "apps/v1", kind: "Deployment", name: "checkout"), observe: true)
@@ -69,7 +71,8 @@ struct KubectlTideTests {
         }
         let json = try await runProcess(binary, ["list", "-A", "-o", "json", "--kubeconfig", kubeconfig.path])
         let rows = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [[String: String]]
-        #expect(rows?.map { $0["name"] ?? "" }.sorted() == ["cart", "checkout"] && rows?.allSatisfy { $0["namespace"] == "shop" } == true, "\(json.output)")
+        #expect(rows?.map { $0["name"] ?? "" }.sorted() == ["cart", "checkout"] && rows?.allSatisfy { $0["namespace"] == "shop" } == true,
+            "the Application's own Autoscaler is the Application's row: \(json.output)")
         // -o yaml says the same as -o json, as a YAML parser reads it.
         let yaml = try await runProcess(binary, ["list", "-A", "-o", "yaml", "--kubeconfig", kubeconfig.path])
         let fromYAML = try Yams.load(yaml: yaml.output) as? [[String: String]]
@@ -93,7 +96,7 @@ struct KubectlTideTests {
         let unknown = try await run(["why", "nowhere"])
         #expect(unknown.status == 1 && unknown.errors == "error: no scaled Application or Autoscaler shop/nowhere\n", "\(unknown.errors)")
         let notObserving = try await run(["report", "cart"])
-        #expect(notObserving.status == 1 && notObserving.errors.contains("autoscaler shop/cart not found"))
+        #expect(notObserving.status == 1 && notObserving.errors.contains("Autoscaler shop/cart is Application cart's scaling path"), "\(notObserving.errors)")
         cluster.server.faults.add(.init(fault: .forbidden, resource: "applications"))
         let denied = try await run(["list"])
         #expect(denied.status == 1 && denied.errors.hasPrefix("error: forbidden: you may not read applications here"), "\(denied.errors)")
