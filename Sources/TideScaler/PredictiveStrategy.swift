@@ -17,7 +17,12 @@ import TideAPI
 ///   value; the lag is half the range a PromQL query averages over (see
 ///   ``lag(of:)``). A rise counts only when it exceeds twice the spread of the
 ///   metric's rises over as long a stretch (``riseNoise(_:over:)``): noise does not
-///   make a trend. The HPA's recommendation is the floor.
+///   make a trend. For a trend, the metric's measured noise replaces the tolerance: up
+///   as soon as the projected value exceeds a replica boundary by more than the
+///   metric's usual swing (``swing(of:samples:now:over:)``). The tolerance is a dead
+///   band against noise; Predictive measures the noise, and on a smooth slow ramp (a
+///   business day's morning) a fixed 10 % band alone keeps every step up a replica
+///   short for minutes. The HPA's recommendation is the floor.
 /// - Down no lower than the value plus the metric's usual rise over a pod start, a
 ///   decision interval and its lag needs (``swing(of:samples:now:over:)``), and never
 ///   above the current count: a dip noise made is followed by a peak as large.
@@ -60,12 +65,18 @@ public struct PredictiveStrategy: DecisionStrategy {
         let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
         let lag = Self.lag(of: metric)
         let projected = Self.projection(of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
-        guard projected > value,
-            let ahead = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas,
-            ahead > replicas
+        // The tolerance is a dead band against noise. For a trend (``projection``), the
+        // metric's own measured noise is the band instead: up as soon as the projected
+        // value exceeds a replica boundary by more than any chance rise it has shown.
+        let swing = Self.swing(of: value, samples: samples, now: input.now, over: timing.lead + lag)
+        let timeline = Self.timeline(of: value, samples: samples, now: input.now)
+        let banded = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas
+        let measured = Self.chanceRise(timeline, over: timing.lead + lag).flatMap {
+            ScalingAlgorithm.recommend(metric, reading: .value(projected - $0), current: current, tolerance: 0).replicas
+        }
+        guard projected > value, let ahead = [banded, measured].compactMap({ $0 }).max(), ahead > replicas
         else {
             // Down only as far as the metric's usual swing leaves room for.
-            let swing = Self.swing(of: value, samples: samples, now: input.now, over: timing.lead + lag)
             guard replicas < current, swing > 0,
                 let room = ScalingAlgorithm.recommend(metric, reading: .value(value + swing), current: current, tolerance: tolerance).replicas,
                 room > replicas
@@ -179,6 +190,24 @@ public struct PredictiveStrategy: DecisionStrategy {
         guard rises.count >= 5 else { return 0 }
         let middle = median(rises)
         return 1.4826 * median(rises.map { abs($0 - middle) })
+    }
+
+    /// The most the metric has risen by chance over `span` seconds: the largest
+    /// difference between one of its rises over that span among `points` (oldest first)
+    /// and their median (the trend's own rise). `nil` with fewer than five such rises (as for ``riseNoise(_:over:)``): too
+    /// few to know. The largest and not a spread: noise that jumps now and then (a level
+    /// that changes each minute) shows only in the tail, which a robust spread ignores.
+    public static func chanceRise(_ points: [(time: TimeInterval, value: Double)], over span: TimeInterval) -> Double? {
+        var rises: [Double] = []
+        var later = 0
+        for point in points {
+            while later < points.count, points[later].time < point.time + span { later += 1 }
+            guard later < points.count else { break }
+            rises.append(points[later].value - point.value)
+        }
+        guard rises.count >= 5 else { return nil }
+        let middle = median(rises)
+        return rises.map { abs($0 - middle) }.max()
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -100,3 +100,51 @@ struct HindsightBoundTests {
         #expect(flat?.underProvisioned == 20 && flat?.overProvisioned == 0)
     }
 }
+
+/// The priced bound for long traces: never above what a real policy scores, equal to
+/// the exact bound where both apply, and able to rule a goal out.
+@Suite("Priced hindsight bound")
+struct PricedHindsightBoundTests {
+    static let traces = ScalingSimulation.standardTraces() + ScalingSimulation.standardTraces().map { ScalingSimulation.noisy($0) }
+
+    @Test("for every policy, trace, cadence (15 s, with a scale-up ready in the next interval; 60 s, within it) and window, idle + weight × shortfall + price × changes is at least the bound")
+    func neverAboveAPolicy() throws {
+        let policies = [("HPA", ScalingStrategy.hpa), ("Predictive", .predictive)]
+        for trace in Self.traces {
+            for interval in [15, 60] {
+                for from in [0, 600] {
+                    for (name, strategy) in policies {
+                        let score = ScalingSimulation.run(
+                            trace, policy: .tide(name, scaling: HindsightBoundTests.scaling(strategy), interval: interval), target: 5, scoreFrom: from)
+                        for (weight, price) in [(1.0, 0.0), (2.0, 100.0), (0.5, 1_000.0)] {
+                            let bound = try #require(PricedHindsightBound.optimal(trace, target: 5, weight: weight, price: price, interval: interval, from: from))
+                            let paid = Double(score.overProvisioned) + weight * Double(score.underProvisioned) + price * Double(score.scaleChanges)
+                            #expect(bound.cost <= paid + 1e-6, "\(trace.name), \(name) every \(interval) s from \(from): bound \(bound.cost) > \(paid)")
+                            #expect(!bound.rulesOut(shortfall: score.underProvisioned, idle: score.overProvisioned, changes: score.scaleChanges))
+                            #expect(bound.cost == Double(bound.overProvisioned) + weight * Double(bound.underProvisioned) + price * Double(bound.scaleChanges))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("with changes free it finds what the exact bound finds within its budget (from the first second's need), and a goal far below it is ruled out")
+    func agreesWithTheExactBound() throws {
+        for (name, initial) in [("step", Int32(1)), ("spike", 2)] {
+            let trace = try #require(HindsightBoundTests.traces.first { $0.name == name })
+            let exact = try #require(HindsightBound.optimal(trace, target: 5, weight: 2, maxChanges: 12, initial: initial))
+            let priced = try #require(PricedHindsightBound.optimal(trace, target: 5, weight: 2, price: 0, interval: 15))
+            // Within the budget, the priced optimum is one the exact bound may choose, and
+            // the priced bound is never above it (it may start in any state; the exact one
+            // starts here at the first second's need): the two are equal.
+            #expect(priced.scaleChanges <= 12)
+            #expect(priced.cost == exact.cost, "\(name): \(priced.cost) vs \(exact.cost); priced \(priced.underProvisioned)/\(priced.overProvisioned)/\(priced.scaleChanges), exact \(exact.underProvisioned)/\(exact.overProvisioned)/\(exact.scaleChanges) \(exact.changes)")
+            let proof = PricedHindsightBound.unreachable(
+                trace, target: 5, shortfall: exact.underProvisioned / 4, idle: exact.overProvisioned / 4, changes: exact.scaleChanges, interval: 15)
+            #expect(proof != nil, "\(name): a quarter of the best possible shortfall and idle is out of reach")
+        }
+        #expect(PricedHindsightBound.optimal(HindsightBoundTests.traces[0], target: 5, weight: 1, price: 0, interval: 15, startup: 30) == nil,
+            "a pod start of two intervals is outside the model")
+    }
+}

@@ -73,6 +73,42 @@ struct PredictiveStrategyTests {
         #expect(noisy == 16)
     }
 
+    @Test("the largest chance rise: none for a steady trend, the jump for a level that jumps now and then, nothing known from fewer than five rises")
+    func chanceRise() {
+        func largest(_ history: [(age: Double, value: Double)], over span: Double = 45) -> Double? {
+            PredictiveStrategy.chanceRise(history.map { (-$0.age, $0.value) }, over: span)
+        }
+        #expect(largest(readings { 10 + 0.5 * Double($0) }).map { $0 < 1e-9 } == true, "a steady trend rises alike over every stretch")
+        // A level that jumps by 3 for a minute now and then and is flat otherwise: the
+        // robust spread sees nothing, the largest chance rise sees the jump.
+        let jumping = readings { index in (8..<12).contains(index) ? 23 : 20 }
+        #expect(PredictiveStrategy.riseNoise(jumping.map { (-$0.age, $0.value) }, over: 45) < 1e-9)
+        #expect(largest(jumping).map { abs($0 - 3) < 1e-9 } == true, "\(String(describing: largest(jumping)))")
+        #expect(largest([(60, 10), (45, 12), (30, 14), (15, 16), (0, 18)]) == nil)
+    }
+
+    @Test("a trend scales up as soon as it needs another replica, inside the tolerance the HPA keeps; not when the metric's chance rises could make it")
+    func trendNeedsNoDeadBand() {
+        func decide(_ strategy: ScalingStrategy, _ history: [(age: Double, value: Double)], value: Double) -> ScalingDecision {
+            var remembered = ScalingStatus()
+            remembered.samples = samples(history)
+            remembered.lastQueryTime = Time(start.addingTimeInterval(-15))
+            remembered.readyDelaySeconds = 20
+            return ScalingAlgorithm.decide(ScalingInput(currentReplicas: 10, scaling: scaling(strategy), reading: .value(value), history: remembered, now: start))
+        }
+        // A slow steady rise, 49 → 50.9 req/s over five minutes: 10 replicas at 5 each is a
+        // ratio of 1.02, inside the 10 % tolerance, so the HPA keeps 10.
+        let slow = readings { 49 + 0.1 * Double($0) }
+        #expect(decide(.hpa, slow, value: 51).desiredReplicas == 10)
+        let predictive = decide(.predictive, slow, value: 51)
+        #expect(predictive.desiredReplicas == 11, "\(predictive.message)")
+        #expect(predictive.message.contains("rising toward"), "\(predictive.message)")
+        // The same last minute on a metric whose level jumps by 3 now and then: a rise of
+        // 1 past the boundary is within what chance makes, and the tolerance holds.
+        let jumpy = readings { index in (4..<8).contains(index) ? 50 : 47 }.filter { $0.age > 60 } + [(45, 50.6), (30, 50.7), (15, 50.8)]
+        #expect(decide(.predictive, jumpy, value: 51).desiredReplicas == 10)
+    }
+
     @Test("a scale-down on a swinging metric keeps room for its usual rise before a new pod is ready, and says so")
     func scaleDownKeepsRoomForTheSwing() {
         func decide(_ history: [(age: Double, value: Double)], value: Double) -> ScalingDecision {
