@@ -105,6 +105,12 @@ public enum StatusBuilder {
             set("Degraded", true, "ServiceMonitorCRDMissing", "the monitoring.coreos.com/v1 ServiceMonitor resource is not installed; everything else is deployed and Prometheus must be configured to scrape the Service")
         } else if !observation.failures.isEmpty {
             set("Degraded", true, "ApplyFailed", observation.failures.joined(separator: "; "))
+        } else if application.scalesThroughAutoscaler, let scaler = observation.scaler,
+            let blocked = scaler.status?.conditions?[type: "Ready"], blocked.status == "False"
+        {
+            // The Autoscaler cannot scale the Application (a scaler refused its target, an
+            // operator without the rights to grant it): the Application says so too.
+            set("Degraded", true, "ScalingBlocked", "Autoscaler \(scaler.metadata.name ?? ""): \(blocked.reason): \(blocked.message)")
         } else {
             set("Degraded", false, "AsExpected", "every child is as desired")
         }

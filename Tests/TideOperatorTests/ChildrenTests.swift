@@ -360,6 +360,49 @@ struct StatusTests {
         #expect(next.conditions?[type: "Ready"]?.reason == "InvalidSpec")
         #expect(next.conditions?[type: "Ready"]?.message == "spec.image: must name a container image")
     }
+
+    @Test("a scaled Application shows its Autoscaler's memory and scaling conditions, not its Ready; keeps its own until the Autoscaler has some; is Degraded while the Autoscaler cannot scale it")
+    func mirrorsItsAutoscaler() throws {
+        var app = application(spec: scaled())
+        app.metadata.generation = 4
+        var old = ApplicationStatus()
+        old.scaling = ScalingStatus()
+        old.scaling?.desiredReplicas = 5
+        old.conditions = [Condition(type: "ScalingActive", status: "True", reason: "ValidMetricFound", message: "from the previous version")]
+        app.status = old
+        var own = try #require(app.scalingAutoscaler)
+        var observation = Observation()
+        observation.scaler = own
+        // The Autoscaler has no memory yet: the Application keeps what it has.
+        var next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.scaling?.desiredReplicas == 5)
+        #expect(next.conditions?[type: "ScalingActive"]?.message == "from the previous version")
+        // It has decided: its memory and its scaling conditions, with the Application's generation.
+        var decided = AutoscalerStatus()
+        decided.scaling = ScalingStatus()
+        decided.scaling?.desiredReplicas = 7
+        decided.scaling?.summary = "rps=33"
+        decided.conditions = [
+            Condition(type: "Ready", status: "True", reason: "Scaling", message: "scaling Application/hello"),
+            Condition(type: "ScalingActive", status: "True", reason: "ValidMetricFound", message: "metric 33"),
+            Condition(type: "ForecastConfident", status: "False", reason: "InsufficientHistory", message: "m"),
+        ]
+        own.status = decided
+        observation.scaler = own
+        next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.scaling == decided.scaling)
+        #expect(next.conditions?[type: "ScalingActive"]?.message == "metric 33")
+        #expect(next.conditions?[type: "ScalingActive"]?.observedGeneration == 4)
+        #expect(next.conditions?[type: "ForecastConfident"]?.reason == "InsufficientHistory")
+        #expect(next.conditions?[type: "Ready"]?.reason != "Scaling", "the Application's Ready is its own")
+        #expect(next.conditions?[type: "Degraded"]?.reason == "AsExpected")
+        // The Autoscaler cannot scale it: Degraded, naming why.
+        own.status?.conditions?.set(Condition(type: "Ready", status: "False", reason: "TargetNotPermitted", message: "the operator may not update applications/scale"))
+        observation.scaler = own
+        next = StatusBuilder.status(for: app, observation: observation)
+        #expect(next.conditions?[type: "Degraded"]?.reason == "ScalingBlocked")
+        #expect(next.conditions?[type: "Degraded"]?.message == "Autoscaler hello: TargetNotPermitted: the operator may not update applications/scale")
+    }
 }
 
 @Suite("Canonical quantities")
