@@ -232,7 +232,7 @@ let package = Package(
         .executableTarget(
             name: "tide-local",
             dependencies: [
-                "LocalMode",
+                "LocalMode", "TideAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -26,6 +26,8 @@ public struct LocalRun: Sendable {
         /// What the scaler reads: the Prometheus query, or hello-service's own
         /// `/stats` endpoint through the HTTP source.
         public var source = MetricSourceKind.prometheus
+        /// The sample's scaling strategy.
+        public var strategy = ScalingStrategy.hpa
         /// Where binaries are (hello-service, tide-scaler).
         public var binaries: String
         public var prometheus = "/usr/bin/prometheus"
@@ -67,6 +69,8 @@ public struct LocalRun: Sendable {
         public var backtestPlot: URL?
         /// Every process the run started, all stopped.
         public var processIDs: [Int32]
+        /// The Application's conditions at the end of the run.
+        public var conditions: [Condition]
     }
 
     /// Checks that every piece is present before anything starts.
@@ -162,6 +166,7 @@ public struct LocalRun: Sendable {
             application.spec.scaling?.prometheus = PrometheusSource(address: runner.url.absoluteString, query: query)
             application.spec.scaling?.target = MetricTarget(type: .perReplica, value: configuration.target)
             application.spec.scaling?.maxReplicas = configuration.maxReplicas
+            application.spec.scaling?.strategy = configuration.strategy
             application.spec.scaling?.behavior = ScalingBehavior(
                 scaleUp: ScalingRules(stabilizationWindowSeconds: 0, selectPolicy: .max, policies: [
                     ScalingPolicy(type: .percent, value: 100, periodSeconds: 15), ScalingPolicy(type: .pods, value: 2, periodSeconds: 15),
@@ -237,13 +242,20 @@ public struct LocalRun: Sendable {
                 backtestPlot = file
                 backtestText = report.lines.joined(separator: "\n")
             }
-            try (table.joined(separator: "\n") + "\n\n" + timeline.summaryText() + "\n\n" + backtestText + "\n")
+            // The strategy's own condition, as the scaler left it (Forecast says whether it acted, and why).
+            let conditions = try await applications.get(name).status?.conditions ?? []
+            let strategyLine = conditions.first { $0.type == "ForecastConfident" }.map {
+                "strategy \(configuration.strategy.rawValue): ForecastConfident=\($0.status) \($0.reason): \($0.message)"
+            } ?? "strategy \(configuration.strategy.rawValue)"
+            try (table.joined(separator: "\n") + "\n\n" + timeline.summaryText() + "\n" + strategyLine + "\n\n" + backtestText + "\n")
                 .write(to: summaryFile, atomically: true, encoding: .utf8)
             emit(timeline.summaryText())
+            emit(strategyLine)
             emit(backtestText)
             emit("Plot: \(plot.path)\nTimeline and summary: \(summaryFile.path)" + (backtestPlot.map { "\nBacktest plot: \($0.path)" } ?? ""))
             await teardown()
-            return Report(timeline: timeline, plot: plot, summaryFile: summaryFile, backtestPlot: backtestPlot, processIDs: processIDs)
+            return Report(
+                timeline: timeline, plot: plot, summaryFile: summaryFile, backtestPlot: backtestPlot, processIDs: processIDs, conditions: conditions)
         } catch {
             processIDs += await kubelet?.everStarted ?? []
             await teardown()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LocalMode
+import TideAPI
 import Logging
 
 /// `tide-local`: the whole Tide loop on this machine, in one command.
@@ -34,6 +35,9 @@ struct TideLocalCommand: AsyncParsableCommand {
     @Option(help: "What the scaler reads: prometheus (a PromQL query) or http (hello-service's /stats JSON).")
     var source = "prometheus"
 
+    @Option(help: "The sample's strategy: HPA, Predictive or Forecast (Forecast needs days of history; a local run shows it deciding as Predictive, and its ForecastConfident condition saying why).")
+    var strategy = "HPA"
+
     @Flag(help: "Do not print the per-second timeline.")
     var quiet = false
 
@@ -63,6 +67,10 @@ struct TideLocalCommand: AsyncParsableCommand {
             throw ValidationError("--source must be prometheus or http, got \(source)")
         }
         configuration.source = kind
+        guard let chosen = ScalingStrategy(rawValue: strategy) else {
+            throw ValidationError("--strategy must be HPA, Predictive or Forecast, got \(strategy)")
+        }
+        configuration.strategy = chosen
         do {
             let report = try await LocalRun(configuration: configuration).run { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))

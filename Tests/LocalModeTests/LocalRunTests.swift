@@ -29,13 +29,22 @@ struct LocalRunTests {
         configuration.scaleDownWindow = LoadProfile.short.scaleDownWindow
         configuration.verbose = false
         configuration.source = source
+        // The HTTP run uses strategy Forecast: with minutes of history it decides as
+        // Predictive, and its condition says why.
+        configuration.strategy = source == .http ? .forecast : .hpa
         let lines = LineCollector()
         let report = try await LocalRun(configuration: configuration).run { lines.add($0) }
         if source == .http {
             #expect(lines.all.contains { $0.contains("/stats (HTTP source") }, "the scaler read hello-service's own endpoint")
         }
         let summary = report.timeline.summary
-        #expect(summary.roseAndFell, "\(report.timeline.summaryText())")
+        if configuration.strategy == .hpa {
+            #expect(summary.roseAndFell, "\(report.timeline.summaryText())")
+        } else {
+            // Predictive (which Forecast is here) holds lower demand for at least 60 s:
+            // longer than the short profile's quiet phase. It rises.
+            #expect(summary.firstScaleUp != nil && summary.peakDesired >= 2, "\(report.timeline.summaryText())")
+        }
         #expect(summary.peakRunning >= 2, "real processes followed the replicas")
         #expect(summary.scalerExitCodes[0, default: 0] >= 10, "the scaler ran and decided")
         // The summary's numbers come from the timeline.
@@ -62,6 +71,10 @@ struct LocalRunTests {
         case .http:
             #expect(text.contains("backtest: skipped (the HTTP source is read live and has no history)"))
             #expect(report.backtestPlot == nil)
+            let forecast = try #require(report.conditions.first { $0.type == "ForecastConfident" })
+            #expect(forecast.status == "False", "\(forecast.message)")
+            #expect(text.contains("strategy Forecast: ForecastConfident=False \(forecast.reason): "), "\(text)")
+            #expect(lines.all.contains { $0.hasPrefix("strategy Forecast: ForecastConfident=False") })
         }
         try await Task.sleep(for: .milliseconds(200))
         let leftovers = report.processIDs.filter(alive)
