@@ -28,9 +28,6 @@ public enum AutoscalerChildren {
         try Children.scalerParts.filter { $0.isWanted(by: autoscaler) }.map { try $0.desired(for: autoscaler, target: target, settings: settings) }
     }
 
-    /// What the scaler may do (``Children/scalerRole(for:target:)``).
-    public static func role(for autoscaler: Autoscaler, target: Target) -> Role { Children.scalerRole(for: autoscaler, target: target) }
-
     /// The kinds of an Autoscaler's children.
     static let kinds: Set<ResourceDescriptor> = [
         ServiceAccount.resource, Role.resource, RoleBinding.resource, CronJob.resource, Deployment.resource, HorizontalPodAutoscaler.resource,

@@ -32,13 +32,11 @@ public final class DecisionMetrics: Sendable {
         "tide_observed_target_shortfall_replica_seconds", "tide_observed_target_idle_replica_seconds",
     ]
 
-    /// What the series are read from: the parts of an Application's or an Autoscaler's
-    /// spec and status a decision leaves.
+    /// What the series are read from: the parts of an Autoscaler's spec and status a
+    /// decision leaves (a scaled Application's decisions are its own Autoscaler's).
     public struct Scaled: Sendable {
         public var key: ObjectKey
         public var scaling: Scaling
-        /// The replicas the spec sets when no decision has (an Application's `spec.replicas`).
-        public var specReplicas: Int32?
         public var replicas: Int32?
         public var readyReplicas: Int32?
         public var conditions: [Condition]
@@ -47,18 +45,6 @@ public final class DecisionMetrics: Sendable {
         /// Whether `tide_spec_invalid` is this object's to set: not for an Application's
         /// own Autoscaler, whose Application says whether its spec is valid.
         public var reportsValidity = true
-
-        /// A scaled Application, or `nil` when it does not scale through a scaler.
-        public init?(_ application: Application) {
-            guard let scaling = application.spec.withDefaults.scaling, scaling.mode != .hpa else { return nil }
-            key = ObjectKey(application)
-            self.scaling = scaling
-            specReplicas = application.spec.replicas
-            replicas = application.status?.replicas
-            readyReplicas = application.status?.readyReplicas
-            conditions = application.status?.conditions ?? []
-            memory = application.status?.scaling
-        }
 
         /// An Autoscaler, acting or observing, or `nil` in mode HPA.
         public init?(_ autoscaler: Autoscaler) {
@@ -109,10 +95,10 @@ public final class DecisionMetrics: Sendable {
         }
     }
 
-    /// Sets the series from `application`'s spec and status. An Application that scales
-    /// through its own Autoscaler (of its name) sets only `tide_spec_invalid`: the
-    /// Autoscaler's series, under the same namespace and name, are its decisions (the
-    /// Application's status mirrors them a moment later, and would count each twice).
+    /// Sets `tide_spec_invalid` for a scaled Application, and removes the series of one
+    /// that no longer scales. Its decisions are its own Autoscaler's series, under the
+    /// same namespace and name (the Application's status mirrors them a moment later,
+    /// and would count each twice).
     public func record(_ application: Application) {
         if application.scalesThroughAutoscaler {
             let key = ObjectKey(application)
@@ -120,8 +106,7 @@ public final class DecisionMetrics: Sendable {
             set("tide_spec_invalid", invalid ? 1 : 0, in: entry(key), key: key)
             return
         }
-        guard let scaled = Scaled(application) else { return forget(ObjectKey(application)) }
-        record(scaled)
+        forget(ObjectKey(application))
     }
 
     /// The series of `key`, made on first use.
@@ -179,7 +164,7 @@ public final class DecisionMetrics: Sendable {
         let memory = scaled.memory
         gauge("tide_replicas", scaled.replicas.map(Double.init))
         gauge("tide_ready_replicas", scaled.readyReplicas.map(Double.init))
-        gauge("tide_desired_replicas", (memory?.desiredReplicas ?? scaled.specReplicas).map(Double.init))
+        gauge("tide_desired_replicas", memory?.desiredReplicas.map(Double.init))
         gauge("tide_min_replicas", Double(scaling.minReplicas ?? Defaults.minReplicas))
         gauge("tide_max_replicas", Double(scaling.maxReplicas))
         let observation = scaled.observation
@@ -216,7 +201,7 @@ public final class DecisionMetrics: Sendable {
         let unavailable = (memory?.consecutiveFailures ?? 0) > 0
         if unavailable { count("tide_unavailable_decisions_total") }
         var moved = false
-        if scaledNow, let desired = memory?.desiredReplicas, let before = previousDesired ?? scaled.specReplicas {
+        if scaledNow, let desired = memory?.desiredReplicas, let before = previousDesired {
             if desired > before {
                 count("tide_scale_ups_total")
                 moved = true

@@ -18,13 +18,13 @@ import TideAPI
 ///   ``lag(of:)``). A rise counts only when it exceeds twice the spread of the
 ///   metric's rises over as long a stretch (``riseNoise(_:over:)``): noise does not
 ///   make a trend. For a trend, the metric's measured noise replaces the tolerance: up
-///   as soon as the projected value exceeds a replica boundary by more than the
-///   metric's usual swing (``swing(of:samples:now:over:)``). The tolerance is a dead
+///   as soon as the projected value exceeds a replica boundary by more than the largest
+///   chance rise the metric has shown (``chanceRise(_:over:)``). The tolerance is a dead
 ///   band against noise; Predictive measures the noise, and on a smooth slow ramp (a
 ///   business day's morning) a fixed 10 % band alone keeps every step up a replica
 ///   short for minutes. The HPA's recommendation is the floor.
 /// - Down no lower than the value plus the metric's usual rise over a pod start, a
-///   decision interval and its lag needs (``swing(of:samples:now:over:)``), and never
+///   decision interval and its lag needs (its swing, ``riseNoise(_:over:)``), and never
 ///   above the current count: a dip noise made is followed by a peak as large.
 /// - Down: lower demand must hold for two pod starts, one decision interval and the
 ///   metric's lag (a dip reaches the reading that late, and so does a return; at
@@ -65,18 +65,21 @@ public struct PredictiveStrategy: DecisionStrategy {
         let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
         let lag = Self.lag(of: metric)
         let projected = Self.projection(of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
+        let timeline = Self.timeline(of: value, samples: samples, now: input.now)
         // The tolerance is a dead band against noise. For a trend (``projection``), the
         // metric's own measured noise is the band instead: up as soon as the projected
         // value exceeds a replica boundary by more than any chance rise it has shown.
-        let swing = Self.swing(of: value, samples: samples, now: input.now, over: timing.lead + lag)
-        let timeline = Self.timeline(of: value, samples: samples, now: input.now)
-        let banded = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas
-        let measured = Self.chanceRise(timeline, over: timing.lead + lag).flatMap {
-            ScalingAlgorithm.recommend(metric, reading: .value(projected - $0), current: current, tolerance: 0).replicas
+        func ahead() -> Int32? {
+            guard projected > value else { return nil }
+            let banded = ScalingAlgorithm.recommend(metric, reading: .value(projected), current: current, tolerance: tolerance).replicas
+            let measured = Self.chanceRise(timeline, over: timing.lead + lag).flatMap {
+                ScalingAlgorithm.recommend(metric, reading: .value(projected - $0), current: current, tolerance: 0).replicas
+            }
+            return [banded, measured].compactMap { $0 }.max()
         }
-        guard projected > value, let ahead = [banded, measured].compactMap({ $0 }).max(), ahead > replicas
-        else {
+        guard let ahead = ahead(), ahead > replicas else {
             // Down only as far as the metric's usual swing leaves room for.
+            let swing = Self.riseNoise(timeline, over: timing.lead + lag)
             guard replicas < current, swing > 0,
                 let room = ScalingAlgorithm.recommend(metric, reading: .value(value + swing), current: current, tolerance: tolerance).replicas,
                 room > replicas
@@ -164,12 +167,6 @@ public struct PredictiveStrategy: DecisionStrategy {
         return points
     }
 
-    /// How far `value` may rise by chance before the next decision: the spread of the
-    /// metric's rises over the span the projection looks at.
-    public static func swing(of value: Double, samples: [ScalingStatus.MetricSample], now: Date, over span: TimeInterval) -> Double {
-        riseNoise(timeline(of: value, samples: samples, now: now), over: span)
-    }
-
     /// How much the metric's rises over `span` seconds have varied among `points` (its
     /// remembered readings, oldest first): 1.4826 × the median absolute deviation of
     /// every rise over that span, which estimates their standard deviation when they
@@ -180,13 +177,7 @@ public struct PredictiveStrategy: DecisionStrategy {
     /// trend only when it exceeds twice this: a rise noise makes by chance once in
     /// twenty times or less.
     public static func riseNoise(_ points: [(time: TimeInterval, value: Double)], over span: TimeInterval) -> Double {
-        var rises: [Double] = []
-        var later = 0
-        for point in points {
-            while later < points.count, points[later].time < point.time + span { later += 1 }
-            guard later < points.count else { break }
-            rises.append(points[later].value - point.value)
-        }
+        let rises = rises(points, over: span)
         guard rises.count >= 5 else { return 0 }
         let middle = median(rises)
         return 1.4826 * median(rises.map { abs($0 - middle) })
@@ -198,6 +189,15 @@ public struct PredictiveStrategy: DecisionStrategy {
     /// few to know. The largest and not a spread: noise that jumps now and then (a level
     /// that changes each minute) shows only in the tail, which a robust spread ignores.
     public static func chanceRise(_ points: [(time: TimeInterval, value: Double)], over span: TimeInterval) -> Double? {
+        let rises = rises(points, over: span)
+        guard rises.count >= 5 else { return nil }
+        let middle = median(rises)
+        return rises.map { abs($0 - middle) }.max()
+    }
+
+    /// Every rise of `points` (oldest first) over `span` seconds: from each point to the
+    /// first one at least `span` later.
+    static func rises(_ points: [(time: TimeInterval, value: Double)], over span: TimeInterval) -> [Double] {
         var rises: [Double] = []
         var later = 0
         for point in points {
@@ -205,9 +205,7 @@ public struct PredictiveStrategy: DecisionStrategy {
             guard later < points.count else { break }
             rises.append(points[later].value - point.value)
         }
-        guard rises.count >= 5 else { return nil }
-        let middle = median(rises)
-        return rises.map { abs($0 - middle) }.max()
+        return rises
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -55,7 +55,6 @@ public enum HindsightBound {
         let sums = StretchCosts(oracle: oracle, levels: levels)
         let steps = (oracle.count + interval - 1) / interval
         let downFloor = downHold.map { hold in Self.downFloor(trace, target: target, interval: interval, steps: steps, hold: hold, metricWindow: metricWindow) }
-        let offset = startup - interval  // when, in the next interval, a scale-up's replicas are ready
         let budget = maxChanges + 1
         // State: ready replicas, desired replicas, a scale-up still starting, changes used.
         func index(_ ready: Int, _ desired: Int, _ pending: Int, _ used: Int) -> Int {
@@ -70,7 +69,6 @@ public enum HindsightBound {
         let low = Int(minReplicas), high = Int(maxReplicas)
         for step in 0..<steps {
             let start = step * interval, end = min(start + interval, oracle.count)
-            let switchAt = min(start + offset, end)
             var next = [Cell](repeating: Cell(), count: states)
             var back = [Int32](repeating: -1, count: states)
             // Ready replicas never exceed the desired count (a scale-down removes them at once).
@@ -85,15 +83,11 @@ public enum HindsightBound {
                                 let changes = used + (chosen == desired ? 0 : 1)
                                 guard changes < budget else { continue }
                                 if chosen < desired, let downFloor, chosen < downFloor[step] { continue }
-                                // A scale-down removes replicas at once and cancels a starting scale-up.
-                                let first = chosen < desired ? min(ready, chosen) : ready
-                                let starting = chosen < desired ? 0 : pending
-                                // The previous interval's scale-up becomes ready `offset` seconds in.
-                                let second = starting == 1 ? max(first, min(desired, chosen)) : first
-                                let (s1, i1) = sums.stretch(first, start, switchAt), (s2, i2) = sums.stretch(second, switchAt, end)
-                                let short = s1 + s2, idle = i1 + i2
+                                let (short, idle, ready2, pending2) = sums.interval(
+                                    ready: ready, desired: desired, pending: pending, chosen: chosen, start: start, end: end, startup: startup,
+                                    interval: interval)
                                 let cost = cell.cost + Double(idle) + weight * Double(short)
-                                let target = index(second, chosen, chosen > desired ? 1 : 0, changes)
+                                let target = index(ready2, chosen, pending2, changes)
                                 if cost < next[target].cost {
                                     next[target] = Cell(cost: cost, short: cell.short + short, idle: cell.idle + idle)
                                     back[target] = Int32(state)
@@ -158,6 +152,30 @@ public enum HindsightBound {
         /// Shortfall and idle of `level` replicas over seconds `start..<end`.
         func stretch(_ level: Int, _ start: Int, _ end: Int) -> (short: Int, idle: Int) {
             (short[level][end] - short[level][start], idle[level][end] - idle[level][start])
+        }
+
+        /// One decision interval of the simulation's model (``ScalingSimulation/Pods``),
+        /// from `ready` of `desired` replicas (`pending`: a scale-up still starting) to
+        /// `chosen`, over seconds `start..<end`, with a pod start under two intervals:
+        /// its shortfall and idle, and the ready replicas and starting scale-up after it.
+        ///
+        /// A scale-down removes replicas at once and cancels a starting scale-up. With a
+        /// pod start of an interval or more, the previous interval's scale-up becomes
+        /// ready `startup - interval` seconds in and this one's in the next interval;
+        /// with a shorter one, this one's `startup` seconds in.
+        func interval(
+            ready: Int, desired: Int, pending: Int, chosen: Int, start: Int, end: Int, startup: Int, interval: Int
+        ) -> (short: Int, idle: Int, ready: Int, pending: Int) {
+            if chosen < desired {
+                let level = min(ready, chosen)
+                let (short, idle) = stretch(level, start, end)
+                return (short, idle, level, 0)
+            }
+            let carries = startup >= interval
+            let switchAt = min(start + (carries ? startup - interval : startup), end)
+            let after = carries ? (pending == 1 ? desired : ready) : chosen
+            let (s1, i1) = stretch(ready, start, switchAt), (s2, i2) = stretch(after, switchAt, end)
+            return (s1 + s2, i1 + i2, carries ? after : chosen, carries && chosen > desired ? 1 : 0)
         }
     }
 

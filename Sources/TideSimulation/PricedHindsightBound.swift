@@ -49,7 +49,6 @@ public enum PricedHindsightBound {
         let oracle = HindsightBound.oracle(trace, target: target, from: from)
         let levels = Int(maxReplicas) + 1
         let sums = HindsightBound.StretchCosts(oracle: oracle, levels: levels)
-        let stretch = sums.stretch
         let steps = (oracle.count + interval - 1) / interval
         let low = Int(minReplicas), high = Int(maxReplicas)
         // State: ready replicas, desired replicas, a scale-up still starting (only when
@@ -74,28 +73,10 @@ public enum PricedHindsightBound {
                         guard cell.cost.isFinite else { continue }
                         for chosen in low...high {
                             let change = chosen == desired ? 0 : 1
-                            var short = 0, idle = 0
-                            let target: Int
-                            if chosen < desired {
-                                // A scale-down removes replicas at once and cancels a starting scale-up.
-                                let level = min(ready, chosen)
-                                (short, idle) = stretch(level, start, end)
-                                target = index(level, chosen, 0)
-                            } else if carries {
-                                // The previous interval's scale-up becomes ready `startup - interval` s in;
-                                // this one's in the next interval.
-                                let switchAt = min(start + startup - interval, end)
-                                let second = pending == 1 ? desired : ready
-                                let (s1, i1) = stretch(ready, start, switchAt), (s2, i2) = stretch(second, switchAt, end)
-                                (short, idle) = (s1 + s2, i1 + i2)
-                                target = chosen > desired ? index(second, chosen, 1) : index(second, desired, second < desired ? pending : 0)
-                            } else {
-                                // Ready within the interval, `startup` s in.
-                                let switchAt = min(start + startup, end)
-                                let (s1, i1) = stretch(ready, start, switchAt), (s2, i2) = stretch(chosen, switchAt, end)
-                                (short, idle) = (s1 + s2, i1 + i2)
-                                target = index(chosen, chosen, 0)
-                            }
+                            let (short, idle, ready2, pending2) = sums.interval(
+                                ready: ready, desired: desired, pending: pending, chosen: chosen, start: start, end: end, startup: startup,
+                                interval: interval)
+                            let target = index(ready2, chosen, pending2)
                             let cost = cell.cost + Double(idle) + weight * Double(short) + price * Double(change)
                             if cost < next[target].cost {
                                 next[target] = Cell(cost: cost, short: cell.short + short, idle: cell.idle + idle, changes: cell.changes + change)

@@ -24,7 +24,8 @@ extension AutoscalerChildren {
         let scaling = autoscaler.spec.scaling
         let target = autoscaler.spec.scaleTargetRef
         let owner = autoscaler.owningApplication
-        let type: HPAMetricType = owner != nil ? scaling.hpaMetricType : (autoscaler.spec.targetsApplication ? scaling.hpa?.metricType ?? .object : .object)
+        // External only where the target is an Application (validation refuses it elsewhere).
+        let type: HPAMetricType = owner != nil ? scaling.hpaMetricType : scaling.hpa?.metricType ?? .object
         let described = owner != nil
             ? HorizontalPodAutoscaler.CrossVersionObjectReference(apiVersion: target.apiVersion, kind: target.kind, name: target.name)
             : HorizontalPodAutoscaler.CrossVersionObjectReference(
