@@ -96,7 +96,7 @@ struct LocalRunTests {
         #expect(summary.contains("verdict: replicas rose under load and fell after it"), "\(summary)")
     }
 
-    @Test("a missing piece is a clear error before anything starts")
+    @Test("a missing piece or an unknown strategy is a clear error before anything starts")
     func missingPiece() async throws {
         var configuration = LocalRun.Configuration(binaries: "/nonexistent", output: FileManager.default.temporaryDirectory, repositoryRoot: repositoryRoot)
         configuration.prometheus = "/nonexistent/prometheus"
@@ -106,6 +106,9 @@ struct LocalRunTests {
         } catch let error as LocalRunError {
             #expect(error.description.contains("hello-service not found at /nonexistent/hello-service"))
         }
+        // An unknown strategy is refused before anything starts, naming the choices.
+        let strategy = try await runProcess("\(binaries)/tide-local", ["--strategy", "Bogus", "--output", "/nonexistent/out"], directory: repositoryRoot)
+        #expect(strategy.status == 64 && strategy.errors.contains("--strategy must be HPA, Predictive or Forecast, got Bogus"), "\(strategy.errors)")
         #expect(throws: LocalRunError.self) { try LoadProfile(parsing: "ramp:ten:0-40") }
         #expect(try LoadProfile(parsing: "ramp:30:0-40,plateau:60:40-40").duration == 90)
     }
