@@ -9,10 +9,16 @@ import Logging
 /// replica changes (graceful stops, newest first), and reports the Deployment's status
 /// the way the Deployment controller would. Keeps Prometheus's file-based service
 /// discovery in step with the processes.
+///
+/// A pod becomes ready once its process answers `/healthz` and, for every replica
+/// after a Deployment's first, ``podStart`` has passed since it started: real pods
+/// pull images and warm up, and a strategy that looks ahead needs that time to matter.
 actor Kubelet {
     struct Instance {
         var process: ChildProcess
         var port: Int
+        /// The earliest moment it may be ready.
+        var readyAfter: ContinuousClock.Instant
         var ready = false
     }
 
@@ -22,13 +28,18 @@ actor Kubelet {
     let targetsFile: URL
     let exporter: DeploymentStateExporter?
     let logger: Logger
+    let podStart: Duration
     private var instances: [String: [Instance]] = [:]
     private var lastStatus: [String: JSONValue] = [:]
     private(set) var started = 0
     private(set) var everStarted: [Int32] = []
 
-    init(client: KubeClient, namespace: String, helloBinary: String, targetsFile: URL, exporter: DeploymentStateExporter? = nil, logger: Logger) {
+    init(
+        client: KubeClient, namespace: String, helloBinary: String, targetsFile: URL, exporter: DeploymentStateExporter? = nil,
+        podStart: Duration = .zero, logger: Logger
+    ) {
         self.client = client
+        self.podStart = podStart
         self.namespace = namespace
         self.helloBinary = helloBinary
         self.targetsFile = targetsFile
@@ -66,13 +77,15 @@ actor Kubelet {
                     environment: environment)
                 everStarted.append(process.pid)
                 started += 1
-                running.append(Instance(process: process, port: port))
+                // The first replica is ready as soon as it answers: the run waits for it.
+                let delay = running.isEmpty && (instances[name] ?? []).isEmpty ? Duration.zero : podStart
+                running.append(Instance(process: process, port: port, readyAfter: .now + delay))
             }
             while running.count > desired {
                 let instance = running.removeLast()
                 await instance.process.stop()
             }
-            for index in running.indices where !running[index].ready {
+            for index in running.indices where !running[index].ready && running[index].readyAfter <= .now {
                 running[index].ready = await Self.healthy(port: running[index].port)
             }
             instances[name] = running.filter { $0.process.isRunning }

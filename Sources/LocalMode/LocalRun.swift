@@ -28,6 +28,15 @@ public struct LocalRun: Sendable {
         public var source = MetricSourceKind.prometheus
         /// The sample's scaling strategy.
         public var strategy = ScalingStrategy.hpa
+        /// Days of the profile, repeated every hour, backfilled into Prometheus before
+        /// the run (``BackfilledHistory``), so strategy Forecast has a pattern; 0: none.
+        public var historyDays = 0
+        /// How long a new replica takes to become ready after it starts (every one
+        /// after the first), as a real pod's image pull and warm-up take.
+        public var podStart: Duration = .zero
+        /// How long the run may take to start everything before its load begins: the
+        /// backfilled history's occurrences line up with that moment.
+        public var startAllowance: Duration = .seconds(20)
         /// Where binaries are (hello-service, tide-scaler).
         public var binaries: String
         public var prometheus = "/usr/bin/prometheus"
@@ -89,12 +98,34 @@ public struct LocalRun: Sendable {
         where !FileManager.default.fileExists(atPath: configuration.repositoryRoot.appendingPathComponent(file).path) {
             throw LocalRunError.failed("\(file) is missing; run from a checkout of Tide")
         }
+        if configuration.historyDays != 0 {
+            if configuration.source == .http {
+                throw LocalRunError.failed("--history-days needs the Prometheus source: the HTTP source is read live and has no history")
+            }
+            if let problem = BackfilledHistory(profile: configuration.profile, days: configuration.historyDays, anchor: Date()).problem {
+                throw LocalRunError.failed(problem)
+            }
+            if !FileManager.default.isExecutableFile(atPath: promtool) {
+                throw LocalRunError.missingBinary(
+                    name: "promtool", path: promtool, hint: "it comes with Prometheus: apt-get install -y --no-install-recommends prometheus")
+            }
+        }
+    }
+
+    /// promtool, beside the prometheus binary (as Debian's package installs it).
+    var promtool: String {
+        URL(fileURLWithPath: configuration.prometheus).deletingLastPathComponent().appendingPathComponent("promtool").path
     }
 
     public func run(print emit: @escaping @Sendable (String) -> Void = { print($0) }) async throws -> Report {
         try preflight()
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: configuration.output, withIntermediateDirectories: true)
+        // When the load starts: a backfilled history's occurrences line up with it. On a
+        // whole minute, as the scaler's history grid is, so each run reads the profile
+        // alike (with no history, at once).
+        let earliest = Date().addingTimeInterval(Double(configuration.startAllowance.components.seconds)).timeIntervalSince1970
+        let loadStart = Date(timeIntervalSince1970: (earliest / 60).rounded(.up) * 60)
         let work = fileManager.temporaryDirectory.appendingPathComponent("tide-local-\(getpid())-\(UUID().uuidString.prefix(6))")
         try fileManager.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(at: work) }
@@ -133,7 +164,20 @@ public struct LocalRun: Sendable {
             emit("LocalKube is serving at \(server.url.absoluteString) — try: kubectl --server \(server.url.absoluteString) get applications")
             try ManifestLoader.apply(path: configuration.repositoryRoot.appendingPathComponent("crds").path, to: server.store)
 
-            // 2. Prometheus, scraping the kubelet's processes through file SD.
+            let sample = try ManifestLoader.objects(in: String(
+                contentsOf: configuration.repositoryRoot.appendingPathComponent("samples/hello-autoscaled.yaml"), encoding: .utf8))[0]
+            var application = try sample.decode(as: Application.self)
+            let name = application.name
+            let namespace = application.namespace ?? "default"
+            application.metadata = ObjectMeta(name: name, namespace: namespace)
+
+            // 2. Prometheus, scraping the kubelet's processes through file SD; with days
+            // of the profile in its storage first, if asked.
+            if configuration.historyDays > 0 {
+                let history = BackfilledHistory(profile: configuration.profile, days: configuration.historyDays, anchor: loadStart)
+                try history.write(into: work.appendingPathComponent("prometheus-data"), promtool: promtool, namespace: namespace, service: name)
+                emit("Backfilled \(history.days) days of the load profile, repeated every hour, into Prometheus (promtool tsdb create-blocks-from openmetrics)")
+            }
             let runner = try PrometheusRunner(binary: configuration.prometheus, directory: work)
             prometheus = runner
             processIDs.append(runner.process.pid)
@@ -156,12 +200,6 @@ public struct LocalRun: Sendable {
             operatorTask = Task { try await group.run() }
 
             // 4. The sample Application, pointed at the local Prometheus with a shortened window.
-            let sample = try ManifestLoader.objects(in: String(
-                contentsOf: configuration.repositoryRoot.appendingPathComponent("samples/hello-autoscaled.yaml"), encoding: .utf8))[0]
-            var application = try sample.decode(as: Application.self)
-            let name = application.name
-            let namespace = application.namespace ?? "default"
-            application.metadata = ObjectMeta(name: name, namespace: namespace)
             let query = "sum(rate(hello_requests_total{namespace=\"\(namespace)\",service=\"\(name)\"}[10s]))"
             application.spec.scaling?.prometheus = PrometheusSource(address: runner.url.absoluteString, query: query)
             application.spec.scaling?.target = MetricTarget(type: .perReplica, value: configuration.target)
@@ -181,7 +219,7 @@ public struct LocalRun: Sendable {
             exporter = state
             let kube = Kubelet(
                 client: client, namespace: namespace, helloBinary: "\(configuration.binaries)/hello-service", targetsFile: runner.targetsFile,
-                exporter: state, logger: logger)
+                exporter: state, podStart: configuration.podStart, logger: logger)
             kubelet = kube
             for _ in 0..<100 {
                 try await kube.sync()
@@ -216,7 +254,7 @@ public struct LocalRun: Sendable {
                 + ["--kubeconfig", kubeconfig.path, "--log-format", "text", "--log-level", "error"]
             let timeline = try await drive(
                 kubelet: kube, applications: applications, name: name, prometheusQuery: query, prometheusURL: runner.url,
-                scalerArguments: scalerArguments, processIDs: &processIDs, emit: emit)
+                scalerArguments: scalerArguments, loadStart: configuration.historyDays > 0 ? loadStart : nil, processIDs: &processIDs, emit: emit)
             processIDs += await kube.everStarted
 
             // 7. Plot and summary.
@@ -265,9 +303,18 @@ public struct LocalRun: Sendable {
 
     private func drive(
         kubelet: Kubelet, applications: ResourceClient<Application, SingleScope>, name: String, prometheusQuery: String,
-        prometheusURL: URL, scalerArguments: [String], processIDs: inout [Int32], emit: @escaping @Sendable (String) -> Void
+        prometheusURL: URL, scalerArguments: [String], loadStart: Date?, processIDs: inout [Int32], emit: @escaping @Sendable (String) -> Void
     ) async throws -> Timeline {
         let profile = configuration.profile
+        // The load starts when the backfilled history expects it.
+        if let loadStart {
+            let early = loadStart.timeIntervalSinceNow
+            if early > 0 {
+                try await Task.sleep(for: .milliseconds(Int64(early * 1_000)))
+            } else {
+                emit("Starting \(Int(-early.rounded())) s later than the backfilled history expects: the forecast is that much early")
+            }
+        }
         let load = LoadGenerator(profile: profile)
         let loadTask = Task { await load.run(ports: { await kubelet.readyPorts() }) }
         let scalerPath = "\(configuration.binaries)/tide-scaler"

@@ -33,7 +33,8 @@ public struct ForecastStrategy: DecisionStrategy {
             verdict = kept
         } else {
             verdict = ForecastGate.judge(
-                scaling: input.scaling, histories: input.metricHistory, now: input.now, readyDelay: Double(predictive.timing.readyDelay))
+                scaling: input.scaling, histories: input.metricHistory, now: input.now, readyDelay: Double(predictive.timing.readyDelay),
+                interval: predictive.timing.interval)
         }
         remembersVerdict = true
     }

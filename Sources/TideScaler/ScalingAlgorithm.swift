@@ -169,13 +169,17 @@ public enum ScalingAlgorithm {
         var history = input.history
         let now = Time(input.now)
         history.lastQueryTime = now
+        let behavior = scaling.behavior ?? ScalingBehavior()
+        // The strategy's scale-down rules: its window can be longer than the spec's
+        // (Predictive holds at least 60 s), and the memory must cover it.
+        let down = strategy.scaleDownRules(behavior.scaleDown ?? Defaults.scaleDown)
 
         if scaling.paused == true {
             return ScalingDecision(
                 desiredReplicas: current, message: "scaling is paused; keeping \(current) replicas",
                 active: .init(status: false, reason: "ScalingPaused", message: "spec.scaling.paused is true"),
                 limited: .init(status: false, reason: "ScalingPaused", message: "spec.scaling.paused is true"),
-                history: pruned(history, scaling: scaling, now: input.now), event: nil)
+                history: pruned(history, scaling: scaling, down: down, now: input.now), event: nil)
         }
 
         // 1. One recommendation per metric, as the strategy adjusts it.
@@ -198,7 +202,7 @@ public enum ScalingAlgorithm {
         }), let driverReplicas = driver.replicas, let driverValue = driver.reading.value
         else {
             return unavailableDecision(
-                input, history: history, minimum: minimum, maximum: maximum, failing: failing, recommendations: recommendations)
+                input, history: history, minimum: minimum, maximum: maximum, failing: failing, recommendations: recommendations, down: down)
         }
         history.lastMetricValue = format(driverValue)
         history.drivingMetric = driver.metric
@@ -220,16 +224,16 @@ public enum ScalingAlgorithm {
         }
 
         let towardZero: String?
-        switch scaleToZero(input, history: &history, recommendations: recommendations, unavailable: unavailable, activeMessage: activeMessage) {
+        switch scaleToZero(
+            input, history: &history, recommendations: recommendations, unavailable: unavailable, activeMessage: activeMessage, down: down)
+        {
         case .decided(let decision): return decision
         case .continuing(let note): towardZero = note
         }
 
         // 2. Stabilize (in the strategy's scale-down rules), 3. rate-limit (from zero, as
         // if from one), 4. clamp (to at least one: zero is only reached by the cooldown).
-        let behavior = scaling.behavior ?? ScalingBehavior()
         let up = behavior.scaleUp ?? Defaults.scaleUp
-        let down = strategy.scaleDownRules(behavior.scaleDown ?? Defaults.scaleDown)
         let stabilized = stabilize(raw, current: current, history: history.recommendations ?? [], up: up, down: down, now: input.now)
         history.recommendations = (history.recommendations ?? []) + [.init(time: now, replicas: raw)]
         let limited = rateLimit(stabilized.replicas, current: max(current, 1), up: up, down: down, events: history.scaleEvents ?? [], now: input.now)
@@ -255,7 +259,7 @@ public enum ScalingAlgorithm {
             desiredReplicas: desired, message: message, active: active,
             limited: limit.map { .init(status: true, reason: $0.reason, message: $0.message) }
                 ?? .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-            history: pruned(history, scaling: scaling, now: input.now), event: event, recommendations: recommendations)
+            history: pruned(history, scaling: scaling, down: down, now: input.now), event: event, recommendations: recommendations)
     }
 
     /// Step 1 for every metric: the reactive recommendation, then the strategy's.
@@ -282,7 +286,7 @@ public enum ScalingAlgorithm {
     /// policies) holds on the way to zero as on every other way down.
     static func scaleToZero(
         _ input: ScalingInput, history: inout ScalingStatus, recommendations: [MetricRecommendation], unavailable: [MetricRecommendation],
-        activeMessage: String
+        activeMessage: String, down: ScalingRules
     ) -> ZeroStep {
         let scaling = input.scaling
         let current = input.currentReplicas
@@ -299,7 +303,7 @@ public enum ScalingAlgorithm {
                         status: false, reason: "ScaledToZero",
                         message: "every metric is at or below its activation value; 0 replicas until one rises above it"),
                     limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-                    history: pruned(history, scaling: scaling, now: input.now), event: nil, recommendations: recommendations))
+                    history: pruned(history, scaling: scaling, down: down, now: input.now), event: nil, recommendations: recommendations))
             }
             if current > 0, activeMetrics.isEmpty, unavailable.isEmpty {
                 let since = history.inactiveSince ?? now
@@ -316,7 +320,8 @@ public enum ScalingAlgorithm {
                         message: "every metric has been at or below its activation value for \(Int(quiet)) s (cooldown \(Int(cooldown)) s); scaling the last replica to zero",
                         active: .init(status: true, reason: "ValidMetricFound", message: activeMessage),
                         limited: .init(status: false, reason: "DesiredWithinRange", message: "the desired count is within the acceptable range"),
-                        history: pruned(history, scaling: scaling, now: input.now), event: .scaledToZero, recommendations: recommendations))
+                        history: pruned(history, scaling: scaling, down: down, now: input.now), event: .scaledToZero,
+                        recommendations: recommendations))
                 }
                 towardZero = quiet >= cooldown
                     ? "every metric has been at or below its activation value for \(Int(quiet)) s: down to 1 replica as the scale-down behavior allows, then to zero"
@@ -332,7 +337,7 @@ public enum ScalingAlgorithm {
     /// threshold. Never down, and never to zero.
     static func unavailableDecision(
         _ input: ScalingInput, history: ScalingStatus, minimum: Int32, maximum: Int32, failing: String,
-        recommendations: [MetricRecommendation]
+        recommendations: [MetricRecommendation], down: ScalingRules
     ) -> ScalingDecision {
         var history = history
         let scaling = input.scaling
@@ -363,7 +368,7 @@ public enum ScalingAlgorithm {
             desiredReplicas: desired, message: message,
             active: .init(status: false, reason: "FailedGetMetric", message: reasons),
             limited: .init(status: false, reason: "MetricUnavailable", message: "no decision without a metric"),
-            history: pruned(history, scaling: scaling, now: input.now), event: .metricUnavailable, recommendations: recommendations)
+            history: pruned(history, scaling: scaling, down: down, now: input.now), event: .metricUnavailable, recommendations: recommendations)
     }
 
     /// Step 1: the replicas one metric asks for. Inside `1 ± tolerance` of the target
@@ -498,11 +503,12 @@ public enum ScalingAlgorithm {
     }
 
     /// Drops recommendations older than the longest stabilization window and scale
-    /// events older than the longest policy period.
-    static func pruned(_ history: ScalingStatus, scaling: Scaling, now: Date) -> ScalingStatus {
+    /// events older than the longest policy period, among the scale-up rules and `down`,
+    /// the scale-down rules the strategy decides by.
+    static func pruned(_ history: ScalingStatus, scaling: Scaling, down: ScalingRules, now: Date) -> ScalingStatus {
         var history = history
         let behavior = scaling.behavior ?? ScalingBehavior()
-        let rules = [behavior.scaleUp ?? Defaults.scaleUp, behavior.scaleDown ?? Defaults.scaleDown]
+        let rules = [behavior.scaleUp ?? Defaults.scaleUp, behavior.scaleDown ?? Defaults.scaleDown, down]
         let window = TimeInterval(rules.map { $0.stabilizationWindowSeconds ?? 0 }.max() ?? 0)
         let period = TimeInterval(rules.flatMap { $0.policies ?? [] }.map(\.periodSeconds).max() ?? 0)
         history.recommendations = history.recommendations?.filter { now.timeIntervalSince($0.time.date) < max(window, 1) }

@@ -35,8 +35,14 @@ struct TideLocalCommand: AsyncParsableCommand {
     @Option(help: "What the scaler reads: prometheus (a PromQL query) or http (hello-service's /stats JSON).")
     var source = "prometheus"
 
-    @Option(help: "The sample's strategy: HPA, Predictive or Forecast (Forecast needs days of history; a local run shows it deciding as Predictive, and its ForecastConfident condition saying why).")
+    @Option(help: "The sample's strategy: HPA, Predictive or Forecast (Forecast needs days of history: see --history-days; without it, it decides as Predictive and its ForecastConfident condition says why).")
     var strategy = "HPA"
+
+    @Option(help: "Days of the load profile, repeated every hour, to backfill into Prometheus before the run (promtool), so strategy Forecast has a pattern to prove and follow; 3 or more for an hourly one. Default: none.")
+    var historyDays = 0
+
+    @Option(help: "Seconds a new replica takes to become ready after it starts, as a real pod's image pull and warm-up take (the first replica is ready at once). Default: 0.")
+    var podStart = 0
 
     @Flag(help: "Do not print the per-second timeline.")
     var quiet = false
@@ -71,6 +77,9 @@ struct TideLocalCommand: AsyncParsableCommand {
             throw ValidationError("--strategy must be HPA, Predictive or Forecast, got \(strategy)")
         }
         configuration.strategy = chosen
+        configuration.historyDays = historyDays
+        guard (0...600).contains(podStart) else { throw ValidationError("--pod-start must be 0 to 600 seconds, got \(podStart)") }
+        configuration.podStart = .seconds(podStart)
         do {
             let report = try await LocalRun(configuration: configuration).run { line in
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))

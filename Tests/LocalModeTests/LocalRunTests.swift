@@ -82,6 +82,39 @@ struct LocalRunTests {
         #expect(report.processIDs.count >= 3, "prometheus, hello-service and scaler processes were started")
     }
 
+    @Test("with three days of the profile backfilled every hour (promtool), strategy Forecast proves the hourly pattern on them and scales up before the load rises, saying why")
+    func forecastOnBackfilledHistory() async throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("tide-local-history-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: output) }
+        var configuration = LocalRun.Configuration(binaries: binaries, output: output, repositoryRoot: repositoryRoot)
+        // The plateau spans two minutes: the scaler reads history on a minute's grid,
+        // and a pattern shorter than two of its values is taken for noise. Pods take
+        // 20 s to start, so scaling ahead matters.
+        configuration.profile = try LoadProfile(parsing: "warm-up:45:2-2,ramp-up:15:2-40,plateau:120:40-40")
+        configuration.verbose = false
+        configuration.strategy = .forecast
+        configuration.historyDays = 3
+        configuration.podStart = .seconds(20)
+        let lines = LineCollector()
+        let report = try await LocalRun(configuration: configuration).run { lines.add($0) }
+        #expect(lines.all.contains { $0.hasPrefix("Backfilled 3 days of the load profile, repeated every hour") })
+        let forecast = try #require(report.conditions.first { $0.type == "ForecastConfident" })
+        #expect(forecast.status == "True" && forecast.message.contains("hourly pattern"), "\(forecast.message)")
+        // Warm-up's 2 requests/s need one replica: a scale-up then is the forecast's.
+        let samples = report.timeline.samples
+        let firstUp = try #require(samples.first { $0.desired > 1 }, "\(report.timeline.summaryText())")
+        #expect(firstUp.phase == "warm-up" && firstUp.load <= 2, "first scale-up at \(firstUp.second) s in \(firstUp.phase)")
+        #expect(firstUp.reason.contains("hourly pattern"), "\(firstUp.reason)")
+        // No scale-down before the load comes: Predictive's 60 s hold outlasts the sample's 30 s window.
+        let ramp = try #require(samples.firstIndex { $0.phase == "ramp-up" })
+        #expect(zip(samples[..<ramp], samples[1..<ramp]).allSatisfy { $1.desired >= $0.desired }, "\(samples[..<ramp].map(\.desired))")
+        #expect(report.timeline.summary.peakRunning >= 6, "\(report.timeline.summaryText())")
+        let text = try String(contentsOf: report.summaryFile, encoding: .utf8)
+        #expect(text.contains("strategy Forecast: ForecastConfident=True ForecastConfident: "), "\(text)")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(report.processIDs.filter(alive).isEmpty, "processes left running")
+    }
+
     @Test("the quick start as documented: `tide-local --profile short` exits 0, replicas rise and fall, and a clean run prints no error line")
     func quickStartShortProfile() async throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tide-local-cli-\(UUID().uuidString)")
@@ -109,8 +142,34 @@ struct LocalRunTests {
         // An unknown strategy is refused before anything starts, naming the choices.
         let strategy = try await runProcess("\(binaries)/tide-local", ["--strategy", "Bogus", "--output", "/nonexistent/out"], directory: repositoryRoot)
         #expect(strategy.status == 64 && strategy.errors.contains("--strategy must be HPA, Predictive or Forecast, got Bogus"), "\(strategy.errors)")
+        // A history needs the Prometheus source, a profile that fits in an hour, and promtool.
+        var history = LocalRun.Configuration(binaries: binaries, output: FileManager.default.temporaryDirectory, repositoryRoot: repositoryRoot)
+        history.historyDays = 3
+        history.source = .http
+        #expect(preflightError(history) == "--history-days needs the Prometheus source: the HTTP source is read live and has no history")
+        history.source = .prometheus
+        history.profile = try LoadProfile(parsing: "long:3700:1-1")
+        #expect(preflightError(history) == "a load profile of 3700 s cannot repeat every hour: make it an hour or shorter to backfill a history")
+        history.profile = .short
+        history.historyDays = 30
+        #expect(preflightError(history)?.contains("at most 15") == true)
+        history.historyDays = 3
+        history.prometheus = "/nonexistent/prometheus"
+        #expect(preflightError(history)?.hasPrefix("prometheus not found") == true)
+        let days = try await runProcess("\(binaries)/tide-local", ["--history-days=-2", "--output", "/nonexistent/out"], directory: repositoryRoot)
+        #expect(days.status == 2 && days.errors.contains("--history-days must be at least 1, got -2"), "\(days.errors)")
         #expect(throws: LocalRunError.self) { try LoadProfile(parsing: "ramp:ten:0-40") }
         #expect(try LoadProfile(parsing: "ramp:30:0-40,plateau:60:40-40").duration == 90)
+    }
+}
+
+/// The error a run's preflight gives, in words; `nil` when it passes.
+func preflightError(_ configuration: LocalRun.Configuration) -> String? {
+    do {
+        try LocalRun(configuration: configuration).preflight()
+        return nil
+    } catch {
+        return "\(error)"
     }
 }
 

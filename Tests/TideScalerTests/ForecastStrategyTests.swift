@@ -142,9 +142,29 @@ struct ForecastStrategyTests {
         #expect(forecastIdle - predictiveIdle <= predictiveShortfall - forecastShortfall)
         #expect(verdict.message.contains("hourly pattern") && verdict.message.contains("shortfall \(predictiveShortfall) → \(forecastShortfall)"))
 
+        #expect(verdict.message.contains("a decision every 60 s"), "\(verdict.message)")
+
+        // A CronJob every five minutes is judged at its own cadence: its replay decides
+        // every 300 s and lags the batch by that much more, so it has more shortfall to cut.
+        let slow = ForecastGate.judge(
+            scaling: scaling(), histories: ["prometheus": batchHistory(start: start, minutes: 3 * 1_440)], now: now, readyDelay: 30, interval: 300)
+        #expect(slow.message.contains("a decision every 300 s"), "\(slow.message)")
+        #expect((slow.predictiveShortfall ?? 0) > predictiveShortfall, "\(slow.message)")
+        // A scaler every 15 s is replayed a minute apart: the cost of a verdict stays within a decision's budget.
+        let fast = ForecastGate.judge(
+            scaling: scaling(), histories: ["prometheus": batchHistory(start: start, minutes: 3 * 1_440)], now: now, readyDelay: 30, interval: 15)
+        #expect(fast == verdict)
+
         let flat = MetricHistory(start: start, step: 60, values: Array(repeating: 20, count: 3 * 1_440))
         let unproven = ForecastGate.judge(scaling: scaling(), histories: ["prometheus": flat], now: now, readyDelay: 30)
         #expect(!unproven.confident && unproven.reason == "ForecastNotConfident" && unproven.message.contains("deciding as Predictive"))
+    }
+
+    @Test("a replay decides at the scaler's own cadence on the history's grid, never finer than a minute", arguments: [
+        (15.0, 60.0, 60.0), (60, 60, 60), (300, 60, 300), (290, 60, 300), (100, 15, 105), (600, 60, 600), (5, 60, 60), (45, 60, 60),
+    ])
+    func replayInterval(decisionInterval: Double, historyStep: Double, replayed: Double) {
+        #expect(ForecastGate.replayInterval(decisionInterval: decisionInterval, historyStep: historyStep) == replayed)
     }
 
     @Test("a decision: with a confident verdict it scales ahead of the batch; without history it is Predictive exactly and says so; the verdict stands an hour")
