@@ -262,6 +262,29 @@ struct PredictiveStrategyTests {
         #expect(PredictiveStrategy.baseHold(readyDelay: 600, interval: 60, configured: 300) == 300)
     }
 
+    @Test("with a scale-down window shorter than a minute, Predictive still holds lower demand its 60 s: the memory keeps what the hold needs, the HPA strategy's only the window", arguments: [ScalingStrategy.predictive, .hpa])
+    func holdOutlastsAShortWindow(strategy: ScalingStrategy) {
+        var spec = scaling(strategy)
+        spec.behavior = ScalingBehavior(scaleDown: ScalingRules(stabilizationWindowSeconds: 30))
+        var history = ScalingStatus()
+        var current: Int32 = 2
+        var downAt: Double?
+        // Every 5 s: 40 req/s (8 replicas) for 5 s, then 10 (2 replicas).
+        for second in stride(from: 0.0, through: 90, by: 5) {
+            let input = ScalingInput(
+                currentReplicas: current, scaling: spec, reading: .value(second < 5 ? 40 : 10), history: history, now: start.addingTimeInterval(second),
+                readyReplicas: current)
+            let decision = ScalingAlgorithm.decide(input)
+            if decision.desiredReplicas < current, downAt == nil { downAt = second }
+            history = decision.history
+            current = decision.desiredReplicas
+        }
+        switch strategy {
+        case .predictive: #expect(downAt == 60, "down at \(downAt ?? -1) s: the hold is 60 s, the spec's window 30 s")
+        default: #expect(downAt == 30, "down at \(downAt ?? -1) s: the HPA keeps the spec's 30 s window")
+        }
+    }
+
     @Test("the simulation counts a scale-down taken back within 120 s as a flap, and following demand down then up as none")
     func flapCount() {
         func score(_ changes: [(Int, Int32)]) -> ScalingSimulation.Score {
