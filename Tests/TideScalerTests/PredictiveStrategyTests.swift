@@ -146,6 +146,9 @@ struct PredictiveStrategyTests {
             // hide the rest of the query.
             ("rate(a[2m']) + rate(b[10m])", 600),
             (#"rate(a[2m"]) + rate(b[10m])"#, 600),
+            // Text beyond ASCII inside quotes or names changes nothing.
+            (#"sum(rate(a{path="/café[9m]"}[45s])) + rate(ü[3m])"#, 180),
+            ("rate(a[ 5m ])", 300),
         ]
         for (query, range) in cases {
             #expect(PredictiveStrategy.longestRange(in: query) == range, "\(query)")
