@@ -158,6 +158,8 @@ struct LocalRunTests {
         #expect(preflightError(history)?.hasPrefix("prometheus not found") == true)
         let days = try await runProcess("\(binaries)/tide-local", ["--history-days=-2", "--output", "/nonexistent/out"], directory: repositoryRoot)
         #expect(days.status == 2 && days.errors.contains("--history-days must be at least 1, got -2"), "\(days.errors)")
+        let podStart = try await runProcess("\(binaries)/tide-local", ["--pod-start=-1", "--output", "/nonexistent/out"], directory: repositoryRoot)
+        #expect(podStart.status == 64 && podStart.errors.contains("--pod-start must be 0 to 600 seconds, got -1"), "\(podStart.errors)")
         #expect(throws: LocalRunError.self) { try LoadProfile(parsing: "ramp:ten:0-40") }
         #expect(try LoadProfile(parsing: "ramp:30:0-40,plateau:60:40-40").duration == 90)
     }
