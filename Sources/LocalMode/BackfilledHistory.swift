@@ -68,24 +68,17 @@ public struct BackfilledHistory: Sendable, Hashable {
     }
 
     /// Writes the history into the Prometheus storage at `storage` with `promtool`.
-    public func write(into storage: URL, promtool: String, namespace: String, service: String) throws {
+    public func write(into storage: URL, promtool: String, namespace: String, service: String) async throws {
         let input = storage.deletingLastPathComponent().appendingPathComponent("history.om")
         try openMetrics(namespace: namespace, service: service, end: Date()).write(to: input, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: input) }
         try FileManager.default.createDirectory(at: storage, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: promtool)
-        process.arguments = ["tsdb", "create-blocks-from", "openmetrics", input.path, storage.path]
-        let errors = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let said = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let why = String(decoding: said, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-            throw LocalRunError.failed("promtool could not backfill the history (exit \(process.terminationStatus)): \(why)")
+        let process = try ChildProcess(
+            name: "promtool", executable: promtool, arguments: ["tsdb", "create-blocks-from", "openmetrics", input.path, storage.path],
+            captureOutput: true)
+        let code = await process.wait()
+        guard code == 0 else {
+            throw LocalRunError.failed("promtool could not backfill the history (exit \(code)): \(process.lastLine ?? "")")
         }
     }
 

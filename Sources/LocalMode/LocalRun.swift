@@ -175,7 +175,7 @@ public struct LocalRun: Sendable {
             // of the profile in its storage first, if asked.
             if configuration.historyDays > 0 {
                 let history = BackfilledHistory(profile: configuration.profile, days: configuration.historyDays, anchor: loadStart)
-                try history.write(into: work.appendingPathComponent("prometheus-data"), promtool: promtool, namespace: namespace, service: name)
+                try await history.write(into: work.appendingPathComponent("prometheus-data"), promtool: promtool, namespace: namespace, service: name)
                 emit("Backfilled \(history.days) days of the load profile, repeated every hour, into Prometheus (promtool tsdb create-blocks-from openmetrics)")
             }
             let runner = try PrometheusRunner(binary: configuration.prometheus, directory: work)

@@ -50,6 +50,8 @@ final class ChildProcess: @unchecked Sendable {
     /// Waits for the process to end by itself; returns its exit status.
     func wait() async -> Int32 {
         while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        // What it wrote just before it ended may still be on its way to the handler.
+        if output.fileHandleForReading.readabilityHandler != nil { try? await Task.sleep(for: .milliseconds(50)) }
         output.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }

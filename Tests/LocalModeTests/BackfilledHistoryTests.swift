@@ -26,6 +26,24 @@ struct BackfilledHistoryTests {
         #expect(times.last! < Int(Self.anchor.timeIntervalSince1970) - 600)
     }
 
+    @Test("a promtool that fails is a clear error with its exit status and last line, and leaves no input file behind")
+    func promtoolFails() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tide-backfill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let promtool = folder.appendingPathComponent("promtool")
+        try "#!/bin/sh\necho 'starting' >&2\necho 'invalid metric type \"bogus\"' >&2\nexit 3\n".write(to: promtool, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: promtool.path)
+        let history = BackfilledHistory(profile: .short, days: 1, anchor: Date())
+        do {
+            try await history.write(into: folder.appendingPathComponent("data"), promtool: promtool.path, namespace: "default", service: "hello")
+            Issue.record("a failing promtool was not reported")
+        } catch {
+            #expect("\(error)" == #"promtool could not backfill the history (exit 3): invalid metric type "bogus""#)
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("history.om").path))
+    }
+
     @Test("three days of the local Forecast profile, read as the scaler reads them, make the gate confident in the hourly pattern, wherever the run starts in the minute", arguments: Array(stride(from: 0, to: 60, by: 5)))
     func gateIsConfident(second: Int) throws {
         let profile = try LoadProfile(parsing: "warm-up:45:2-2,ramp-up:15:2-40,plateau:120:40-40")
