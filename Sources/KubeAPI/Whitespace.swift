@@ -8,10 +8,10 @@ extension StringProtocol {
         // non-ASCII one is encoded with non-ASCII bytes only).
         let text = String(self)
         if let head = text.utf8.first, let tail = text.utf8.last, Self.isPlainASCII(head), Self.isPlainASCII(tail) { return text }
-        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else {
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }), let last = text.lastIndex(where: { !$0.isWhitespace }) else {
             return ""
         }
-        return String(self[first...last])
+        return String(text[first...last])
     }
 
     /// An ASCII byte other than white space (tab, line feed, vertical tab, form feed,

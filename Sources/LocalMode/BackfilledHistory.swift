@@ -27,8 +27,8 @@ public struct BackfilledHistory: Sendable, Hashable {
         self.anchor = anchor
     }
 
-    /// Why this history cannot be made, or `nil` when it can.
-    public var problem: String? {
+    /// Why a history of `days` days of `profile` cannot be made, or `nil` when it can.
+    public static func problem(days: Int, profile: LoadProfile) -> String? {
         if days < 1 { return "--history-days must be at least 1, got \(days)" }
         if days > 15 { return "--history-days must be at most 15 (Prometheus keeps 15 days), got \(days)" }
         if Double(profile.duration) > Self.period {

@@ -78,7 +78,7 @@ actor Kubelet {
                 everStarted.append(process.pid)
                 started += 1
                 // The first replica is ready as soon as it answers: the run waits for it.
-                let delay = running.isEmpty && (instances[name] ?? []).isEmpty ? Duration.zero : podStart
+                let delay = running.isEmpty ? Duration.zero : podStart
                 running.append(Instance(process: process, port: port, readyAfter: .now + delay))
             }
             while running.count > desired {

@@ -102,7 +102,7 @@ public struct LocalRun: Sendable {
             if configuration.source == .http {
                 throw LocalRunError.failed("--history-days needs the Prometheus source: the HTTP source is read live and has no history")
             }
-            if let problem = BackfilledHistory(profile: configuration.profile, days: configuration.historyDays, anchor: Date()).problem {
+            if let problem = BackfilledHistory.problem(days: configuration.historyDays, profile: configuration.profile) {
                 throw LocalRunError.failed(problem)
             }
             if !FileManager.default.isExecutableFile(atPath: promtool) {
@@ -121,11 +121,11 @@ public struct LocalRun: Sendable {
         try preflight()
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: configuration.output, withIntermediateDirectories: true)
-        // When the load starts: a backfilled history's occurrences line up with it. On a
-        // whole minute, as the scaler's history grid is, so each run reads the profile
-        // alike (with no history, at once).
+        // When the load starts with a backfilled history: its occurrences line up with it.
+        // On a whole minute, as the scaler's history grid is, so each run reads the
+        // profile alike. Without a history, at once (`nil`).
         let earliest = Date().addingTimeInterval(Double(configuration.startAllowance.components.seconds)).timeIntervalSince1970
-        let loadStart = Date(timeIntervalSince1970: (earliest / 60).rounded(.up) * 60)
+        let loadStart = configuration.historyDays > 0 ? Date(timeIntervalSince1970: (earliest / 60).rounded(.up) * 60) : nil
         let work = fileManager.temporaryDirectory.appendingPathComponent("tide-local-\(getpid())-\(UUID().uuidString.prefix(6))")
         try fileManager.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? fileManager.removeItem(at: work) }
@@ -173,7 +173,7 @@ public struct LocalRun: Sendable {
 
             // 2. Prometheus, scraping the kubelet's processes through file SD; with days
             // of the profile in its storage first, if asked.
-            if configuration.historyDays > 0 {
+            if let loadStart {
                 let history = BackfilledHistory(profile: configuration.profile, days: configuration.historyDays, anchor: loadStart)
                 try await history.write(into: work.appendingPathComponent("prometheus-data"), promtool: promtool, namespace: namespace, service: name)
                 emit("Backfilled \(history.days) days of the load profile, repeated every hour, into Prometheus (promtool tsdb create-blocks-from openmetrics)")
@@ -254,7 +254,7 @@ public struct LocalRun: Sendable {
                 + ["--kubeconfig", kubeconfig.path, "--log-format", "text", "--log-level", "error"]
             let timeline = try await drive(
                 kubelet: kube, applications: applications, name: name, prometheusQuery: query, prometheusURL: runner.url,
-                scalerArguments: scalerArguments, loadStart: configuration.historyDays > 0 ? loadStart : nil, processIDs: &processIDs, emit: emit)
+                scalerArguments: scalerArguments, loadStart: loadStart, processIDs: &processIDs, emit: emit)
             processIDs += await kube.everStarted
 
             // 7. Plot and summary.
