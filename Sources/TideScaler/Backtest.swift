@@ -108,10 +108,13 @@ public enum Backtest {
     /// Replays `readings` (one map per decision, every `step`) under `scaling`,
     /// starting at `initial` replicas; pods are ready `readyDelay` after a scale-up.
     /// Each decision sees `histories` up to its own time (strategy Forecast's pattern),
-    /// and `strategy`, when given, decides instead of the one `scaling` names.
+    /// and `strategy`, when given, decides instead of the one `scaling` names. Each
+    /// interval is scored against `scoredAgainst` (one map per decision, as `readings`)
+    /// when given, else against the readings.
     public static func replay(
         scaling: Scaling, times: [Date], readings: [[String: Double]], step: TimeInterval, initial: Int32, readyDelay: TimeInterval,
-        histories: [String: MetricHistory] = [:], strategy: ((ScalingInput) -> any DecisionStrategy)? = nil
+        histories: [String: MetricHistory] = [:], scoredAgainst scored: [[String: Double]]? = nil,
+        strategy: ((ScalingInput) -> any DecisionStrategy)? = nil
     ) -> Replay {
         let metrics = scaling.resolvedMetrics
         let minimum = max(scaling.minReplicas ?? Defaults.minReplicas, 1), maximum = scaling.maxReplicas
@@ -146,7 +149,7 @@ public enum Backtest {
                 }
                 current = next
             }
-            let ideal = Self.ideal(scaling: scaling, values: readings[index])
+            let ideal = Self.ideal(scaling: scaling, values: scored?[index] ?? readings[index])
             replay.tally(ready: ready, ideal: ideal, step: step)
             replay.desired.append(current)
             replay.ready.append(ready)

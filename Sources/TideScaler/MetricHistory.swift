@@ -92,6 +92,19 @@ public struct MetricHistory: Sendable, Hashable {
         return index < count ? values[index] : nil
     }
 
+    /// The value at `date` read between the grid values either side of it, linearly:
+    /// the one at or just before it when the next is not visible or not present;
+    /// `nil` when that one is not.
+    public func interpolated(at date: Date) -> Double? {
+        let offset = date.timeIntervalSince(start) / step
+        guard offset >= 0 else { return nil }
+        let index = Int(offset.rounded(.down))
+        guard index < count, let here = values[index] else { return nil }
+        guard index + 1 < count, let next = values[index + 1] else { return here }
+        let within = offset - Double(index)
+        return here + (next - here) * within
+    }
+
     /// The median of the values at `date` and one step either side (those present and
     /// visible): a step that lasts two values or more stays where it is, a lone
     /// value's excursion is dropped.
