@@ -158,6 +158,28 @@ public enum Backtest {
         return replay
     }
 
+    /// What each replayed interval is scored against: the load it carried, as the
+    /// metrics read it. A metric reads the load ``PredictiveStrategy/lag(of:)`` late
+    /// (a rate over 30 s at `t` is the load at `t - 15 s`), and the count decided at `t`
+    /// stands until the next decision, so the interval's load is the reading half an
+    /// interval and a lag after `t`, between the history's grid values. Scored against
+    /// the reading at `t` instead, a scale-up in time for the load would count as idle
+    /// for the lag and one that comes a lag late as none short: the replay would
+    /// penalise the foresight it judges. Where the history does not reach that far (the
+    /// replay's last moments), the reading at `t`.
+    public static func load(
+        during times: [Date], step: TimeInterval, readings: [[String: Double]], metrics: [ScalingMetric], histories: [String: MetricHistory]
+    ) -> [[String: Double]] {
+        times.indices.map { index in
+            var load = readings[index]
+            for metric in metrics {
+                let at = times[index].addingTimeInterval(step / 2 + PredictiveStrategy.lag(of: metric))
+                if let history = histories[metric.name], at < history.end, let value = history.interpolated(at: at) { load[metric.name] = value }
+            }
+            return load
+        }
+    }
+
     /// The replicas the metrics ask for: `ceil(value / target)` of the PerReplica
     /// metrics (the largest), within the bounds; `nil` when no such metric has a value.
     public static func ideal(scaling: Scaling, values: [String: Double]) -> Int32? {

@@ -222,9 +222,14 @@ public struct BacktestRun: Sendable {
             (readyDelay, readyDelaySource) = (Double(PredictiveStrategy.defaultReadyDelay), "assumed: no scale-up in the history, none measured in status")
         }
         let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? subject.replicas
+        // Each step is scored against the load it carried, as Forecast's gate scores it.
+        var histories: [String: MetricHistory] = [:]
+        for one in series { histories[one.metric] = MetricHistory(points: one.points, start: start, end: end, step: step) }
+        let load = Backtest.load(during: aligned.times, step: step, readings: aligned.readings, metrics: current.resolvedMetrics, histories: histories)
         var replays = [("current", current), ("proposed", proposed)].map { entry in
             (name: entry.0, replay: Backtest.replay(
-                scaling: entry.1, times: aligned.times, readings: aligned.readings, step: step, initial: initial, readyDelay: readyDelay))
+                scaling: entry.1, times: aligned.times, readings: aligned.readings, step: step, initial: initial, readyDelay: readyDelay,
+                scoredAgainst: load))
         }
         let observed = Backtest.observed(actual, times: aligned.times, ideal: replays[0].replay.ideal, step: step)
         if let observed { replays.append((name: "actual", replay: observed)) }
@@ -298,7 +303,8 @@ public struct BacktestRun: Sendable {
                 observed ? "-" : String(entry.replay.downWhileUnavailable),
             ]))
         }
-        lines.append("ideal: ceil(value / target) of the PerReplica metrics, within the bounds; ready replicas are compared with it")
+        lines.append(
+            "ideal: ceil(load / target) of the PerReplica metrics, within the bounds, a step's load being the metric half a step and half its query's range later (the metric reads the load that late); ready replicas are compared with it")
         if replays.contains(where: { $0.name == "actual" }) {
             lines.append("actual: its scale changes are changes of its ready count; where the current replay follows it, the replay's model (pod start, cadence) fits this Application")
         }

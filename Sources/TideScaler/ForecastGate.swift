@@ -12,7 +12,7 @@ import TideAPI
 /// once with the forecast acting and once with Predictive alone, from the metric's
 /// history; the forecast acts only if it would have cut the shortfall (replica·seconds
 /// below `ceil(load / target)`, the load each interval carried: see
-/// ``load(during:step:readings:metrics:histories:)``) without adding more idle
+/// ``Backtest/load(during:step:readings:metrics:histories:)``) without adding more idle
 /// replica·seconds than it cut.
 /// The period it follows is chosen on the day before the replayed one, so the replay
 /// judges a choice made without it.
@@ -90,7 +90,7 @@ public enum ForecastGate {
             readings.append(reading)
             time = time.addingTimeInterval(step)
         }
-        let scored = Self.load(during: times, step: step, readings: readings, metrics: metrics, histories: histories)
+        let scored = Backtest.load(during: times, step: step, readings: readings, metrics: metrics, histories: histories)
         let initial = Self.initialReplicas(scaling: scaling, readings: readings.first ?? [:])
         var predictive = scaling
         predictive.strategy = .predictive
@@ -126,28 +126,6 @@ public enum ForecastGate {
             checkedTime: checked, confident: confident, reason: confident ? "ForecastConfident" : "ForecastNotConfident", message: message,
             periodSeconds: Int32(period), forecastShortfall: figures.forecastShortfall, predictiveShortfall: figures.predictiveShortfall,
             forecastIdle: figures.forecastIdle, predictiveIdle: figures.predictiveIdle)
-    }
-
-    /// What each replayed interval is scored against: the load it carried, as the
-    /// metrics read it. A metric reads the load ``PredictiveStrategy/lag(of:)`` late
-    /// (a rate over 30 s at `t` is the load at `t - 15 s`), and the count decided at `t`
-    /// stands until the next decision, so the interval's load is the reading half an
-    /// interval and a lag after `t`, between the history's grid values. Scored against
-    /// the reading at `t` instead, a scale-up in time for the load would count as idle
-    /// for the lag and one that comes a lag late as none short: the replay would
-    /// penalise the foresight it judges. Where the history does not reach that far (the
-    /// replay's last moments), the reading at `t`.
-    static func load(
-        during times: [Date], step: TimeInterval, readings: [[String: Double]], metrics: [ScalingMetric], histories: [String: MetricHistory]
-    ) -> [[String: Double]] {
-        times.indices.map { index in
-            var load = readings[index]
-            for metric in metrics {
-                let at = times[index].addingTimeInterval(step / 2 + PredictiveStrategy.lag(of: metric))
-                if let history = histories[metric.name], at < history.end, let value = history.interpolated(at: at) { load[metric.name] = value }
-            }
-            return load
-        }
     }
 
     /// What the replays start from: the replicas the first readings ask for, within the bounds.

@@ -76,6 +76,27 @@ struct BacktestTests {
         #expect(replay.scaleChanges == 3)
     }
 
+    @Test("a replayed interval is scored against the load it carried: the reading half an interval and the query's lag later, between grid values")
+    func scoredAgainstTheLoad() {
+        let scaling = Scaling(
+            maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(requests_total[30s]))"),
+            target: MetricTarget(type: .perReplica, value: "5"))
+        let metrics = ApplicationSpec(image: "x", scaling: scaling).withDefaults.scaling!.resolvedMetrics
+        // One value a minute; the load stepped from 10 to 30 between the second and
+        // third readings. A rate over 30 s reads it 15 s late.
+        let history = MetricHistory(start: start, step: 60, values: [10, 10, 30, 30])
+        let times = (0..<4).map { start.addingTimeInterval(Double($0) * 60) }
+        let readings = [10.0, 10, 30, 30].map { ["prometheus": $0] }
+        let load = Backtest.load(during: times, step: 60, readings: readings, metrics: metrics, histories: ["prometheus": history])
+        // 45 s into each minute: a quarter of the way to the next value; the last
+        // minute has no next value, and the history ends before the one after it.
+        #expect(load.map { $0["prometheus"] } == [10, 25, 30, 30])
+        // A replay every five minutes on the same grid reads 165 s on: past the history's
+        // end for all but the first.
+        let coarse = Backtest.load(during: [start], step: 300, readings: [["prometheus": 10]], metrics: metrics, histories: ["prometheus": history])
+        #expect(coarse.first?["prometheus"] == 30)
+    }
+
     @Test("what the Deployment really had is scored as a replay is: a count holds until its next sample, and its changes are counted")
     func observed() throws {
         let times = (0..<6).map { start.addingTimeInterval(Double($0) * 15) }

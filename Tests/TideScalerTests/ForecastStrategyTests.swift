@@ -160,26 +160,6 @@ struct ForecastStrategyTests {
         #expect(!unproven.confident && unproven.reason == "ForecastNotConfident" && unproven.message.contains("deciding as Predictive"))
     }
 
-    @Test("a replayed interval is scored against the load it carried: the reading half an interval and the query's lag later, between grid values")
-    func scoredAgainstTheLoad() {
-        var lagging = scaling()
-        lagging.prometheus?.query = "sum(rate(requests_total[30s]))"
-        let metrics = lagging.resolvedMetrics
-        // One value a minute; the load stepped from 10 to 30 between the second and
-        // third readings. A rate over 30 s reads it 15 s late.
-        let history = MetricHistory(start: start, step: 60, values: [10, 10, 30, 30])
-        let times = (0..<4).map { start.addingTimeInterval(Double($0) * 60) }
-        let readings = [10.0, 10, 30, 30].map { ["prometheus": $0] }
-        let load = ForecastGate.load(during: times, step: 60, readings: readings, metrics: metrics, histories: ["prometheus": history])
-        // 45 s into each minute: a quarter of the way to the next value; the last
-        // minute has no next value, and the history ends before the one after it.
-        #expect(load.map { $0["prometheus"] } == [10, 25, 30, 30])
-        // A replay every five minutes on the same grid reads 165 s on: past the history's
-        // end for all but the first.
-        let coarse = ForecastGate.load(during: [start], step: 300, readings: [["prometheus": 10]], metrics: metrics, histories: ["prometheus": history])
-        #expect(coarse.first?["prometheus"] == 30)
-    }
-
     @Test("a replay decides at the scaler's own cadence on the history's grid, never finer than a minute", arguments: [
         (15.0, 60.0, 60.0), (60, 60, 60), (300, 60, 300), (290, 60, 300), (100, 15, 105), (600, 60, 600), (5, 60, 60), (45, 60, 60),
     ])
