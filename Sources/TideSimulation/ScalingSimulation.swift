@@ -247,7 +247,7 @@ public enum ScalingSimulation {
     /// drawn each minute, uniformly within `1 ± amplitude`, changing linearly from one
     /// minute's factor to the next (so a rate over 30 s sees it as the short rises and
     /// falls real traffic makes). Seeded: the same variant on every run.
-    public static func noisy(_ trace: Trace, amplitude: Double = 0.08, seed: UInt64 = 0x6e6f_6973) -> Trace {
+    public static func noisy(_ trace: Trace, amplitude: Double = 0.08, seed: UInt64 = noiseSeed) -> Trace {
         var state = seed
         func next() -> Double {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -263,6 +263,9 @@ public enum ScalingSimulation {
         }
         return Trace(name: "\(trace.name) ±\(Int((amplitude * 100).rounded())) %/min", load: load)
     }
+
+    /// The seed of the noisy variants unless another is given.
+    public static let noiseSeed: UInt64 = 0x6e6f_6973
 
     /// Seconds in a day.
     public static let day = 86_400

@@ -28,14 +28,23 @@ struct ScalerBench: AsyncParsableCommand {
     @Flag(help: "Only the HPA default and Predictive on every trace, smooth and with minute-level noise, quickly.")
     var noiseOnly = false
 
-    @Flag(help: "Only the 7-day traces (weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
+    @Flag(help: "Only the multi-day traces (--days, 7 by default: weekly shape, a holiday, a level shift, a new service, an hourly batch), smooth and noisy, scored on their last two days.")
     var multiDay = false
 
-    @Flag(help: "Only the hindsight bound on the 7-day traces (smooth and noisy, every 15 s and every 60 s): the best any policy could have done on the last two days knowing the future, and whether the goals against the HPA default were reachable at all.")
+    @Flag(help: "Only the hindsight bound on the multi-day traces (smooth and noisy, every 15 s and every 60 s): the best any policy could have done on the last two days knowing the future, and whether the goals against the HPA default were reachable at all.")
     var multiDayBound = false
 
     @Flag(help: "Only the cost of a strategy Forecast decision with 14 days of 15 s history (CPU and peak memory, each in a process of its own), beside a Predictive decision.")
     var forecastCost = false
+
+    @Option(help: "Days in each multi-day trace (--multi-day, --multi-day-bound, --timeline), scored on the last two; from 9, strategy Forecast can try a weekly pattern.")
+    var days = 7
+
+    @Option(help: "The noisy variants' minute-level noise, ± this many percent.")
+    var noise = 8.0
+
+    @Option(help: "The seed of the noisy variants' noise (the same seed, the same variant on every run).")
+    var noiseSeed: UInt64 = ScalingSimulation.noiseSeed
 
     @Option(help: .hidden)
     var forecastDecision: String?
@@ -43,8 +52,24 @@ struct ScalerBench: AsyncParsableCommand {
     @Option(help: .hidden)
     var costOutput: String?
 
-    @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage, the 7-day ones, or any of them with ' ±8 %/min'), and nothing else.")
+    @Option(help: "Print every scale change the HPA default and Predictive (15 s and CronJob 60 s) made on this trace (step, ramp, spike, sawtooth, diurnal, noisy, outage, the multi-day ones, or any of them with ' ±8 %/min' or the --noise given), and nothing else.")
     var timeline: String?
+
+    func validate() throws {
+        guard (3...28).contains(days) else { throw ValidationError("--days must be from 3 to 28 (a trace is scored on its last two days), not \(days)") }
+        guard noise > 0, noise <= 50 else { throw ValidationError("--noise must be above 0 and at most 50 (percent), not \(ScalingAlgorithm.format(noise))") }
+    }
+
+    /// `trace` with this run's minute-level noise.
+    func noisy(_ trace: ScalingSimulation.Trace) -> ScalingSimulation.Trace {
+        ScalingSimulation.noisy(trace, amplitude: noise / 100, seed: noiseSeed)
+    }
+
+    /// The multi-day traces, smooth then noisy, and the second they are scored from.
+    func multiDaySuite() -> (traces: [ScalingSimulation.Trace], scoreFrom: Int) {
+        let smooth = ScalingSimulation.multiDayTraces(days: days)
+        return (smooth + smooth.map(noisy), ScalingSimulation.multiDayScoreFrom(days: days))
+    }
 
     mutating func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -81,14 +106,13 @@ struct ScalerBench: AsyncParsableCommand {
         noiseTable()
     }
 
-    /// The HPA default and Predictive on 7-day traces, smooth and with ±8 % minute-level
+    /// The HPA default and Predictive on the multi-day traces, smooth and with minute-level
     /// noise, scored on the last two days, with each policy's figures beside the HPA's at
     /// the same cadence.
     func multiDayTable() {
         var rows: [[String]] = []
-        let from = ScalingSimulation.multiDayScoreFrom()
-        let smooth = ScalingSimulation.multiDayTraces()
-        for trace in smooth + smooth.map({ ScalingSimulation.noisy($0) }) {
+        let (traces, from) = multiDaySuite()
+        for trace in traces {
             var reference: [Int: ScalingSimulation.Score] = [:]
             for policy in Self.withForecast() {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: from)
@@ -106,7 +130,7 @@ struct ScalerBench: AsyncParsableCommand {
             }
         }
         printTable(
-            "7-day traces, scored on the last two days (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
+            "\(days)-day traces, scored on the last two days (target 5 req/s per replica, pods ready 20 s after a scale-up, metric = 30 s mean)",
             headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s"],
             rows: rows)
         print("(×: against the HPA default at the same cadence)")
@@ -120,11 +144,10 @@ struct ScalerBench: AsyncParsableCommand {
     /// (``PricedHindsightBound``).
     func multiDayBoundTable() {
         var rows: [[String]] = []
-        let from = ScalingSimulation.multiDayScoreFrom()
-        let smooth = ScalingSimulation.multiDayTraces()
+        let (traces, from) = multiDaySuite()
         let (hpaScaling, predictiveScaling, _) = Self.scalings()
         let prices: [Double] = [0, 10, 30, 100, 300, 1_000, 3_000, 10_000]
-        for trace in smooth + smooth.map({ ScalingSimulation.noisy($0) }) {
+        for trace in traces {
             for interval in [15, 60] {
                 let hpa = ScalingSimulation.run(trace, policy: .tide("HPA", scaling: hpaScaling, interval: interval), target: 5, scoreFrom: from)
                 let predictive = ScalingSimulation.run(
@@ -168,17 +191,17 @@ struct ScalerBench: AsyncParsableCommand {
             }
         }
         printTable(
-            "Best possible on the 7-day traces' last two days with the trace known in advance (same scoring as the 7-day table)",
+            "Best possible on the \(days)-day traces' last two days with the trace known in advance (same scoring as the \(days)-day table)",
             headers: ["trace", "cadence", "schedule", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "note"], rows: rows)
         print("(×: against the HPA default at the same cadence; a goal is shortfall / idle / changes)")
     }
 
-    /// Every trace again with ±8 % minute-level noise (``ScalingSimulation/noisy(_:amplitude:seed:)``):
+    /// Every trace again with minute-level noise (``ScalingSimulation/noisy(_:amplitude:seed:)``, ±8 % unless `--noise`):
     /// whether a strategy's gains survive traffic that is not smooth.
     func noiseTable() {
         var rows: [[String]] = []
         let smooth = ScalingSimulation.standardTraces()
-        for trace in (noiseOnly ? smooth : []) + smooth.map({ ScalingSimulation.noisy($0) }) {
+        for trace in (noiseOnly ? smooth : []) + smooth.map(noisy) {
             for policy in Self.hpaAndPredictive() {
                 let score = ScalingSimulation.run(trace, policy: policy, target: 5)
                 rows.append([
@@ -188,7 +211,7 @@ struct ScalerBench: AsyncParsableCommand {
             }
         }
         printTable(
-            "The same traces with ±8 % minute-level noise (seeded; same scoring)",
+            "The same traces with ±\(ScalingAlgorithm.format(noise)) % minute-level noise (seeded; same scoring)",
             headers: ["trace", "policy", "under-provisioned replica·s", "over-provisioned replica·s", "scale changes", "downs undone < 120 s", "down in outage"],
             rows: rows)
     }
@@ -306,13 +329,13 @@ struct ScalerBench: AsyncParsableCommand {
     /// reading it was decided on and the oracle at that second.
     func timelineTable(_ name: String) throws {
         let short = ScalingSimulation.standardTraces()
-        let long = ScalingSimulation.multiDayTraces()
-        let traces = short + short.map { ScalingSimulation.noisy($0) } + long + long.map { ScalingSimulation.noisy($0) }
+        let (long, multiDayFrom) = multiDaySuite()
+        let traces = short + short.map(noisy) + long
         guard let trace = traces.first(where: { $0.name == name }) else {
             throw ValidationError("no trace named '\(name)'; the traces are \(traces.map(\.name).joined(separator: ", "))")
         }
-        // A 7-day trace is shown, as it is scored, on its last two days.
-        let scoreFrom = long.contains(where: { name.hasPrefix($0.name) }) ? ScalingSimulation.multiDayScoreFrom() : 0
+        // A multi-day trace is shown, as it is scored, on its last two days.
+        let scoreFrom = long.contains(where: { $0.name == name }) ? multiDayFrom : 0
         var rows: [[String]] = []
         for policy in Self.withForecast() where policy.interval == 15 || scoreFrom == 0 {
             let score = ScalingSimulation.run(trace, policy: policy, target: 5, scoreFrom: scoreFrom)
