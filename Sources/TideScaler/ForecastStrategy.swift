@@ -14,7 +14,8 @@ import TideAPI
 ///   and the one for ``SeasonalForecast``'s value over a pod start, a decision interval
 ///   and the metric's lag ahead, following the period ``ForecastGate`` chose.
 /// - Down: only when both the forecast and the readings allow (the recommendation is
-///   the larger of the two), after Predictive's hold.
+///   the larger of the two), after Predictive's hold; at once when the pattern foresees
+///   the fall (``scaleDownRules(_:)``).
 /// - It acts only while ``ForecastGate``'s verdict is confident (the `ForecastConfident`
 ///   condition says so, with the replay's figures); otherwise, and without enough
 ///   history, it is exactly Predictive, and the condition says why.
@@ -26,9 +27,15 @@ public struct ForecastStrategy: DecisionStrategy {
     public let verdict: ScalingStatus.ForecastStatus
     /// Whether to remember ``verdict`` (not in the gate's own replay).
     let remembersVerdict: Bool
+    /// Each metric's forecast over the lead, under a confident verdict.
+    let forecasts: [String: SeasonalForecast.Forecast]
+    /// Whether the pattern foresees every metric staying below what fewer replicas
+    /// serve for the whole lead (see ``scaleDownRules(_:)``).
+    let foreseesFall: Bool
 
     public init(input: ScalingInput) {
-        predictive = PredictiveStrategy(input: input)
+        let predictive = PredictiveStrategy(input: input)
+        let verdict: ScalingStatus.ForecastStatus
         if let kept = input.history.forecast, !ForecastGate.isDue(kept, now: input.now) {
             verdict = kept
         } else {
@@ -36,24 +43,54 @@ public struct ForecastStrategy: DecisionStrategy {
                 scaling: input.scaling, histories: input.metricHistory, now: input.now, readyDelay: Double(predictive.timing.readyDelay),
                 interval: predictive.timing.interval)
         }
-        remembersVerdict = true
+        self.init(input: input, predictive: predictive, verdict: verdict, remembersVerdict: true)
     }
 
     /// Acting on `period` whatever the verdict: the forecast as the gate replays it.
     public init(input: ScalingInput, actingOn period: TimeInterval) {
-        predictive = PredictiveStrategy(input: input)
-        verdict = .init(checkedTime: Time(input.now), confident: true, reason: "Replay", message: "", periodSeconds: Int32(period))
-        remembersVerdict = false
+        self.init(
+            input: input, predictive: PredictiveStrategy(input: input),
+            verdict: .init(checkedTime: Time(input.now), confident: true, reason: "Replay", message: "", periodSeconds: Int32(period)),
+            remembersVerdict: false)
+    }
+
+    init(input: ScalingInput, predictive: PredictiveStrategy, verdict: ScalingStatus.ForecastStatus, remembersVerdict: Bool) {
+        self.predictive = predictive
+        self.verdict = verdict
+        self.remembersVerdict = remembersVerdict
+        var forecasts: [String: SeasonalForecast.Forecast] = [:]
+        if verdict.confident, let period = verdict.periodSeconds {
+            for metric in input.scaling.resolvedMetrics {
+                guard let history = input.metricHistory[metric.name] else { continue }
+                forecasts[metric.name] = SeasonalForecast.forecast(
+                    history, period: TimeInterval(period), now: input.now, lead: predictive.timing.lead + PredictiveStrategy.lag(of: metric))
+            }
+        }
+        self.forecasts = forecasts
+        foreseesFall = Self.foreseesFall(input: input, forecasts: forecasts)
+    }
+
+    /// Whether every metric has a forecast, and each forecast (the most the metric is
+    /// expected to reach over the lead) asks for fewer replicas than run now and no
+    /// more than the reading does.
+    static func foreseesFall(input: ScalingInput, forecasts: [String: SeasonalForecast.Forecast]) -> Bool {
+        let metrics = input.scaling.resolvedMetrics
+        let tolerance = input.scaling.tolerance ?? Defaults.tolerance
+        let current = input.currentReplicas
+        return !metrics.isEmpty && metrics.allSatisfy { metric in
+            guard let forecast = forecasts[metric.name], let reading = input.readings[metric.name], reading.value != nil,
+                let ahead = ScalingAlgorithm.recommend(metric, reading: .value(forecast.value), current: current, tolerance: tolerance).replicas,
+                let reactive = ScalingAlgorithm.recommend(metric, reading: reading, current: current, tolerance: tolerance).replicas
+            else { return false }
+            return ahead < current && ahead <= reactive
+        }
     }
 
     public func adjust(
         _ recommendation: MetricRecommendation, for metric: ScalingMetric, current: Int32, tolerance: Double, input: ScalingInput
     ) -> MetricRecommendation {
         let reactive = predictive.adjust(recommendation, for: metric, current: current, tolerance: tolerance, input: input)
-        guard verdict.confident, let period = verdict.periodSeconds, let history = input.metricHistory[metric.name],
-            let replicas = reactive.replicas,
-            let forecast = SeasonalForecast.forecast(
-                history, period: TimeInterval(period), now: input.now, lead: predictive.timing.lead + PredictiveStrategy.lag(of: metric)),
+        guard let forecast = forecasts[metric.name], let replicas = reactive.replicas,
             let ahead = ScalingAlgorithm.recommend(metric, reading: .value(forecast.value), current: current, tolerance: tolerance).replicas,
             ahead > replicas
         else { return reactive }
@@ -64,7 +101,18 @@ public struct ForecastStrategy: DecisionStrategy {
         return adjusted
     }
 
-    public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules { predictive.scaleDownRules(configured) }
+    /// Predictive's hold, or none when the pattern foresees the fall: every metric's
+    /// forecast (the most it is expected to reach over a pod start, a decision interval
+    /// and its lag) asks for fewer replicas than run now, and no more than its reading.
+    /// The hold is there because readings alone cannot tell a dip that will come back
+    /// from a fall; a pattern that has proved itself on the replayed day can, over the
+    /// time a scale-up back would take. The gate replays this rule too, so a pattern
+    /// whose falls come back does not act.
+    public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules {
+        var rules = predictive.scaleDownRules(configured)
+        if foreseesFall { rules.stabilizationWindowSeconds = 0 }
+        return rules
+    }
 
     public func remember(_ history: ScalingStatus, desired: Int32, input: ScalingInput) -> ScalingStatus {
         var history = predictive.remember(history, desired: desired, input: input)

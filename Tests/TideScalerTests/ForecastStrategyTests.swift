@@ -213,6 +213,42 @@ struct ForecastStrategyTests {
         #expect(after.history.forecast == nil && after.history.samples != nil && after.strategyCondition == nil)
     }
 
+    @Test("a fall the pattern foresees is taken at once: after the batch Forecast goes down at the first reading of the fall, where Predictive waits out its hold; a dip inside the batch is not a fall")
+    func foreseenFall() throws {
+        // A decision a minute, through the end of a batch (minute 5) and up to the next one.
+        let hour = start.addingTimeInterval(3 * 86_400)
+        let full = batchHistory(start: start, minutes: 3 * 1_440 + 60)
+        func run(
+            _ strategy: ScalingStrategy, from first: Int, to last: Int, replicas: Int32, dip: (minute: Int, value: Double)? = nil
+        ) -> [(minute: Int, replicas: Int32)] {
+            var history = ScalingStatus()
+            var current = replicas
+            var changes: [(minute: Int, replicas: Int32)] = []
+            for minute in first...last {
+                let now = hour.addingTimeInterval(Double(minute) * 60)
+                let reading = minute == dip?.minute ? dip?.value : full.value(at: now)
+                let decision = ScalingAlgorithm.decide(ScalingInput(
+                    currentReplicas: current, scaling: scaling(strategy), reading: reading.map { .value($0) } ?? .unavailable(.emptyResult), history: history,
+                    now: now, readyReplicas: current,
+                    metricHistory: strategy == .forecast ? full.visible(until: now) : nil))
+                history = decision.history
+                if decision.desiredReplicas != current { changes.append((minute, decision.desiredReplicas)) }
+                current = decision.desiredReplicas
+            }
+            return changes
+        }
+        // 40 req/s during the batch: 8 replicas; 10 after it: 2.
+        let forecast = run(.forecast, from: 0, to: 10, replicas: 8)
+        let predictive = run(.predictive, from: 0, to: 10, replicas: 8)
+        #expect(forecast.first?.minute == 5 && forecast.first?.replicas == 2, "down at the first reading after the batch: \(forecast)")
+        let predictiveDown = try #require(predictive.first, "\(predictive)")
+        #expect(predictiveDown.minute >= 6 && predictiveDown.replicas < 8, "Predictive holds at least a minute: \(predictive)")
+        // A reading of 10 in the batch's third minute: the pattern foresees 40 over the
+        // lead, so it is no fall, and the replicas stay.
+        let dip = run(.forecast, from: 0, to: 3, replicas: 8, dip: (2, 10))
+        #expect(dip.isEmpty, "no scale-down on a dip the pattern does not foresee: \(dip)")
+    }
+
     @Test("simulated over four days with an hourly batch, Forecast at a CronJob's minute has less shortfall than Predictive and the HPA, and no more idle than the HPA; with ±8 % noise it still cuts more shortfall than it adds idle")
     func simulated() {
         let days = 4
