@@ -59,20 +59,27 @@ public struct ForecastStrategy: DecisionStrategy {
         self.verdict = verdict
         self.remembersVerdict = remembersVerdict
         var forecasts: [String: SeasonalForecast.Forecast] = [:]
+        var heldForecasts: [String: SeasonalForecast.Forecast] = [:]
         if verdict.confident, let period = verdict.periodSeconds {
             for metric in input.scaling.resolvedMetrics {
                 guard let history = input.metricHistory[metric.name] else { continue }
-                forecasts[metric.name] = SeasonalForecast.forecast(
-                    history, period: TimeInterval(period), now: input.now, lead: predictive.timing.lead + PredictiveStrategy.lag(of: metric))
+                let lead = predictive.timing.lead + PredictiveStrategy.lag(of: metric)
+                forecasts[metric.name] = SeasonalForecast.forecast(history, period: TimeInterval(period), now: input.now, lead: lead)
+                // The fall must be foreseen for as long as the hold it replaces would wait.
+                heldForecasts[metric.name] = SeasonalForecast.forecast(
+                    history, period: TimeInterval(period), now: input.now, lead: max(lead, Double(predictive.timing.hold)))
             }
         }
         self.forecasts = forecasts
-        foreseesFall = Self.foreseesFall(input: input, forecasts: forecasts)
+        // Only for a scaler deciding no more often than the gate replays: between the
+        // decisions of a faster one the forecast moves in the history's minute steps,
+        // which no replay has judged (a 5 s loop went down and up again within a minute).
+        foreseesFall = predictive.timing.interval >= ForecastGate.replayStep && Self.foreseesFall(input: input, forecasts: heldForecasts)
     }
 
     /// Whether every metric has a forecast, and each forecast (the most the metric is
-    /// expected to reach over the lead) asks for fewer replicas than run now and no
-    /// more than the reading does.
+    /// expected to reach over the lead, or over Predictive's hold if that is longer)
+    /// asks for fewer replicas than run now and no more than the reading does.
     static func foreseesFall(input: ScalingInput, forecasts: [String: SeasonalForecast.Forecast]) -> Bool {
         let metrics = input.scaling.resolvedMetrics
         let tolerance = input.scaling.tolerance ?? Defaults.tolerance
@@ -102,12 +109,14 @@ public struct ForecastStrategy: DecisionStrategy {
     }
 
     /// Predictive's hold, or none when the pattern foresees the fall: every metric's
-    /// forecast (the most it is expected to reach over a pod start, a decision interval
-    /// and its lag) asks for fewer replicas than run now, and no more than its reading.
-    /// The hold is there because readings alone cannot tell a dip that will come back
-    /// from a fall; a pattern that has proved itself on the replayed day can, over the
-    /// time a scale-up back would take. The gate replays this rule too, so a pattern
-    /// whose falls come back does not act.
+    /// forecast (the most it is expected to reach over the hold, or over a pod start, a
+    /// decision interval and its lag if that is longer) asks for fewer replicas than run
+    /// now, and no more than its reading. The hold is there because readings alone
+    /// cannot tell a dip that will come back from a fall; a pattern that has proved
+    /// itself on the replayed day can, over as long as the hold would have waited. The
+    /// gate replays this rule too, so a pattern whose falls come back does not act; and
+    /// it applies only to a scaler deciding every ``ForecastGate/replayStep`` or less
+    /// often, the cadences the gate replays at.
     public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules {
         var rules = predictive.scaleDownRules(configured)
         if foreseesFall { rules.stabilizationWindowSeconds = 0 }
