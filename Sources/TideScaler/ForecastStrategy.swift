@@ -30,7 +30,7 @@ public struct ForecastStrategy: DecisionStrategy {
     /// Each metric's forecast over the lead, under a confident verdict.
     let forecasts: [String: SeasonalForecast.Forecast]
     /// Whether the pattern foresees every metric staying below what fewer replicas
-    /// serve for the whole lead (see ``scaleDownRules(_:)``).
+    /// serve for as long as the hold would wait (see ``scaleDownRules(_:)``).
     let foreseesFall: Bool
 
     public init(input: ScalingInput) {
@@ -58,6 +58,11 @@ public struct ForecastStrategy: DecisionStrategy {
         self.predictive = predictive
         self.verdict = verdict
         self.remembersVerdict = remembersVerdict
+        // A foreseen fall counts only for a scaler deciding no more often than the gate
+        // replays: between the decisions of a faster one the forecast moves in the
+        // history's minute steps, which no replay has judged (a 5 s loop went down and
+        // up again within a minute).
+        let replayedCadence = predictive.timing.interval >= ForecastGate.replayStep
         var forecasts: [String: SeasonalForecast.Forecast] = [:]
         var heldForecasts: [String: SeasonalForecast.Forecast] = [:]
         if verdict.confident, let period = verdict.periodSeconds {
@@ -66,15 +71,14 @@ public struct ForecastStrategy: DecisionStrategy {
                 let lead = predictive.timing.lead + PredictiveStrategy.lag(of: metric)
                 forecasts[metric.name] = SeasonalForecast.forecast(history, period: TimeInterval(period), now: input.now, lead: lead)
                 // The fall must be foreseen for as long as the hold it replaces would wait.
-                heldForecasts[metric.name] = SeasonalForecast.forecast(
-                    history, period: TimeInterval(period), now: input.now, lead: max(lead, Double(predictive.timing.hold)))
+                let held = max(lead, Double(predictive.timing.hold))
+                guard replayedCadence else { continue }
+                heldForecasts[metric.name] =
+                    held == lead ? forecasts[metric.name] : SeasonalForecast.forecast(history, period: TimeInterval(period), now: input.now, lead: held)
             }
         }
         self.forecasts = forecasts
-        // Only for a scaler deciding no more often than the gate replays: between the
-        // decisions of a faster one the forecast moves in the history's minute steps,
-        // which no replay has judged (a 5 s loop went down and up again within a minute).
-        foreseesFall = predictive.timing.interval >= ForecastGate.replayStep && Self.foreseesFall(input: input, forecasts: heldForecasts)
+        foreseesFall = replayedCadence && Self.foreseesFall(input: input, forecasts: heldForecasts)
     }
 
     /// Whether every metric has a forecast, and each forecast (the most the metric is
