@@ -174,7 +174,7 @@ public enum Backtest {
             var load = readings[index]
             for metric in metrics {
                 let at = times[index].addingTimeInterval(step / 2 + PredictiveStrategy.lag(of: metric))
-                if let history = histories[metric.name], at < history.end, let value = history.interpolated(at: at) { load[metric.name] = value }
+                if let value = histories[metric.name]?.interpolated(at: at) { load[metric.name] = value }
             }
             return load
         }

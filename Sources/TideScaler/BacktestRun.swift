@@ -222,9 +222,10 @@ public struct BacktestRun: Sendable {
             (readyDelay, readyDelaySource) = (Double(PredictiveStrategy.defaultReadyDelay), "assumed: no scale-up in the history, none measured in status")
         }
         let initial = actual.points.first.map { ScalingAlgorithm.clampToInt32($0.value.rounded()) } ?? subject.replicas
-        // Each step is scored against the load it carried, as Forecast's gate scores it.
+        // Each step is scored against the load it carried, as Forecast's gate scores it,
+        // read from the same aligned readings.
         var histories: [String: MetricHistory] = [:]
-        for one in series { histories[one.metric] = MetricHistory(points: one.points, start: start, end: end, step: step) }
+        for one in series { histories[one.metric] = MetricHistory(start: start, step: step, values: aligned.readings.map { $0[one.metric] }) }
         let load = Backtest.load(during: aligned.times, step: step, readings: aligned.readings, metrics: current.resolvedMetrics, histories: histories)
         var replays = [("current", current), ("proposed", proposed)].map { entry in
             (name: entry.0, replay: Backtest.replay(
