@@ -7,25 +7,36 @@ import Logging
 import TideAPI
 import TideMetrics
 
-/// The history strategy Forecast reads: a metric's past values on a grid, from
-/// Prometheus' `query_range`.
+/// The history strategies Predictive and Forecast read: a metric's past values on a
+/// grid, from Prometheus' `query_range`.
 extension MetricReader {
-    /// Strategy Forecast's input: each Prometheus metric's history over the last
-    /// ``ForecastGate/historyNeeded`` at ``Scaler/historyStep``, read only when the
-    /// decision needs it (``ForecastStrategy/needsHistory(_:now:)``); empty for other
-    /// strategies.
+    /// How far back a decision at `now` reads each metric's history: strategy
+    /// Predictive the last half hour (``RecentTrend/span``); strategy Forecast as much
+    /// as ``ForecastGate/historyNeeded`` when the decision needs its pattern
+    /// (``ForecastStrategy/needsHistory(_:now:)``), else the same half hour; strategy
+    /// HPA nothing.
+    public static func historySpan(for scaling: Scaling, status: ScalingStatus?, now: Date) -> TimeInterval? {
+        switch scaling.strategy ?? .hpa {
+        case .hpa: return nil
+        case .predictive: return RecentTrend.span
+        case .forecast: return ForecastStrategy.needsHistory(status, now: now) ? max(ForecastGate.historyNeeded, RecentTrend.span) : RecentTrend.span
+        }
+    }
+
+    /// Each Prometheus metric's history over ``historySpan(for:status:now:)`` at
+    /// ``Scaler/historyStep``; empty for strategy HPA.
     public func histories(for scaling: Scaling, status: ScalingStatus?, now: Date, logger: Logger) async -> [String: MetricHistory] {
-        guard scaling.strategy == .forecast, ForecastStrategy.needsHistory(status, now: now) else { return [:] }
+        guard let span = Self.historySpan(for: scaling, status: status, now: now) else { return [:] }
         let step = Scaler.historyStep
-        let start = now.addingTimeInterval(-ForecastGate.historyNeeded)
+        let start = now.addingTimeInterval(-span)
         // On the minute grid; it ends one step before now: the decision's own reading is the latest.
         let aligned = start.addingTimeInterval(-start.timeIntervalSince1970.truncatingRemainder(dividingBy: step))
         var histories: [String: MetricHistory] = [:]
-        for metric in scaling.resolvedMetrics {
+        for metric in scaling.resolvedMetrics where metric.prometheus != nil {
             if let history = await history(of: metric, start: aligned, end: now.addingTimeInterval(-step), step: step) {
                 histories[metric.name] = history
             } else {
-                logger.info("no history for strategy Forecast", metadata: ["namespace": "\(namespace)", "metric": "\(metric.name)"])
+                logger.info("no history for the metric", metadata: ["namespace": "\(namespace)", "metric": "\(metric.name)"])
             }
         }
         return histories

@@ -38,6 +38,17 @@ import TideAPI
 /// - The pod start time is measured: after a scale-up, to the moment the operator saw
 ///   that many replicas ready (`status.scaleUpReady`), or, without its record, to the
 ///   first decision that sees them (a moving average, 30 s until measured).
+/// - On noise: while a metric's last half hour is a line plus independent noise
+///   (``RecentTrend``, from the history the scaler reads) and the reading is within
+///   twice that noise of the line, Predictive decides on the line instead of the
+///   reading: the replicas for the line's value a pod start, a decision interval and
+///   the metric's lag ahead (its slope only when it is a trend), changed only when the
+///   line is past a replica boundary by more than twice its own standard error (instead
+///   of the tolerance). A noisy reading is mostly noise: scaling up on its peaks and
+///   down on its dips (or holding a margin for them) costs replicas on both sides, and
+///   over a few readings noise hides the trend. A
+///   reading that stands out of the line's noise, and readings that are not a line
+///   with noise (a step, a batch, a smooth curve), are decided as the points above say.
 /// - Nothing changes on an unavailable metric: never down, as with the HPA.
 public struct PredictiveStrategy: DecisionStrategy {
     public static var statusFields: [StatusField] {
@@ -62,6 +73,11 @@ public struct PredictiveStrategy: DecisionStrategy {
         _ recommendation: MetricRecommendation, for metric: ScalingMetric, current: Int32, tolerance: Double, input: ScalingInput
     ) -> MetricRecommendation {
         guard let value = recommendation.reading.value, let replicas = recommendation.replicas else { return recommendation }
+        if let history = input.metricHistory[metric.name], let trend = RecentTrend(history: history, value: value, now: input.now),
+            trend.isLineWithNoise, !trend.standsOut(value)
+        {
+            return following(trend, recommendation, for: metric, current: current)
+        }
         let samples = (input.history.samples ?? []).filter { $0.name == metric.name }
         let lag = Self.lag(of: metric)
         let projected = Self.projection(of: value, samples: samples, now: input.now, interval: timing.interval, lead: timing.lead + lag)
@@ -96,6 +112,30 @@ public struct PredictiveStrategy: DecisionStrategy {
             "; rising toward \(ScalingAlgorithm.format(projected)) by the time new pods are ready (\(timing.readyDelay) s)\(behind) → \(ahead) replicas"
         return adjusted
     }
+
+    /// The recommendation for the value `trend`'s line expects when pods started now are
+    /// ready and the next decision has come (``RecentTrend/expected(after:)``), without
+    /// the tolerance: the line has averaged out the noise the tolerance is a dead band
+    /// against. Instead, a change only when the line is past the replica boundary by
+    /// more than twice its own standard error, so the line's wobble from one reading to
+    /// the next does not move replicas back and forth.
+    func following(_ trend: RecentTrend, _ recommendation: MetricRecommendation, for metric: ScalingMetric, current: Int32) -> MetricRecommendation {
+        let expected = trend.expected(after: timing.lead + Self.lag(of: metric))
+        func replicas(for value: Double) -> Int32? {
+            ScalingAlgorithm.recommend(metric, reading: .value(max(0, value)), current: current, tolerance: 0).replicas
+        }
+        let wobble = 2 * trend.levelError
+        guard let above = replicas(for: expected - wobble), let below = replicas(for: expected + wobble) else { return recommendation }
+        let chosen = above > current ? above : below < current ? below : current
+        var adjusted = recommendation
+        adjusted.replicas = chosen
+        let course = trend.direction > 0 ? "rising" : trend.direction < 0 ? "falling" : "level"
+        adjusted.explanation +=
+            "; the last half hour is a \(course) line with noise of ±\(Self.rounded(trend.spread)): expecting \(Self.rounded(expected)) by the time new pods are ready → \(chosen) replicas"
+        return adjusted
+    }
+
+    static func rounded(_ value: Double) -> String { ScalingAlgorithm.format((value * 100).rounded() / 100) }
 
     /// Down once lower demand has held for the measured hold, instead of the window.
     public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules {

@@ -118,7 +118,7 @@ public final class Scaler: Sendable {
         }
     }
 
-    /// The spacing of the history strategy Forecast reads.
+    /// The spacing of the history strategies Predictive and Forecast read.
     public static let historyStep: TimeInterval = 60
 }
 

@@ -58,7 +58,7 @@ public enum ScalingSimulation {
                 let decision = ScalingAlgorithm.decide(ScalingInput(
                     currentReplicas: current, scaling: scaling, reading: reading, history: state,
                     now: date(second), readyReplicas: observed.ready, scaleUpReady: observed.scaleUpReady,
-                    metricHistory: scaling.strategy == .forecast ? observed.history : nil))
+                    metricHistory: scaling.strategy == .hpa ? nil : observed.history))
                 state = decision.history
                 return decision.desiredReplicas
             }

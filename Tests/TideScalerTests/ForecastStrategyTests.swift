@@ -299,11 +299,7 @@ struct ForecastRealPrometheusTests {
             lines.append("tide_load{app=\"batch\"} \(inBatch ? 40 : 10) \(Int(time.timeIntervalSince1970))")
             time = time.addingTimeInterval(60)
         }
-        lines.append("# EOF")
-        let prometheus = try await PrometheusProcess.backfilled(binary: binary, lines.joined(separator: "\n") + "\n")
-        let cluster = try await ScalerCluster.start()
-        do {
-            try await prometheus.waitUntilReady()
+        try await PrometheusProcess.withBackfilled(binary: binary, lines) { prometheus, cluster in
             try await cluster.create("batch", prometheus: prometheus.url, replicas: 2) { scaling in
                 scaling.prometheus?.query = #"tide_load{app="batch"}"#
                 scaling.maxReplicas = 20
@@ -328,12 +324,6 @@ struct ForecastRealPrometheusTests {
             let switched = try await cluster.scalerStatus("batch")
             #expect(switched?.scaling?.forecast == nil)
             #expect(switched?.conditions?.contains { $0.type == "ForecastConfident" } == false)
-        } catch {
-            await cluster.stop()
-            await prometheus.stop()
-            throw error
         }
-        await cluster.stop()
-        await prometheus.stop()
     }
 }

@@ -40,6 +40,26 @@ final class PrometheusProcess: @unchecked Sendable {
         return try PrometheusProcess(binary: binary, targets: [], labels: [:], directory: directory)
     }
 
+    /// Runs `body` against a Prometheus backfilled with `lines` (OpenMetrics, without
+    /// the closing `# EOF`) once it is ready, and a LocalKube cluster for the scaler;
+    /// stops both however `body` ends.
+    static func withBackfilled(
+        binary: String, _ lines: [String], _ body: (PrometheusProcess, ScalerCluster) async throws -> Void
+    ) async throws {
+        let prometheus = try await backfilled(binary: binary, (lines + ["# EOF"]).joined(separator: "\n") + "\n")
+        let cluster = try await ScalerCluster.start()
+        do {
+            try await prometheus.waitUntilReady()
+            try await body(prometheus, cluster)
+        } catch {
+            await cluster.stop()
+            await prometheus.stop()
+            throw error
+        }
+        await cluster.stop()
+        await prometheus.stop()
+    }
+
     init(binary: String, targets: [Int], labels: [String: String], directory: URL? = nil) throws {
         self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("tide-prometheus-\(UUID().uuidString)")
         let directory = self.directory
