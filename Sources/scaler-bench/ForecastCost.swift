@@ -15,6 +15,7 @@ enum ForecastCost {
     /// The variants, cheapest first.
     static let variants: [(name: String, note: String)] = [
         ("predictive", "baseline: a Predictive decision, no history"),
+        ("line", "a Predictive decision with the half hour of query_range it reads, fitting its line"),
         ("standing", "parse 14 days of query_range replies (9 of ≤ 10,000 points), a decision under a standing confident verdict"),
         ("verdict", "the same, and the hourly verdict: the last day replayed twice (1,440 decisions each)"),
     ]
@@ -80,10 +81,11 @@ enum ForecastCost {
         var scaling = Scaling(
             maxReplicas: 20, prometheus: PrometheusSource(address: "http://prometheus:9090", query: "sum(rate(requests_total[30s]))"),
             target: MetricTarget(type: .perReplica, value: "5"))
-        scaling.strategy = variant == "predictive" ? .predictive : .forecast
+        scaling.strategy = ["predictive", "line"].contains(variant) ? .predictive : .forecast
         scaling = ApplicationSpec(image: "x", scaling: scaling).withDefaults.scaling!
-        let start = now.addingTimeInterval(-Double(days) * 86_400)
-        let total = Int(Double(days) * 86_400 / step)
+        let span = variant == "line" ? RecentTrend.span : Double(days) * 86_400
+        let start = now.addingTimeInterval(-span)
+        let total = Int(span / step)
         // The replies are the server's work: made before the clock starts, one at a time.
         var replies: [(from: Date, body: [UInt8])] = []
         if variant != "predictive" {
