@@ -56,19 +56,21 @@ public struct RecentTrend: Sendable, Hashable {
     public let readings: Int
 
     /// The line through `history`'s values over the last ``span`` before `now` and
-    /// `value`, the reading at `now`; `nil` with fewer than ``minimumReadings``.
+    /// `value`, the reading at `now`; `nil` with fewer than ``minimumReadings`` finite
+    /// values, or a reading that is not finite.
     public init?(history: MetricHistory, value: Double, now: Date) {
         var points: [(time: TimeInterval, value: Double)] = []
         let first = max(0, Int((now.addingTimeInterval(-Self.span).timeIntervalSince(history.start) / history.step).rounded(.up)))
         if first < history.count {
             for index in first..<history.count {
                 let time = history.start.addingTimeInterval(Double(index) * history.step).timeIntervalSince(now)
-                guard time < 0, let recorded = history.values[index] else { continue }
+                // A value that is not a number (a rate over nothing) is a gap.
+                guard time < 0, let recorded = history.values[index], recorded.isFinite else { continue }
                 points.append((time, recorded))
             }
         }
         points.append((0, value))
-        guard points.count >= Self.minimumReadings else { return nil }
+        guard value.isFinite, points.count >= Self.minimumReadings else { return nil }
         let count = Double(points.count)
         let meanTime = points.reduce(0) { $0 + $1.time } / count
         let meanValue = points.reduce(0) { $0 + $1.value } / count

@@ -213,3 +213,46 @@ struct PredictiveRealPrometheusTests {
         }
     }
 }
+
+@Suite("What history a decision reads")
+struct HistorySpanTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func scaling(_ strategy: ScalingStrategy?) -> Scaling {
+        var scaling = Scaling(maxReplicas: 5, prometheus: PrometheusSource(address: "http://p:9090", query: "q"), target: .init(type: .perReplica, value: "5"))
+        scaling.strategy = strategy
+        return scaling
+    }
+
+    @Test("the HPA strategy reads none, Predictive the last half hour, Forecast its days when it needs its pattern and the half hour under a standing unconfident verdict")
+    func spans() {
+        #expect(MetricReader.historySpan(for: scaling(nil), status: nil, now: now) == nil)
+        #expect(MetricReader.historySpan(for: scaling(.hpa), status: nil, now: now) == nil)
+        #expect(MetricReader.historySpan(for: scaling(.predictive), status: nil, now: now) == RecentTrend.span)
+        #expect(MetricReader.historySpan(for: scaling(.forecast), status: nil, now: now) == ForecastGate.historyNeeded)
+        var standing = ScalingStatus()
+        standing.forecast = .init(checkedTime: Time(now.addingTimeInterval(-60)), confident: false, reason: "ForecastNotConfident", message: "", periodSeconds: nil)
+        #expect(MetricReader.historySpan(for: scaling(.forecast), status: standing, now: now) == RecentTrend.span)
+        standing.forecast?.confident = true
+        #expect(MetricReader.historySpan(for: scaling(.forecast), status: standing, now: now) == ForecastGate.historyNeeded)
+    }
+
+    @Test("NaN or an infinity in the history (a rate over nothing) is a gap in the line, not a poisoned one; a reading that is not finite leaves the decision to the readings alone")
+    func nonFiniteHistory() throws {
+        let spec = ApplicationSpec(image: "x", scaling: scaling(.predictive)).withDefaults.scaling!
+        var noise = SeededNoise(state: 9)
+        let clean: [Double?] = (0..<35).map { _ in 21.5 + noise.next(2) }
+        let line = try #require(RecentTrend(history: MetricHistory(start: now.addingTimeInterval(-35 * 60), step: 60, values: clean), value: 21, now: now))
+        for bad in [Double.nan, .infinity] {
+            var values = clean
+            values[20] = bad
+            let history = MetricHistory(start: now.addingTimeInterval(-35 * 60), step: 60, values: values)
+            let gapped = try #require(RecentTrend(history: history, value: 21, now: now))
+            #expect(gapped.readings == line.readings - 1 && gapped.isLineWithNoise == line.isLineWithNoise && abs(gapped.level - line.level) < 0.5, "\(bad)")
+            #expect(RecentTrend(history: history, value: bad, now: now) == nil)
+            let decision = ScalingAlgorithm.decide(ScalingInput(
+                currentReplicas: 5, scaling: spec, reading: .value(21), now: now, readyReplicas: 5, metricHistory: history))
+            #expect(decision.desiredReplicas == 5, "\(decision.message)")
+        }
+    }
+}
