@@ -107,10 +107,10 @@ public enum Backtest {
 
     /// Replays `readings` (one map per decision, every `step`) under `scaling`,
     /// starting at `initial` replicas; pods are ready `readyDelay` after a scale-up.
-    /// Each decision sees `histories` up to its own time (strategy Forecast's pattern),
-    /// and `strategy`, when given, decides instead of the one `scaling` names. Each
-    /// interval is scored against `scoredAgainst` (one map per decision, as `readings`)
-    /// when given, else against the readings.
+    /// Each decision sees `histories` up to its own time (Predictive's half-hour line,
+    /// Forecast's pattern), and `strategy`, when given, decides instead of the one
+    /// `scaling` names. Each interval is scored against `scoredAgainst` (one map per
+    /// decision, as `readings`) when given, else against the readings.
     public static func replay(
         scaling: Scaling, times: [Date], readings: [[String: Double]], step: TimeInterval, initial: Int32, readyDelay: TimeInterval,
         histories: [String: MetricHistory] = [:], scoredAgainst scored: [[String: Double]]? = nil,

@@ -46,9 +46,9 @@ import TideAPI
 ///   line is past a replica boundary by more than twice its own standard error (instead
 ///   of the tolerance). A noisy reading is mostly noise: scaling up on its peaks and
 ///   down on its dips (or holding a margin for them) costs replicas on both sides, and
-///   over a few readings noise hides the trend. A
-///   reading that stands out of the line's noise, and readings that are not a line
-///   with noise (a step, a batch, a smooth curve), are decided as the points above say.
+///   over a few readings noise hides the trend. A reading that stands out of the line's
+///   noise, and readings that are not a line with noise (a step, a batch, a smooth
+///   curve), are decided as the points above say.
 /// - Nothing changes on an unavailable metric: never down, as with the HPA.
 public struct PredictiveStrategy: DecisionStrategy {
     public static var statusFields: [StatusField] {

@@ -25,8 +25,9 @@ public struct ScalingInput: Sendable, Hashable {
     /// (`status.scaleUpReady`); Predictive measures the pod start from it, and from
     /// ``readyReplicas`` at ``now`` only when the operator has not recorded it.
     public var scaleUpReady: ScalingStatus.Recommendation?
-    /// What Prometheus recorded of each metric before ``now``, by name (strategy
-    /// Forecast's pattern); empty for the other strategies.
+    /// What Prometheus recorded of each metric before ``now``, by name: strategy
+    /// Predictive's half-hour line (``RecentTrend``) and strategy Forecast's pattern;
+    /// empty for strategy HPA and for a metric without history.
     public var metricHistory: [String: MetricHistory]
 
     public init(
