@@ -181,7 +181,10 @@ public struct PredictiveStrategy: DecisionStrategy {
     /// three decisions), each higher than the one before, spanning at least 30 s. A
     /// step in the load shows in a moving-average metric as a short rise that stops
     /// (a rate over 30 s rises for 30 s); requiring readings that keep rising keeps
-    /// such steps, and noise, from being extrapolated into an overshoot.
+    /// such steps, and noise, from being extrapolated into an overshoot. Noise on the
+    /// level after a step can still keep the readings inching up, each a little higher
+    /// than the one before, so the last interval must also have risen at least half as
+    /// fast as the fitted slope (``isStillRising(_:slope:)``).
     public static func projection(of value: Double, samples: [ScalingStatus.MetricSample], now: Date, interval: TimeInterval, lead: TimeInterval) -> Double {
         let span = max(60, 3 * interval)
         let remembered = timeline(of: value, samples: samples, now: now)
@@ -189,9 +192,19 @@ public struct PredictiveStrategy: DecisionStrategy {
         guard points.count >= 3, let first = points.first, -first.time >= 30,
             zip(points, points.dropFirst()).allSatisfy({ $0.value < $1.value }),
             value - first.value > 2 * riseNoise(remembered, over: -first.time),
-            let slope = slope(points), slope > 0
+            let slope = slope(points), slope > 0, isStillRising(points, slope: slope)
         else { return value }
         return min(value + slope * lead, 2 * max(value, 0))
+    }
+
+    /// Whether the last interval of `points` (oldest first) rose at least half as fast
+    /// as `slope`: a steady trend's last interval rises as fast as the fit, a rise that
+    /// has stopped (a step seen through a rate, with noise on the level after it) hardly
+    /// at all, and half is halfway between.
+    static func isStillRising(_ points: [(time: TimeInterval, value: Double)], slope: Double) -> Bool {
+        guard points.count >= 2 else { return false }
+        let (before, last) = (points[points.count - 2], points[points.count - 1])
+        return last.value - before.value >= slope * (last.time - before.time) / 2
     }
 
     /// The remembered readings and `value`, oldest first, each at its time in seconds

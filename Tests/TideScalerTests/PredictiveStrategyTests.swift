@@ -24,6 +24,8 @@ struct PredictiveStrategyTests {
         let cases: [(String, [(age: Double, value: Double)], Double, Double, Double)] = [
             ("rising 1/s for a minute", [(45, 5), (30, 20), (15, 35)], 50, 35, 50 + 1 * 35),
             ("the rise stopped (a step seen through a 30 s rate)", [(45, 10), (30, 10), (15, 30)], 50, 35, 50),
+            ("the rise stopped, and noise on the level after it inches up", [(45, 10), (30, 16.6), (15, 27.9)], 28.1, 35, 28.1),
+            ("still rising, if more slowly than at first", [(45, 10), (30, 20), (15, 27)], 33, 35, 33 + 0.506_667 * 35),
             ("a dip in the middle", [(45, 10), (30, 30), (15, 20)], 40, 35, 40),
             ("only one earlier reading", [(15, 30)], 50, 35, 50),
             ("readings within 30 s only", [(20, 30), (10, 40)], 50, 35, 50),
