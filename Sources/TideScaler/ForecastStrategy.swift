@@ -108,7 +108,7 @@ public struct ForecastStrategy: DecisionStrategy {
         var adjusted = reactive
         adjusted.replicas = ahead
         adjusted.explanation +=
-            "; the \(SeasonalForecast.name(of: forecast.period)) pattern (today at ×\(ScalingAlgorithm.format((forecast.level * 100).rounded() / 100)) of it) reaches \(ScalingAlgorithm.format(forecast.value)) by the time new pods are ready → \(ahead) replicas"
+            "; the \(SeasonalForecast.name(of: forecast.period)) pattern (today at ×\(ScalingAlgorithm.formatHundredths(forecast.level)) of it) reaches \(ScalingAlgorithm.format(forecast.value)) by the time new pods are ready → \(ahead) replicas"
         return adjusted
     }
 

@@ -53,7 +53,7 @@ public enum PlotAxis {
     }
 
     /// A value as a tick label: whole numbers without a fraction, others with one or two digits.
-    public static func label(_ value: Double) -> String { ScalingAlgorithm.format((value * 100).rounded() / 100) }
+    public static func label(_ value: Double) -> String { ScalingAlgorithm.formatHundredths(value) }
 
     /// Legend entries laid out left to right at their own widths (about 7 px a character
     /// at 12 px), wrapping to a new row when the next would pass `width`.

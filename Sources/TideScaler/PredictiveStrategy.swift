@@ -131,11 +131,9 @@ public struct PredictiveStrategy: DecisionStrategy {
         adjusted.replicas = chosen
         let course = trend.direction > 0 ? "rising" : trend.direction < 0 ? "falling" : "level"
         adjusted.explanation +=
-            "; the last half hour is a \(course) line with noise of ±\(Self.rounded(trend.spread)): expecting \(Self.rounded(expected)) by the time new pods are ready → \(chosen) replicas"
+            "; the last half hour is a \(course) line with noise of ±\(ScalingAlgorithm.formatHundredths(trend.spread)): expecting \(ScalingAlgorithm.formatHundredths(expected)) by the time new pods are ready → \(chosen) replicas"
         return adjusted
     }
-
-    static func rounded(_ value: Double) -> String { ScalingAlgorithm.format((value * 100).rounded() / 100) }
 
     /// Down once lower demand has held for the measured hold, instead of the window.
     public func scaleDownRules(_ configured: ScalingRules) -> ScalingRules {
@@ -165,12 +163,8 @@ public struct PredictiveStrategy: DecisionStrategy {
     /// The least-squares slope (per second) of `points`, or `nil` with fewer than two
     /// points or less than 10 s between the first and the last.
     public static func slope(_ points: [(time: TimeInterval, value: Double)]) -> Double? {
-        guard points.count >= 2, let first = points.first?.time, let last = points.last?.time, last - first >= 10 else { return nil }
-        let meanTime = points.map(\.time).reduce(0, +) / Double(points.count)
-        let meanValue = points.map(\.value).reduce(0, +) / Double(points.count)
-        let covariance = points.reduce(0) { $0 + ($1.time - meanTime) * ($1.value - meanValue) }
-        let variance = points.reduce(0) { $0 + ($1.time - meanTime) * ($1.time - meanTime) }
-        return variance > 0 ? covariance / variance : nil
+        guard let first = points.first?.time, let last = points.last?.time, last - first >= 10 else { return nil }
+        return LineFit(points)?.slope
     }
 
     /// Where `value` will be `lead` seconds from `now`, from the trend of `samples`

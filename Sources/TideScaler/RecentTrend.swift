@@ -70,18 +70,9 @@ public struct RecentTrend: Sendable, Hashable {
             }
         }
         points.append((0, value))
-        guard value.isFinite, points.count >= Self.minimumReadings else { return nil }
+        guard value.isFinite, points.count >= Self.minimumReadings, let line = LineFit(points) else { return nil }
         let count = Double(points.count)
-        let meanTime = points.reduce(0) { $0 + $1.time } / count
-        let meanValue = points.reduce(0) { $0 + $1.value } / count
-        var timeSquares = 0.0, products = 0.0
-        for point in points {
-            timeSquares += (point.time - meanTime) * (point.time - meanTime)
-            products += (point.time - meanTime) * (point.value - meanValue)
-        }
-        guard timeSquares > 0 else { return nil }
-        let slope = products / timeSquares
-        let residuals = points.map { $0.value - (meanValue + slope * ($0.time - meanTime)) }
+        let residuals = points.map { $0.value - line.value(at: $0.time) }
         let squares = residuals.reduce(0) { $0 + $1 * $1 }
         let spread = (squares / (count - 2)).squareRoot()
         var ljungBox = 0.0
@@ -92,10 +83,10 @@ public struct RecentTrend: Sendable, Hashable {
             }
             ljungBox *= count * (count + 2)
         }
-        self.level = meanValue - slope * meanTime
-        self.slope = slope
-        self.slopeError = spread / timeSquares.squareRoot()
-        self.levelError = spread * (1 / count + meanTime * meanTime / timeSquares).squareRoot()
+        self.level = line.value(at: 0)
+        self.slope = line.slope
+        self.slopeError = spread / line.timeSquares.squareRoot()
+        self.levelError = spread * (1 / count + line.meanTime * line.meanTime / line.timeSquares).squareRoot()
         self.spread = spread
         self.ljungBox = ljungBox
         self.largestResidual = spread > 0 ? (residuals.map(abs).max() ?? 0) / spread : 0

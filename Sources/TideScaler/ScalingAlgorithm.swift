@@ -526,4 +526,8 @@ public enum ScalingAlgorithm {
 
     /// A metric value as it is reported: up to three decimals, no trailing zeros.
     public static func format(_ value: Double) -> String { MetricNumber.format(value) }
+
+    /// `value` rounded to two decimals, as ``format(_:)`` writes it: for figures a
+    /// message or a plot shows, not for values a decision reads back.
+    public static func formatHundredths(_ value: Double) -> String { format((value * 100).rounded() / 100) }
 }

@@ -85,12 +85,9 @@ struct RecentTrendTests {
 struct PredictiveOnNoiseTests {
     let now = Date(timeIntervalSince1970: 1_800_000_000)
 
+    /// Predictive's test spec, with a query whose lag (15 s) the simulation's 30 s mean matches.
     func scaling(_ strategy: ScalingStrategy = .predictive) -> Scaling {
-        var scaling = Scaling(
-            maxReplicas: 20, prometheus: PrometheusSource(address: "http://p:9090", query: "sum(rate(requests_total[30s]))"),
-            target: .init(type: .perReplica, value: "5"))
-        scaling.strategy = strategy
-        return ApplicationSpec(image: "x", scaling: scaling).withDefaults.scaling!
+        PredictiveStrategyTests().scaling(strategy, query: "sum(rate(requests_total[30s]))")
     }
 
     /// One decision at `now` on 35 minutes of `value(minutesAgo)` at the minute grid,
@@ -239,7 +236,7 @@ struct HistorySpanTests {
 
     @Test("NaN or an infinity in the history (a rate over nothing) is a gap in the line, not a poisoned one; a reading that is not finite leaves the decision to the readings alone")
     func nonFiniteHistory() throws {
-        let spec = ApplicationSpec(image: "x", scaling: scaling(.predictive)).withDefaults.scaling!
+        let spec = PredictiveStrategyTests().scaling()
         var noise = SeededNoise(state: 9)
         let clean: [Double?] = (0..<35).map { _ in 21.5 + noise.next(2) }
         let line = try #require(RecentTrend(history: MetricHistory(start: now.addingTimeInterval(-35 * 60), step: 60, values: clean), value: 21, now: now))
